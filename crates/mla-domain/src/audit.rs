@@ -1,0 +1,280 @@
+//! The audit trail: the events that record every change, who may read each, and the hash chain that
+//! makes tampering evident.
+//!
+//! # Canonical encoding (version 1)
+//!
+//! An event's `hash` is the lower-case hex SHA-256 of these fields, in this order, each written as a
+//! netstring (`<byte length in decimal>:<UTF-8 bytes>,`):
+//!
+//! 1. the literal `mla-audit-v1`
+//! 2. `cursor` in decimal
+//! 3. `request_id` (hyphenated lower-case UUID)
+//! 4. `seq` in decimal
+//! 5. `time` as RFC 3339 UTC with exactly six fractional digits (`2026-03-01T09:00:00.000000Z`)
+//! 6. the actor's `subject`
+//! 7. the actor's roles: their count in decimal, then each role
+//! 8. the actor's `partner_code` (empty for NCIJC staff)
+//! 9. `action`
+//! 10. `from_state` (empty for the creating event)
+//! 11. `to_state`
+//! 12. `details`, the JSON text exactly as stored
+//! 13. `prev_hash` (empty for a request's first event)
+//!
+//! Length prefixes make the encoding unambiguous whatever the fields contain.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::Timestamp;
+use crate::principal::Principal;
+use crate::request::{Direction, Request, State};
+use crate::text::{PartnerCode, RequestId};
+use crate::visibility::Scope;
+
+/// Who acted, as recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub subject: String,
+    pub roles: Vec<String>,
+    /// The partner a partner's system acted for; `None` for NCIJC staff.
+    pub partner_code: Option<String>,
+}
+
+impl Actor {
+    pub fn of(principal: &Principal) -> Self {
+        Self {
+            subject: principal.subject().to_owned(),
+            roles: principal.role_names(),
+            partner_code: principal.partner_code().map(|c| c.to_string()),
+        }
+    }
+}
+
+/// Which sides may read an event. Decided when the event is written, so that lists and the live
+/// feed filter on it in the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    pub ncijc: bool,
+    pub partner: bool,
+}
+
+impl Audience {
+    /// The audience of a change to `request` (as it stands after the change): each side that may see
+    /// the request, except that internal changes (assignment, deadlines) stay with the NCIJC.
+    pub fn of(request: &Request, internal: bool) -> Self {
+        Self::of_parts(request.direction, &request.partner_code, request.state, internal)
+    }
+
+    pub fn of_parts(direction: Direction, partner_code: &PartnerCode, state: State, internal: bool) -> Self {
+        let sees = |scope: Scope| scope.admits(direction, partner_code, state);
+        Self {
+            ncijc: sees(Scope::Ncijc),
+            partner: !internal && sees(Scope::Partner(partner_code.clone())),
+        }
+    }
+}
+
+/// An event the domain decided on, before storage gives it its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventDraft {
+    pub time: Timestamp,
+    pub actor: Actor,
+    /// An action name (`SUBMIT` ...) or a change (`CREATE`, `UPDATE`).
+    pub action: String,
+    pub from_state: Option<State>,
+    pub to_state: State,
+    pub details: serde_json::Value,
+    pub audience: Audience,
+}
+
+/// An event as the audit trail holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The event's place in the global feed: strictly increasing, never reused.
+    pub cursor: i64,
+    pub request_id: RequestId,
+    pub partner_code: PartnerCode,
+    /// The event's place in its request's chain, from 1.
+    pub seq: i64,
+    pub time: Timestamp,
+    pub actor: Actor,
+    pub action: String,
+    pub from_state: Option<State>,
+    pub to_state: State,
+    /// JSON text, exactly as hashed.
+    pub details: String,
+    pub audience: Audience,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Event {
+    /// Places a drafted event in the chain: `prev_hash` is the hash of the request's previous event
+    /// (empty for the first).
+    pub fn chain(
+        draft: EventDraft,
+        request_id: RequestId,
+        partner_code: PartnerCode,
+        cursor: i64,
+        seq: i64,
+        prev_hash: String,
+    ) -> Self {
+        let mut event = Self {
+            cursor,
+            request_id,
+            partner_code,
+            seq,
+            time: draft.time,
+            actor: draft.actor,
+            action: draft.action,
+            from_state: draft.from_state,
+            to_state: draft.to_state,
+            details: draft.details.to_string(),
+            audience: draft.audience,
+            prev_hash,
+            hash: String::new(),
+        };
+        event.hash = event.computed_hash();
+        event
+    }
+
+    /// The hash of this event's fields under the canonical encoding (see the module docs).
+    pub fn computed_hash(&self) -> String {
+        let mut hasher = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update(bytes.len().to_string().as_bytes());
+            hasher.update(b":");
+            hasher.update(bytes);
+            hasher.update(b",");
+        };
+        field(b"mla-audit-v1");
+        field(self.cursor.to_string().as_bytes());
+        field(self.request_id.to_string().as_bytes());
+        field(self.seq.to_string().as_bytes());
+        field(canonical_time(self.time).as_bytes());
+        field(self.actor.subject.as_bytes());
+        field(self.actor.roles.len().to_string().as_bytes());
+        for role in &self.actor.roles {
+            field(role.as_bytes());
+        }
+        field(self.actor.partner_code.as_deref().unwrap_or("").as_bytes());
+        field(self.action.as_bytes());
+        field(self.from_state.map(State::as_str).unwrap_or("").as_bytes());
+        field(self.to_state.as_str().as_bytes());
+        field(self.details.as_bytes());
+        field(self.prev_hash.as_bytes());
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Times in the audit trail have microsecond precision, as both databases store them.
+pub fn canonical_time(time: Timestamp) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// The first broken link in a request's chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("request {request_id}: event seq {seq} (cursor {cursor}) {problem}")]
+pub struct BrokenLink {
+    pub request_id: RequestId,
+    pub seq: i64,
+    pub cursor: i64,
+    pub problem: String,
+}
+
+/// Walks one request's events (in `seq` order) and names the first link that does not hold: a hash
+/// that does not match the event's fields, a `prev_hash` that is not the previous event's hash, or a
+/// gap in the sequence numbers.
+pub fn verify_chain<'a>(events: impl IntoIterator<Item = &'a Event>) -> Result<usize, BrokenLink> {
+    let mut prev: Option<&Event> = None;
+    let mut count = 0;
+    for event in events {
+        let broken = |problem: String| BrokenLink {
+            request_id: event.request_id,
+            seq: event.seq,
+            cursor: event.cursor,
+            problem,
+        };
+        let expected_seq = prev.map_or(1, |p| p.seq + 1);
+        if event.seq != expected_seq {
+            return Err(broken(format!("follows seq {} (expected seq {expected_seq})", expected_seq - 1)));
+        }
+        let expected_prev = prev.map_or("", |p| p.hash.as_str());
+        if event.prev_hash != expected_prev {
+            return Err(broken("has a prev_hash that is not the previous event's hash".into()));
+        }
+        if event.computed_hash() != event.hash {
+            return Err(broken("has been altered: its hash does not match its contents".into()));
+        }
+        prev = Some(event);
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn draft(action: &str) -> EventDraft {
+        EventDraft {
+            time: chrono::Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
+            actor: Actor { subject: "alice".into(), roles: vec!["judge".into()], partner_code: None },
+            action: action.into(),
+            from_state: None,
+            to_state: State::Draft,
+            details: serde_json::json!({"note": "«نص» 'x'"}),
+            audience: Audience { ncijc: true, partner: false },
+        }
+    }
+
+    fn chain_of(n: usize) -> Vec<Event> {
+        let id = RequestId::parse("0192f0c1-7a3e-7cc0-8000-000000000001").unwrap();
+        let code = PartnerCode::parse("FR-MOJ").unwrap();
+        let mut events: Vec<Event> = Vec::new();
+        for i in 0..n {
+            let prev = events.last().map(|e| e.hash.clone()).unwrap_or_default();
+            events.push(Event::chain(draft("UPDATE"), id, code.clone(), 10 + i as i64, i as i64 + 1, prev));
+        }
+        events
+    }
+
+    #[test]
+    fn a_sound_chain_verifies() {
+        assert_eq!(verify_chain(&chain_of(4)), Ok(4));
+    }
+
+    #[test]
+    fn the_hash_is_stable_hex_sha256() {
+        let events = chain_of(1);
+        assert_eq!(events[0].hash.len(), 64);
+        assert_eq!(events[0].hash, events[0].computed_hash());
+    }
+
+    #[test]
+    fn an_altered_field_is_named_with_its_sequence_number() {
+        let mut events = chain_of(4);
+        events[2].details = r#"{"note":"forged"}"#.into();
+        let broken = verify_chain(&events).unwrap_err();
+        assert_eq!((broken.seq, broken.cursor), (3, 12));
+        assert!(broken.problem.contains("altered"));
+    }
+
+    #[test]
+    fn a_removed_event_breaks_the_chain() {
+        let mut events = chain_of(4);
+        events.remove(1);
+        assert_eq!(verify_chain(&events).unwrap_err().seq, 3);
+    }
+
+    #[test]
+    fn a_rehashed_forgery_is_caught_by_the_next_link() {
+        let mut events = chain_of(3);
+        events[1].actor.subject = "mallory".into();
+        events[1].hash = events[1].computed_hash();
+        let broken = verify_chain(&events).unwrap_err();
+        assert_eq!(broken.seq, 3);
+        assert!(broken.problem.contains("prev_hash"));
+    }
+}

@@ -1,0 +1,29 @@
+//! The domain core of mla-broker: what a mutual legal-assistance request is and which rules govern it.
+//!
+//! Nothing here performs I/O, knows a transport or a database, or reads a clock: every function takes
+//! the time it needs, and returns decisions (a new request, an audit event) as data for the caller to
+//! persist. The rules follow `lifecycle.md`: the transition table in [`lifecycle`], the guards beside it,
+//! the deadline clock in [`clock`], who may see what in [`visibility`], and the audit hash in [`audit`].
+
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod lifecycle;
+pub mod partner;
+pub mod principal;
+pub mod request;
+pub mod text;
+pub mod visibility;
+
+pub use error::{DomainError, ErrorClass, FieldViolation};
+pub use lifecycle::{
+    Command, Context, Transition, allowed_actions, create, transition, update, NewRequest, Patch,
+};
+pub use partner::{Partner, PartnerKind};
+pub use principal::{Party, Principal, Role};
+pub use request::*;
+pub use text::{LongText, PartnerCode, Reference, RequestId, ShortText};
+pub use visibility::Scope;
+
+/// Instants are UTC throughout; the domain never reads the system clock itself.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
