@@ -149,7 +149,9 @@ impl DomainError {
             DomainError::InvalidFields(violations) => violations.clone(),
             DomainError::MissingReason { field, .. } => vec![FieldViolation::new(*field, self.to_string())],
             DomainError::MissingConditions => vec![FieldViolation::new("conditions", self.to_string())],
-            DomainError::MissingRefusalGround => vec![FieldViolation::new("refusal_grounds", self.to_string())],
+            DomainError::MissingRefusalGround => {
+                vec![FieldViolation::new("refusal_grounds", self.to_string())]
+            }
             DomainError::MissingOutcome => vec![FieldViolation::new("outcome", self.to_string())],
             DomainError::UnknownPartner(_) => vec![FieldViolation::new("partner_code", self.to_string())],
             DomainError::DueDateNotExtended => vec![FieldViolation::new("due_time", self.to_string())],

@@ -17,7 +17,7 @@ pub mod visibility;
 
 pub use error::{DomainError, ErrorClass, FieldViolation};
 pub use lifecycle::{
-    Command, Context, Transition, allowed_actions, create, transition, update, NewRequest, Patch,
+    Command, Context, NewRequest, Patch, Transition, allowed_actions, create, transition, update,
 };
 pub use partner::{Partner, PartnerKind};
 pub use principal::{Party, Principal, Role};

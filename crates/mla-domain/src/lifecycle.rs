@@ -50,27 +50,47 @@ pub fn rule(action: Action) -> Rule {
     let (from, to, side, roles): (&'static [State], State, Side, &'static [Role]) = match action {
         Action::Submit => (&[Draft], Submitted, Side::Requesting, &[Judge, Supervisor]),
         Action::Acknowledge => (&[Submitted], Received, Side::Requested, &[Registrar, Supervisor]),
-        Action::StartReview => (&[Received], UnderReview, Side::Requested, &[LegalOfficer, Judge, Supervisor]),
+        Action::StartReview => {
+            (&[Received], UnderReview, Side::Requested, &[LegalOfficer, Judge, Supervisor])
+        }
         Action::RequestClarification => {
             (&[UnderReview], ClarificationRequested, Side::Requested, &[LegalOfficer, Judge, Supervisor])
         }
         Action::ProvideClarification => {
             (&[ClarificationRequested], UnderReview, Side::Requesting, &[LegalOfficer, Judge, Supervisor])
         }
-        Action::ProposeConditions => (&[UnderReview], ConditionsProposed, Side::Requested, &[Judge, Supervisor]),
+        Action::ProposeConditions => {
+            (&[UnderReview], ConditionsProposed, Side::Requested, &[Judge, Supervisor])
+        }
         Action::AcceptConditions => (&[ConditionsProposed], Accepted, Side::Requesting, &[Judge, Supervisor]),
-        Action::DeclineConditions => (&[ConditionsProposed], UnderReview, Side::Requesting, &[Judge, Supervisor]),
+        Action::DeclineConditions => {
+            (&[ConditionsProposed], UnderReview, Side::Requesting, &[Judge, Supervisor])
+        }
         Action::Accept => (&[UnderReview], Accepted, Side::Requested, &[Judge, Supervisor]),
-        Action::Refuse => (&[UnderReview, ConditionsProposed], Refused, Side::Requested, &[Judge, Supervisor]),
+        Action::Refuse => {
+            (&[UnderReview, ConditionsProposed], Refused, Side::Requested, &[Judge, Supervisor])
+        }
         Action::StartExecution => {
             (&[Accepted], InExecution, Side::Requested, &[EvidenceOfficer, LegalOfficer, Supervisor])
         }
         Action::Postpone => (&[InExecution], Postponed, Side::Requested, &[Judge, Supervisor]),
         Action::Resume => (&[Postponed], InExecution, Side::Requested, &[Judge, EvidenceOfficer, Supervisor]),
-        Action::CompleteExecution => (&[InExecution], Executed, Side::Requested, &[EvidenceOfficer, Supervisor]),
+        Action::CompleteExecution => {
+            (&[InExecution], Executed, Side::Requested, &[EvidenceOfficer, Supervisor])
+        }
         Action::Close => (&[Executed, Refused], Closed, Side::Requesting, &[LegalOfficer, Judge, Supervisor]),
         Action::Withdraw => (
-            &[Draft, Submitted, Received, UnderReview, ClarificationRequested, ConditionsProposed, Accepted, InExecution, Postponed],
+            &[
+                Draft,
+                Submitted,
+                Received,
+                UnderReview,
+                ClarificationRequested,
+                ConditionsProposed,
+                Accepted,
+                InExecution,
+                Postponed,
+            ],
             Withdrawn,
             Side::Requesting,
             &[Judge, Supervisor],
@@ -87,7 +107,11 @@ pub const ASSIGNING_ROLES: &[Role] = &[Registrar, Supervisor];
 pub const DEADLINE_ROLES: &[Role] = &[Supervisor];
 
 /// Which side of `request` the principal stands on, if any.
-pub fn side_of(principal: &Principal, request_direction: Direction, partner_code: &PartnerCode) -> Option<Side> {
+pub fn side_of(
+    principal: &Principal,
+    request_direction: Direction,
+    partner_code: &PartnerCode,
+) -> Option<Side> {
     let partner_requests = request_direction == Direction::Incoming;
     let ncijc_side = if partner_requests { Side::Requested } else { Side::Requesting };
     let partner_side = if partner_requests { Side::Requesting } else { Side::Requested };
@@ -187,11 +211,7 @@ fn require_side_and_role(
 /// refuse for its state, side or role. Guards on an action's details (a reason, a ground) are checked
 /// when the action is taken.
 pub fn allowed_actions(request: &Request, principal: &Principal) -> Vec<Action> {
-    Action::ALL
-        .iter()
-        .copied()
-        .filter(|&action| permit(request, action, principal).is_ok())
-        .collect()
+    Action::ALL.iter().copied().filter(|&action| permit(request, action, principal).is_ok()).collect()
 }
 
 /// Decides a transition: checks the table, then the action's guard, then returns the request in its
@@ -257,10 +277,9 @@ fn guard(request: &Request, command: &Command, ctx: &Context<'_>) -> Result<(), 
             }
             require_active_partner(&request.partner_code, ctx.partner)
         }
-        Action::RequestClarification
-        | Action::ProvideClarification
-        | Action::Postpone
-        | Action::Withdraw => needs_text(&command.reason, "reason"),
+        Action::RequestClarification | Action::ProvideClarification | Action::Postpone | Action::Withdraw => {
+            needs_text(&command.reason, "reason")
+        }
         Action::ProposeConditions => {
             if command.conditions.is_empty() {
                 return Err(DomainError::MissingConditions);
@@ -270,7 +289,12 @@ fn guard(request: &Request, command: &Command, ctx: &Context<'_>) -> Result<(), 
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| c.kind == ConditionKind::Other && c.text.is_blank())
-                .map(|(i, _)| FieldViolation::new(format!("conditions[{i}].text"), "a condition of kind OTHER needs a text"))
+                .map(|(i, _)| {
+                    FieldViolation::new(
+                        format!("conditions[{i}].text"),
+                        "a condition of kind OTHER needs a text",
+                    )
+                })
                 .collect();
             if violations.is_empty() { Ok(()) } else { Err(DomainError::InvalidFields(violations)) }
         }
@@ -329,7 +353,8 @@ fn transition_details(command: &Command, before: &Request, after: &Request) -> V
         details.insert("refusal_grounds".into(), json!(command.refusal_grounds));
     }
     if command.action == Action::ProposeConditions {
-        let proposed: Vec<_> = command.conditions.iter().map(|c| json!({"kind": c.kind, "text": c.text})).collect();
+        let proposed: Vec<_> =
+            command.conditions.iter().map(|c| json!({"kind": c.kind, "text": c.text})).collect();
         details.insert("conditions".into(), Value::Array(proposed));
     }
     if let Some(outcome) = command.outcome.filter(|_| command.action == Action::CompleteExecution) {
@@ -408,15 +433,26 @@ pub struct Patch {
 /// Decides an update. Content changes only in DRAFT and by the requesting side's drafters; the
 /// assignee and the due date are NCIJC matters (registrars and supervisors assign, supervisors
 /// extend deadlines with a justification), for any request not yet terminal.
-pub fn update(request: &Request, patch: &Patch, principal: &Principal, ctx: &Context<'_>) -> Result<Transition, DomainError> {
+pub fn update(
+    request: &Request,
+    patch: &Patch,
+    principal: &Principal,
+    ctx: &Context<'_>,
+) -> Result<Transition, DomainError> {
     if !Scope::of(principal).admits(request.direction, &request.partner_code, request.state) {
         return Err(DomainError::NotFound);
     }
     if patch.content.is_none() && patch.assignee.is_none() && patch.due.is_none() {
-        return Err(DomainError::InvalidFields(vec![FieldViolation::new("update_mask", "names no field to change")]));
+        return Err(DomainError::InvalidFields(vec![FieldViolation::new(
+            "update_mask",
+            "names no field to change",
+        )]));
     }
     if request.state.is_terminal() {
-        return Err(DomainError::NotEditable { field: "request".into(), why: "the request is withdrawn or closed" });
+        return Err(DomainError::NotEditable {
+            field: "request".into(),
+            why: "the request is withdrawn or closed",
+        });
     }
     let mut next = request.clone();
     let mut changed = Map::new();

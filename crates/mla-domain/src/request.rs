@@ -69,18 +69,12 @@ impl State {
     /// A request is active while the requested side still owes an answer: submitted and neither
     /// decided against, executed, withdrawn nor closed.
     pub fn is_active(self) -> bool {
-        !matches!(
-            self,
-            State::Draft | State::Executed | State::Refused | State::Withdrawn | State::Closed
-        )
+        !matches!(self, State::Draft | State::Executed | State::Refused | State::Withdrawn | State::Closed)
     }
 
     /// The clock stops while the request waits on the requesting side, or is postponed.
     pub fn stops_clock(self) -> bool {
-        matches!(
-            self,
-            State::ClarificationRequested | State::ConditionsProposed | State::Postponed
-        )
+        matches!(self, State::ClarificationRequested | State::ConditionsProposed | State::Postponed)
     }
 }
 

@@ -23,10 +23,7 @@ impl PartnerCode {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let well_formed = (2..=32).contains(&raw.len())
             && raw.split('-').all(|group| {
-                !group.is_empty()
-                    && group
-                        .bytes()
-                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                !group.is_empty() && group.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             });
         if well_formed {
             Ok(Self(raw.to_owned()))
