@@ -128,14 +128,14 @@ pub fn direction_created_by(principal: &Principal) -> Direction {
 }
 
 /// A condition as the requested side proposes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProposedCondition {
     pub kind: ConditionKind,
     pub text: LongText,
 }
 
 /// An action with the details it carries. Which details an action needs is up to its guard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Command {
     pub action: Action,
     /// Questions, answers, or the reason for postponing, withdrawing, refusing or a partial outcome.
@@ -420,7 +420,7 @@ pub fn create(
 }
 
 /// A change to a request's fields, outside the transition table.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Patch {
     /// New content, with the names of the fields that changed (only while the request is a draft).
     pub content: Option<(RequestContent, Vec<String>)>,

@@ -1,0 +1,119 @@
+//! The one error of the use cases. Its variants follow the gRPC code classes, so that the transport
+//! maps each exactly once; the reason names the rule that refused.
+
+use mla_domain::{DomainError, ErrorClass, FieldViolation};
+use mla_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A rule of the lifecycle refused: its class and reason come from the domain.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid input: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The caller's etag is stale: the resource changed since the caller read it.
+    #[error("the etag {given:?} is not the current one ({current}); read the resource again")]
+    EtagMismatch { given: String, current: String },
+    /// The write lost a race it could not retry safely.
+    #[error("the resource was changed concurrently; read it again and retry")]
+    Conflict,
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    #[error("the idempotency key was already used with a different payload")]
+    IdempotencyKeyReused,
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    /// A failure the caller cannot act on; the transport logs the cause and reports an opaque id.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The classes the transport maps to status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidArgument,
+    FailedPrecondition,
+    PermissionDenied,
+    NotFound,
+    Aborted,
+    AlreadyExists,
+    Unavailable,
+    Internal,
+}
+
+impl AppError {
+    pub fn code(&self) -> Code {
+        match self {
+            AppError::Domain(e) => match e.class() {
+                ErrorClass::InvalidArgument => Code::InvalidArgument,
+                ErrorClass::FailedPrecondition => Code::FailedPrecondition,
+                ErrorClass::PermissionDenied => Code::PermissionDenied,
+                ErrorClass::NotFound => Code::NotFound,
+            },
+            AppError::NotFound(_) => Code::NotFound,
+            AppError::InvalidArgument(_) | AppError::IdempotencyKeyReused => Code::InvalidArgument,
+            AppError::EtagMismatch { .. } | AppError::Conflict => Code::Aborted,
+            AppError::AlreadyExists(_) => Code::AlreadyExists,
+            AppError::PermissionDenied(_) => Code::PermissionDenied,
+            AppError::Unavailable(_) => Code::Unavailable,
+            AppError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The machine-readable reason (UPPER_SNAKE) for the error detail.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AppError::Domain(e) => e.reason(),
+            AppError::NotFound("partner") => "PARTNER_NOT_FOUND",
+            AppError::NotFound(_) => "REQUEST_NOT_FOUND",
+            AppError::InvalidArgument(_) => "INVALID_FIELDS",
+            AppError::EtagMismatch { .. } => "ETAG_MISMATCH",
+            AppError::Conflict => "CONCURRENT_MODIFICATION",
+            AppError::AlreadyExists(_) => "ALREADY_EXISTS",
+            AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            AppError::PermissionDenied(_) => "PERMISSION_DENIED",
+            AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    pub fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            AppError::Domain(e) => e.metadata(),
+            AppError::EtagMismatch { current, .. } => vec![("current_etag", current.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            AppError::Domain(e) => e.field_violations(),
+            AppError::InvalidArgument(v) => v.clone(),
+            AppError::IdempotencyKeyReused => {
+                vec![FieldViolation::new("request_id", "already used with a different payload")]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        AppError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound("request"),
+            StoreError::VersionConflict { .. } => AppError::Conflict,
+            StoreError::AlreadyExists => AppError::AlreadyExists("resource"),
+            StoreError::IdempotencyMismatch => AppError::IdempotencyKeyReused,
+            StoreError::Unavailable(why) => AppError::Unavailable(why),
+            StoreError::Internal(cause) => AppError::Internal(cause.to_string()),
+        }
+    }
+}

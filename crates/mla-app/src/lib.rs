@@ -1,0 +1,335 @@
+//! The use cases of mla-broker, behind every transport: each loads what it needs, lets the domain
+//! decide (authorization included), and saves the decision with the etag check, the idempotency
+//! record and the audit event in one store write. Transports translate; they decide nothing.
+
+mod error;
+mod mask;
+mod partners;
+mod watch;
+
+use std::sync::Arc;
+
+use chrono::SubsecRound;
+use mla_domain::clock::SlaPolicy;
+use mla_domain::lifecycle::{self, Command, Context, Patch};
+use mla_domain::request::Direction;
+use mla_domain::{
+    Action, LongText, PartnerCode, Principal, Request, RequestContent, RequestId, RequestType, Scope,
+    ShortText, State, Timestamp,
+};
+use mla_store::{EventReader, Idempotency, RequestQuery, Store, StoreError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+pub use error::{AppError, Code};
+pub use mask::UpdateInput;
+pub use partners::PartnerFields;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// A request as one caller sees it: with the actions that caller may take now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestView {
+    pub request: Request,
+    pub allowed_actions: Vec<Action>,
+    pub overdue: bool,
+}
+
+/// One page of a list and the token of the next, if there is one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+}
+
+/// Filters of the request list, as the contract names them.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub state: Option<State>,
+    pub direction: Option<Direction>,
+    pub partner_code: Option<PartnerCode>,
+    pub request_type: Option<RequestType>,
+    pub overdue: bool,
+    pub assignee: Option<String>,
+    pub query: Option<String>,
+}
+
+/// The application: the store, the deadline policy, and the signal that ends live streams.
+#[derive(Debug, Clone)]
+pub struct App {
+    store: Arc<dyn Store>,
+    sla: SlaPolicy,
+    shutdown: CancellationToken,
+}
+
+/// Page sizes: 0 means the default; larger ones are capped.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 500;
+/// A transition without an etag that loses a race is decided again on the fresh state this often.
+const RACE_RETRIES: usize = 3;
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, sla: SlaPolicy, shutdown: CancellationToken) -> Self {
+        Self { store, sla, shutdown }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Now, at the microsecond precision that storage and the audit hash keep.
+    fn now(&self) -> Timestamp {
+        chrono::Utc::now().trunc_subsecs(6)
+    }
+
+    fn view(&self, principal: &Principal, request: Request) -> RequestView {
+        RequestView {
+            allowed_actions: lifecycle::allowed_actions(&request, principal),
+            overdue: request.is_overdue(self.now()),
+            request,
+        }
+    }
+
+    /// The idempotency record for a call, and the outcome of an earlier call with the same key.
+    async fn idempotency<T: DeserializeOwned>(
+        &self,
+        principal: &Principal,
+        key: Option<&str>,
+        operation: &str,
+        payload: &impl Serialize,
+    ) -> AppResult<(Option<Idempotency>, Option<T>)> {
+        let Some(key) = key.filter(|k| !k.is_empty()) else { return Ok((None, None)) };
+        if key.len() > 128 || key.chars().any(char::is_control) {
+            return Err(AppError::invalid("request_id", "an idempotency key is 1-128 printable characters"));
+        }
+        let payload = serde_json::to_string(payload).map_err(|e| AppError::Internal(e.to_string()))?;
+        let fingerprint = hex::encode(Sha256::digest(format!("{operation}\n{payload}")));
+        let scope = format!(
+            "{}|{}",
+            principal.partner_code().map(PartnerCode::as_str).unwrap_or("NCIJC"),
+            principal.subject()
+        );
+        let record = Idempotency { scope, key: key.to_owned(), fingerprint };
+        let replay = match self.store.replay(&record).await? {
+            Some(value) => {
+                Some(serde_json::from_value(value).map_err(|e| AppError::Internal(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok((Some(record), replay))
+    }
+
+    /// Loads a request the principal may see; any other is NOT_FOUND, whether or not it exists.
+    async fn load_visible(&self, principal: &Principal, id: RequestId) -> AppResult<Request> {
+        match self.store.get_request(id).await? {
+            Some(r) if Scope::of(principal).admits(r.direction, &r.partner_code, r.state) => Ok(r),
+            _ => Err(AppError::NotFound("request")),
+        }
+    }
+
+    async fn partner_of(&self, code: &PartnerCode) -> AppResult<Option<mla_domain::Partner>> {
+        Ok(self.store.get_partner(code).await?)
+    }
+
+    pub async fn create_request(
+        &self,
+        principal: &Principal,
+        partner_code: Option<PartnerCode>,
+        content: RequestContent,
+        request_id: Option<&str>,
+    ) -> AppResult<RequestView> {
+        let (idempotency, replay) =
+            self.idempotency(principal, request_id, "CreateRequest", &(&partner_code, &content)).await?;
+        if let Some(request) = replay {
+            return Ok(self.view(principal, request));
+        }
+        let code = partner_code.clone().or_else(|| principal.partner_code().cloned());
+        let partner = match &code {
+            Some(code) => self.partner_of(code).await?,
+            None => None,
+        };
+        let now = self.now();
+        let ctx = Context { now, partner: partner.as_ref(), sla: self.sla };
+        let id = RequestId::from_uuid(uuid::Uuid::now_v7());
+        let new = lifecycle::create(id, partner_code, content, principal, &ctx)?;
+        let request = self.store.create_request(new, idempotency.as_ref()).await?;
+        Ok(self.view(principal, request))
+    }
+
+    pub async fn get_request(&self, principal: &Principal, id: RequestId) -> AppResult<RequestView> {
+        let request = self.load_visible(principal, id).await?;
+        Ok(self.view(principal, request))
+    }
+
+    pub async fn list_requests(
+        &self,
+        principal: &Principal,
+        filter: RequestFilter,
+        page_size: i32,
+        page_token: &str,
+    ) -> AppResult<Page<RequestView>> {
+        let limit = page_limit(page_size)?;
+        let mut query = RequestQuery::new(Scope::of(principal), limit + 1);
+        query.state = filter.state;
+        query.direction = filter.direction;
+        query.partner_code = filter.partner_code;
+        query.request_type = filter.request_type;
+        query.overdue_at = filter.overdue.then(|| self.now());
+        query.assignee = filter.assignee.filter(|a| !a.is_empty());
+        query.text = filter.query.filter(|q| !q.trim().is_empty());
+        query.after =
+            decode_token(page_token, "r")?.map(|t| RequestId::parse(&t)).transpose().map_err(bad_token)?;
+        let mut requests = self.store.list_requests(&query).await?;
+        let next = next_token(&mut requests, limit as usize, |r| encode_token("r", &r.id.to_string()));
+        Ok(Page {
+            items: requests.into_iter().map(|r| self.view(principal, r)).collect(),
+            next_page_token: next,
+        })
+    }
+
+    pub async fn update_request(
+        &self,
+        principal: &Principal,
+        id: RequestId,
+        input: UpdateInput,
+        etag: &str,
+        request_id: Option<&str>,
+    ) -> AppResult<RequestView> {
+        let payload = (id, &input, etag);
+        let (idempotency, replay) =
+            self.idempotency(principal, request_id, "UpdateRequest", &payload).await?;
+        if let Some(request) = replay {
+            return Ok(self.view(principal, request));
+        }
+        self.decide_and_save(principal, id, etag, idempotency, |request, ctx| {
+            let patch: Patch = input.patch_for(&request.content)?;
+            Ok(lifecycle::update(request, &patch, principal, ctx)?)
+        })
+        .await
+    }
+
+    pub async fn transition_request(
+        &self,
+        principal: &Principal,
+        id: RequestId,
+        command: Command,
+        etag: &str,
+        request_id: Option<&str>,
+    ) -> AppResult<RequestView> {
+        let payload = (id, &command, etag);
+        let (idempotency, replay) =
+            self.idempotency(principal, request_id, "TransitionRequest", &payload).await?;
+        if let Some(request) = replay {
+            return Ok(self.view(principal, request));
+        }
+        self.decide_and_save(principal, id, etag, idempotency, |request, ctx| {
+            Ok(lifecycle::transition(request, &command, principal, ctx)?)
+        })
+        .await
+    }
+
+    /// The one write path for changes to a request: load it as the principal may see it, check the
+    /// etag, let the domain decide, and save if nobody changed it meanwhile. Without an etag the
+    /// caller asked for "the current state", so a lost race is decided again on the fresh state.
+    async fn decide_and_save(
+        &self,
+        principal: &Principal,
+        id: RequestId,
+        etag: &str,
+        idempotency: Option<Idempotency>,
+        decide: impl Fn(&Request, &Context<'_>) -> AppResult<lifecycle::Transition>,
+    ) -> AppResult<RequestView> {
+        for _ in 0..RACE_RETRIES {
+            let request = self.load_visible(principal, id).await?;
+            if !etag.is_empty() && etag != request.etag() {
+                return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
+            }
+            let partner = self.partner_of(&request.partner_code).await?;
+            let ctx = Context { now: self.now(), partner: partner.as_ref(), sla: self.sla };
+            let change = decide(&request, &ctx)?;
+            match self.store.save_change(request.version, change, idempotency.as_ref()).await {
+                Ok(saved) => return Ok(self.view(principal, saved)),
+                Err(StoreError::VersionConflict { current }) if !etag.is_empty() => {
+                    return Err(AppError::EtagMismatch {
+                        given: etag.to_owned(),
+                        current: current.to_string(),
+                    });
+                }
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AppError::Conflict)
+    }
+
+    /// A request's audit events, oldest first, as far as the principal may see them.
+    pub async fn list_request_events(
+        &self,
+        principal: &Principal,
+        id: RequestId,
+        page_size: i32,
+        page_token: &str,
+    ) -> AppResult<Page<mla_domain::audit::Event>> {
+        let limit = page_limit(page_size)?;
+        self.load_visible(principal, id).await?;
+        let after_seq = decode_token(page_token, "e")?
+            .map(|t| t.parse::<i64>())
+            .transpose()
+            .map_err(bad_token)?
+            .unwrap_or(0);
+        let reader = EventReader::Scope(Scope::of(principal));
+        let mut events = self.store.request_events(id, &reader, after_seq, limit + 1).await?;
+        let next = next_token(&mut events, limit as usize, |e| encode_token("e", &e.seq.to_string()));
+        Ok(Page { items: events, next_page_token: next })
+    }
+}
+
+fn page_limit(page_size: i32) -> AppResult<u32> {
+    match page_size {
+        n if n < 0 => Err(AppError::invalid("page_size", "must not be negative")),
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        n => Ok((n as u32).min(MAX_PAGE_SIZE)),
+    }
+}
+
+/// Page tokens are opaque to callers: a kind letter and the last item's key, hex-encoded.
+fn encode_token(kind: &str, key: &str) -> String {
+    hex::encode(format!("{kind}:{key}"))
+}
+
+fn decode_token(token: &str, kind: &str) -> AppResult<Option<String>> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let raw = hex::decode(token).ok().and_then(|b| String::from_utf8(b).ok());
+    match raw.as_deref().and_then(|r| r.strip_prefix(kind)).and_then(|r| r.strip_prefix(':')) {
+        Some(key) => Ok(Some(key.to_owned())),
+        None => Err(bad_token("not a token of this list")),
+    }
+}
+
+fn bad_token(_: impl std::fmt::Display) -> AppError {
+    AppError::invalid("page_token", "not a page token of this list; start again with an empty one")
+}
+
+/// Trims a page fetched with one extra item and returns the token of the next page, if any.
+fn next_token<T>(items: &mut Vec<T>, limit: usize, token: impl Fn(&T) -> String) -> String {
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(token).unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+/// Parses an optional free text into the domain's long-text type, naming the field on failure.
+pub fn long_text(field: &str, raw: &str) -> AppResult<LongText> {
+    LongText::parse(raw).map_err(|e| AppError::invalid(field, e.0))
+}
+
+/// Parses a one-line text, naming the field on failure.
+pub fn short_text(field: &str, raw: &str) -> AppResult<ShortText> {
+    ShortText::parse(raw).map_err(|e| AppError::invalid(field, e.0))
+}

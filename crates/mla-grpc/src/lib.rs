@@ -1,0 +1,13 @@
+//! The gRPC face of mla-broker. It authenticates every call (except health and reflection), turns
+//! protobuf messages into domain values, calls the application, and maps its one error type to a
+//! status with `google.rpc` details. It decides no rule of its own.
+
+mod auth;
+mod convert;
+mod error;
+mod partners;
+mod requests;
+mod server;
+
+pub use error::status_of;
+pub use server::{serve, tls_config};

@@ -1,0 +1,174 @@
+//! RequestService: each RPC parses its message, calls the application once, and maps the answer.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use mla_app::{App, RequestFilter, UpdateInput};
+use mla_domain::LongText;
+use mla_proto::v1 as pb;
+use pb::request_service_server::RequestService;
+use tonic::{Request, Response, Status};
+
+use crate::auth::principal;
+use crate::convert::*;
+use crate::error::status_of;
+
+#[derive(Debug, Clone)]
+pub struct Requests {
+    pub app: App,
+}
+
+/// An empty idempotency key means "none".
+fn key(request_id: &str) -> Option<&str> {
+    Some(request_id).filter(|k| !k.is_empty())
+}
+
+#[tonic::async_trait]
+impl RequestService for Requests {
+    async fn create_request(
+        &self,
+        call: Request<pb::CreateRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let principal = principal(&call)?;
+        let message = call.into_inner();
+        let mut fields = Fields::default();
+        let input = request_in(&mut fields, &message.request.unwrap_or_default());
+        let input = fields.finish(input)?;
+        let view = self
+            .app
+            .create_request(&principal, input.partner_code, input.content, key(&message.request_id))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(request_out(view)))
+    }
+
+    async fn get_request(
+        &self,
+        call: Request<pb::GetRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let principal = principal(&call)?;
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "id", &call.get_ref().id);
+        let id = fields.finish(id)?;
+        let view = self.app.get_request(&principal, id).await.map_err(status_of)?;
+        Ok(Response::new(request_out(view)))
+    }
+
+    async fn list_requests(
+        &self,
+        call: Request<pb::ListRequestsRequest>,
+    ) -> Result<Response<pb::ListRequestsResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let filter = RequestFilter {
+            state: fields.take("state", state_in(m.state)),
+            direction: fields.take("direction", direction_in(m.direction)),
+            partner_code: fields.take("partner_code", partner_code_in(&m.partner_code)),
+            request_type: fields.take("request_type", request_type_in(m.request_type)),
+            overdue: m.overdue,
+            assignee: Some(m.assignee).filter(|a| !a.is_empty()),
+            query: Some(m.query).filter(|q| !q.is_empty()),
+        };
+        if filter.query.as_ref().is_some_and(|q| q.chars().count() > 200) {
+            fields.refuse("query", "at most 200 characters");
+        }
+        let filter = fields.finish(filter)?;
+        let page = self
+            .app
+            .list_requests(&principal, filter, m.page_size, &m.page_token)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::ListRequestsResponse {
+            requests: page.items.into_iter().map(request_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn update_request(
+        &self,
+        call: Request<pb::UpdateRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let incoming = m.request.unwrap_or_default();
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "request.id", &incoming.id);
+        let input = request_in(&mut fields, &incoming);
+        let reason = fields.take("reason", LongText::parse(m.reason.clone()));
+        let update = UpdateInput {
+            content: input.content,
+            assignee: input.assignee,
+            due_time: input.due_time,
+            paths: m.update_mask.map(|mask| mask.paths).unwrap_or_default(),
+            reason,
+        };
+        let update = fields.finish(update)?;
+        let view = self
+            .app
+            .update_request(&principal, id, update, &m.etag, key(&m.request_id))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(request_out(view)))
+    }
+
+    async fn transition_request(
+        &self,
+        call: Request<pb::TransitionRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "id", &m.id);
+        let command = command_in(&mut fields, &m);
+        let command =
+            fields.finish(command)?.ok_or_else(|| Status::invalid_argument("an action is required"))?;
+        let view = self
+            .app
+            .transition_request(&principal, id, command, &m.etag, key(&m.request_id))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(request_out(view)))
+    }
+
+    async fn list_request_events(
+        &self,
+        call: Request<pb::ListRequestEventsRequest>,
+    ) -> Result<Response<pb::ListRequestEventsResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "id", &m.id);
+        let id = fields.finish(id)?;
+        let page = self
+            .app
+            .list_request_events(&principal, id, m.page_size, &m.page_token)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::ListRequestEventsResponse {
+            events: page.items.into_iter().map(event_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
+
+    async fn watch_events(
+        &self,
+        call: Request<pb::WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let principal = principal(&call)?;
+        let raw = &call.get_ref().after_cursor;
+        let after = if raw.is_empty() { Ok(0) } else { raw.parse::<i64>() };
+        let after = match after {
+            Ok(cursor) if cursor >= 0 => cursor,
+            _ => {
+                let mut fields = Fields::default();
+                fields.refuse("after_cursor", "a cursor is a non-negative decimal number from an event");
+                return Err(fields.finish(()).unwrap_err());
+            }
+        };
+        let events = self.app.watch_events(&principal, after).map(|e| e.map(event_out).map_err(status_of));
+        Ok(Response::new(Box::pin(events)))
+    }
+}

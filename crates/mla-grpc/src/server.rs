@@ -1,0 +1,103 @@
+//! The gRPC server: the two services behind the authentication layer, with health, reflection,
+//! compression, size limits, TLS and graceful shutdown.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use mla_app::App;
+use mla_auth::Verifier;
+use mla_proto::v1::partner_service_server::PartnerServiceServer;
+use mla_proto::v1::request_service_server::RequestServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic_health::ServingStatus;
+use tower_http::trace::TraceLayer;
+
+use crate::partners::Partners;
+use crate::requests::Requests;
+
+/// Largest message a caller may send: requests are text, not evidence files.
+const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// How often health follows the database.
+const HEALTH_PROBE: Duration = Duration::from_secs(2);
+
+/// Serves the gRPC API on `listener` until `shutdown` completes, then drains calls in flight.
+pub async fn serve(
+    app: App,
+    verifier: Verifier,
+    listener: TcpListener,
+    tls: Option<ServerTlsConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let store = app.store().clone();
+    let probe = tokio::spawn(async move {
+        loop {
+            let status =
+                if store.ping().await.is_ok() { ServingStatus::Serving } else { ServingStatus::NotServing };
+            for service in ["", "mla.v1.RequestService", "mla.v1.PartnerService"] {
+                health.set_service_status(service, status).await;
+            }
+            tokio::time::sleep(HEALTH_PROBE).await;
+        }
+    });
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor set is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the embedded descriptor set is valid");
+
+    let requests = RequestServiceServer::new(Requests { app: app.clone() })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let partners = PartnerServiceServer::new(Partners { app })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+
+    // Spans carry the method and, once authenticated, the subject and partner: never case content
+    // or tokens.
+    let trace = TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
+        tracing::info_span!(
+            "grpc",
+            method = %request.uri().path(),
+            subject = tracing::field::Empty,
+            partner = tracing::field::Empty,
+        )
+    });
+
+    let mut builder = Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    let result = builder
+        .layer(trace)
+        .layer(crate::auth::layer(verifier))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(requests)
+        .add_service(partners)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    probe.abort();
+    result
+}
+
+/// TLS from PEM files; with a client CA, callers must present a certificate it signed (mutual TLS).
+pub fn tls_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> std::io::Result<ServerTlsConfig> {
+    let identity = Identity::from_pem(std::fs::read(cert)?, std::fs::read(key)?);
+    let mut config = ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = client_ca {
+        config = config.client_ca_root(Certificate::from_pem(std::fs::read(ca)?));
+    }
+    Ok(config)
+}
