@@ -1,0 +1,204 @@
+//! Who may do what, over the wire: every RPC × every role × own or other partner, each cell asserted
+//! to its exact outcome, plus the calls that carry no valid token at all.
+
+use mla_domain::Role;
+use mla_proto::v1 as pb;
+use mla_tests::*;
+use tonic::Code;
+
+const OK: Code = Code::Ok;
+const NF: Code = Code::NotFound;
+const PD: Code = Code::PermissionDenied;
+const IA: Code = Code::InvalidArgument;
+
+/// Columns of every row below.
+const PRINCIPALS: [&str; 9] = [
+    "registrar",
+    "legal_officer",
+    "judge",
+    "evidence_officer",
+    "supervisor",
+    "auditor",
+    "admin",
+    "FR-MOJ",
+    "DE-BJ",
+];
+
+fn token(broker: &Broker, who: &str) -> String {
+    match Role::parse(who) {
+        Some(role) => broker.staff(&format!("{who}-1"), &[role]),
+        None => broker.partner(who),
+    }
+}
+
+fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
+    result.map_or_else(|s| s.code(), |_| Code::Ok)
+}
+
+/// A request France submitted to Iraq (INCOMING, SUBMITTED), fresh for each use.
+async fn submitted_by_france(broker: &Broker) -> String {
+    let france = broker.partner("FR-MOJ");
+    let mut client = broker.requests().await;
+    let create =
+        pb::CreateRequestRequest { request: Some(complete_request("", "Matrix")), request_id: String::new() };
+    let id = client.create_request(authed(create, &france)).await.unwrap().into_inner().id;
+    client.transition_request(authed(action(&id, pb::Action::Submit), &france)).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn every_rpc_answers_every_principal_as_the_rules_say() {
+    let broker = Broker::sqlite().await;
+    broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
+    let mut requests = broker.requests().await;
+    let mut partners = broker.partners().await;
+    let shared = submitted_by_france(&broker).await;
+
+    let rows: [(&str, [Code; 9]); 9] = [
+        ("GetRequest", [OK, OK, OK, OK, OK, OK, NF, OK, NF]),
+        ("ListRequestEvents", [OK, OK, OK, OK, OK, OK, NF, OK, NF]),
+        ("TransitionRequest ACKNOWLEDGE", [OK, PD, PD, PD, OK, PD, NF, PD, NF]),
+        ("UpdateRequest assignee", [OK, PD, PD, PD, OK, PD, NF, PD, NF]),
+        ("CreateRequest to FR-MOJ", [OK, OK, OK, PD, OK, PD, PD, OK, IA]),
+        ("CreatePartner", [PD, PD, PD, PD, PD, PD, OK, PD, PD]),
+        ("UpdatePartner", [PD, PD, PD, PD, PD, PD, OK, PD, PD]),
+        ("GetPartner", [OK, OK, OK, OK, OK, OK, OK, OK, OK]),
+        ("ListPartners", [OK, OK, OK, OK, OK, OK, OK, OK, OK]),
+    ];
+    for (rpc, expected) in rows {
+        for (who, want) in PRINCIPALS.iter().zip(expected) {
+            let t = token(&broker, who);
+            let got = match rpc {
+                "GetRequest" => code_of(
+                    requests.get_request(authed(pb::GetRequestRequest { id: shared.clone() }, &t)).await,
+                ),
+                "ListRequestEvents" => {
+                    let m = pb::ListRequestEventsRequest { id: shared.clone(), ..Default::default() };
+                    code_of(requests.list_request_events(authed(m, &t)).await)
+                }
+                "TransitionRequest ACKNOWLEDGE" => {
+                    let id = submitted_by_france(&broker).await;
+                    code_of(
+                        requests.transition_request(authed(action(&id, pb::Action::Acknowledge), &t)).await,
+                    )
+                }
+                "UpdateRequest assignee" => {
+                    let m = pb::UpdateRequestRequest {
+                        request: Some(pb::Request {
+                            id: shared.clone(),
+                            assignee: "officer-7".into(),
+                            ..Default::default()
+                        }),
+                        update_mask: Some(prost_types::FieldMask { paths: vec!["assignee".into()] }),
+                        ..Default::default()
+                    };
+                    code_of(requests.update_request(authed(m, &t)).await)
+                }
+                "CreateRequest to FR-MOJ" => {
+                    let m = pb::CreateRequestRequest {
+                        request: Some(complete_request("FR-MOJ", "x")),
+                        request_id: String::new(),
+                    };
+                    code_of(requests.create_request(authed(m, &t)).await)
+                }
+                "CreatePartner" => {
+                    let partner = pb::Partner {
+                        code: format!("NEW-{}", who.len()),
+                        name: "New partner".into(),
+                        kind: pb::PartnerKind::InternationalMechanism as i32,
+                        active: true,
+                        ..Default::default()
+                    };
+                    let m = pb::CreatePartnerRequest { partner: Some(partner), request_id: String::new() };
+                    code_of(partners.create_partner(authed(m, &t)).await)
+                }
+                "UpdatePartner" => {
+                    let partner = pb::Partner {
+                        code: "DE-BJ".into(),
+                        name: format!("Renamed by {who}"),
+                        ..Default::default()
+                    };
+                    let mask = prost_types::FieldMask { paths: vec!["name".into()] };
+                    let m = pb::UpdatePartnerRequest {
+                        partner: Some(partner),
+                        update_mask: Some(mask),
+                        ..Default::default()
+                    };
+                    code_of(partners.update_partner(authed(m, &t)).await)
+                }
+                "GetPartner" => code_of(
+                    partners.get_partner(authed(pb::GetPartnerRequest { code: "FR-MOJ".into() }, &t)).await,
+                ),
+                "ListPartners" => {
+                    code_of(partners.list_partners(authed(pb::ListPartnersRequest::default(), &t)).await)
+                }
+                other => unreachable!("{other}"),
+            };
+            assert_eq!(got, want, "{rpc} by {who}");
+        }
+    }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn lists_hold_only_what_the_caller_may_see() {
+    let broker = Broker::sqlite().await;
+    broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
+    let mut client = broker.requests().await;
+    submitted_by_france(&broker).await;
+    // A French draft (invisible to staff) and an NCIJC draft to Germany (invisible to Germany).
+    let french_draft =
+        pb::CreateRequestRequest { request: Some(complete_request("", "Draft")), request_id: String::new() };
+    client.create_request(authed(french_draft, &broker.partner("FR-MOJ"))).await.unwrap();
+    let ncijc_draft = pb::CreateRequestRequest {
+        request: Some(complete_request("DE-BJ", "Draft")),
+        request_id: String::new(),
+    };
+    client.create_request(authed(ncijc_draft, &broker.staff("j", &[Role::Judge]))).await.unwrap();
+
+    let count = |who: &'static str| {
+        let t = token(&broker, who);
+        let mut client = client.clone();
+        async move {
+            client
+                .list_requests(authed(pb::ListRequestsRequest::default(), &t))
+                .await
+                .unwrap()
+                .into_inner()
+                .requests
+                .len()
+        }
+    };
+    assert_eq!(count("auditor").await, 2, "the submitted French request and the NCIJC draft");
+    assert_eq!(count("FR-MOJ").await, 2, "its submitted request and its own draft");
+    assert_eq!(count("DE-BJ").await, 0, "nothing of France's, and not the NCIJC's draft");
+    assert_eq!(count("admin").await, 0);
+    let filtered = pb::ListRequestsRequest { partner_code: "FR-MOJ".into(), ..Default::default() };
+    let germany =
+        client.list_requests(authed(filtered, &broker.partner("DE-BJ"))).await.unwrap().into_inner();
+    assert!(germany.requests.is_empty(), "filtering on another partner's code yields an empty page");
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated_but_health_stays_open() {
+    let broker = Broker::sqlite().await;
+    let mut client = broker.requests().await;
+    let get = || pb::GetRequestRequest { id: "0192f0c1-7a3e-7cc0-8000-000000000001".into() };
+    let missing = client.get_request(get()).await.unwrap_err();
+    assert_eq!(missing.code(), Code::Unauthenticated);
+    assert!(missing.metadata().get("www-authenticate").is_some());
+    for bad in ["", "not-a-jwt", "a.b.c", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", &"x".repeat(9_000)] {
+        let status = client.get_request(authed(get(), bad)).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "token {:?}", &bad[..bad.len().min(20)]);
+    }
+    // A header beyond HTTP/2's header-list limit is refused by the transport before any parsing.
+    let huge = client.get_request(authed(get(), &"x".repeat(40_000))).await.unwrap_err();
+    assert_ne!(huge.code(), Code::Ok);
+    let mut partners = broker.partners().await;
+    let status = partners.list_partners(pb::ListPartnersRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let valid = broker.staff("auditor-1", &[Role::Auditor]);
+    partners.list_partners(authed(pb::ListPartnersRequest::default(), &valid)).await.expect("still serving");
+    broker.stop().await;
+}
