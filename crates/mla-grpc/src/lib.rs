@@ -10,4 +10,4 @@ mod requests;
 mod server;
 
 pub use error::status_of;
-pub use server::{serve, tls_config};
+pub use server::{InProcess, in_process, serve, tls_config};

@@ -12,7 +12,9 @@ use mla_proto::v1::request_service_server::RequestServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
+use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tower::ServiceExt;
 use tonic_health::ServingStatus;
 use tower_http::trace::TraceLayer;
 
@@ -45,24 +47,6 @@ pub async fn serve(
         }
     });
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .expect("the embedded descriptor set is valid");
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .expect("the embedded descriptor set is valid");
-
-    let requests = RequestServiceServer::new(Requests { app: app.clone() })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
-    let partners = PartnerServiceServer::new(Partners { app })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip);
-
     // Spans carry the method and, once authenticated, the subject and partner: never case content
     // or tokens.
     let trace = TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
@@ -81,15 +65,50 @@ pub async fn serve(
     let result = builder
         .layer(trace)
         .layer(crate::auth::layer(verifier))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(requests)
-        .add_service(partners)
+        .add_routes(routes(app).add_service(health_service))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     probe.abort();
     result
+}
+
+/// The broker's services (without health, which belongs to a served process): the two mla.v1
+/// services and reflection in both versions.
+fn routes(app: App) -> Routes {
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor set is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the embedded descriptor set is valid");
+    let requests = RequestServiceServer::new(Requests { app: app.clone() })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let partners = PartnerServiceServer::new(Partners { app })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    Routes::new(requests).add_service(partners).add_service(reflection_v1).add_service(reflection_v1alpha)
+}
+
+/// A gRPC channel to the broker's services in this process, with no network hop: calls go through
+/// the same authentication layer and services as calls from the network. The REST gateway of
+/// `mla-broker serve` uses it as its upstream.
+pub type InProcess = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    Box<dyn std::error::Error + Send + Sync>,
+>;
+
+pub fn in_process(app: App, verifier: Verifier) -> InProcess {
+    let service = tower::ServiceBuilder::new()
+        .layer(crate::auth::layer(verifier))
+        .service(routes(app))
+        .map_err(|never| -> Box<dyn std::error::Error + Send + Sync> { match never {} });
+    tower::util::BoxCloneSyncService::new(service)
 }
 
 /// TLS from PEM files; with a client CA, callers must present a certificate it signed (mutual TLS).
