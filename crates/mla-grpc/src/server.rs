@@ -14,8 +14,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
-use tower::ServiceExt;
 use tonic_health::ServingStatus;
+use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
 use crate::partners::Partners;
@@ -36,11 +36,17 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let (health, health_service) = tonic_health::server::health_reporter();
     let store = app.store().clone();
+    // Every service is listed from the start (NOT_SERVING until the first probe answers), so a
+    // client watching one never sees NOT_FOUND while the server comes up.
+    const SERVICES: [&str; 3] = ["", "mla.v1.RequestService", "mla.v1.PartnerService"];
+    for service in SERVICES {
+        health.set_service_status(service, ServingStatus::NotServing).await;
+    }
     let probe = tokio::spawn(async move {
         loop {
             let status =
                 if store.ping().await.is_ok() { ServingStatus::Serving } else { ServingStatus::NotServing };
-            for service in ["", "mla.v1.RequestService", "mla.v1.PartnerService"] {
+            for service in SERVICES {
                 health.set_service_status(service, status).await;
             }
             tokio::time::sleep(HEALTH_PROBE).await;

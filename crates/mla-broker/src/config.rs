@@ -1,0 +1,409 @@
+//! The broker's configuration and where it comes from: an optional TOML file, then `MLA_*` environment
+//! variables, then command-line flags, each overriding the one before.
+//!
+//! Every source is read into the same [`ConfigLayer`] (all keys optional, so that a source states only
+//! what it sets) and the layers are merged into one [`Config`] with the defaults filling the rest. The
+//! environment is passed in as a function rather than read here, so that the precedence can be tested
+//! without touching the process environment (which the 2024 edition rightly makes `unsafe` to change).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context as _, bail};
+use mla_domain::clock::SlaPolicy;
+use serde::{Deserialize, Serialize};
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("{other:?} is not a log format: use text or json")),
+        }
+    }
+}
+
+/// A secret value. Its `Debug` form shows only its length, so that printing a configuration (or
+/// logging one by accident) never reveals it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret(<{} bytes, redacted>)", self.0.len())
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// The settings of one source (file, environment or flags). A key left out (`None`) leaves the value
+/// of the sources below it in place.
+///
+/// The same struct is the TOML schema (unknown keys are refused, so that a typo is an error rather
+/// than a silently ignored setting) and the global command-line flags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+#[command(next_help_heading = "Configuration (each flag overrides its MLA_* variable and the file)")]
+pub struct ConfigLayer {
+    /// Database: `sqlite://PATH` or `postgres://USER@HOST/DB` [env: MLA_DATABASE_URL]
+    /// [default: a SQLite file `broker.db` in the data directory]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The gRPC listen address [env: MLA_GRPC_ADDR] [default: 127.0.0.1:50051]
+    #[arg(long, global = true, value_name = "IP:PORT")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// The REST gateway's listen address [env: MLA_HTTP_ADDR] [default: 127.0.0.1:8080]
+    #[arg(long, global = true, value_name = "IP:PORT")]
+    pub http_addr: Option<SocketAddr>,
+    /// Where the default SQLite database and the development token secret live [env: MLA_DATA_DIR]
+    /// [default: ./mla-data]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The one token issuer (`iss`) accepted [env: MLA_JWT_ISSUER]
+    #[arg(long, global = true, value_name = "ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The audience (`aud`) tokens must name [env: MLA_JWT_AUDIENCE] [default: mla-broker]
+    #[arg(long, global = true, value_name = "AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// An HS256 secret of at least 32 bytes; prefer the environment variable, since flags show in `ps`
+    /// [env: MLA_JWT_HS256_SECRET]
+    #[arg(long, global = true, value_name = "SECRET")]
+    pub jwt_hs256_secret: Option<Secret>,
+    /// A PEM public key or a JWKS document to verify tokens with [env: MLA_JWT_KEYS_FILE]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub jwt_keys_file: Option<PathBuf>,
+    /// An identity provider's JWKS URL to verify tokens with [env: MLA_JWT_JWKS_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub jwt_jwks_url: Option<String>,
+    /// Log filter, in `tracing` env-filter syntax [env: MLA_LOG] [default: info]
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+    /// Log format [env: MLA_LOG_FORMAT] [default: text]
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// The gRPC server's certificate chain (PEM); with --tls-key, gRPC is served over TLS
+    /// [env: MLA_TLS_CERT]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
+    /// The gRPC server's private key (PEM) [env: MLA_TLS_KEY]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to; set it to require mutual TLS
+    /// [env: MLA_TLS_CLIENT_CA]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Days the requested side has to answer a NORMAL request [env: MLA_SLA_NORMAL_DAYS] [default: 90]
+    #[arg(long, global = true, value_name = "DAYS")]
+    pub sla_normal_days: Option<u32>,
+    /// Hours the requested side has to answer an URGENT request [env: MLA_SLA_URGENT_HOURS]
+    /// [default: 72]
+    #[arg(long, global = true, value_name = "HOURS")]
+    pub sla_urgent_hours: Option<u32>,
+}
+
+/// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
+/// compose file often writes `MLA_X=` to leave a key out), and a value that does not parse is an error
+/// naming the variable.
+fn env_value<T: FromStr>(env: &dyn Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: fmt::Display,
+{
+    match env(name) {
+        None => Ok(None),
+        Some(raw) if raw.trim().is_empty() => Ok(None),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("the environment variable {name} is not valid: {e}")),
+    }
+}
+
+impl ConfigLayer {
+    /// Parses a TOML document holding any of the keys (see `deploy/mla-broker.example.toml`).
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).context("the configuration is not valid TOML for mla-broker")
+    }
+
+    /// Reads the configuration file at `path`.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        Self::from_toml(&text).with_context(|| format!("in the configuration file {}", path.display()))
+    }
+
+    /// Reads the `MLA_*` variables through `env` (pass `|name| std::env::var(name).ok()` for the real
+    /// environment).
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let env: &dyn Fn(&str) -> Option<String> = &env;
+        Ok(Self {
+            database_url: env_value(env, "MLA_DATABASE_URL")?,
+            grpc_addr: env_value(env, "MLA_GRPC_ADDR")?,
+            http_addr: env_value(env, "MLA_HTTP_ADDR")?,
+            data_dir: env_value(env, "MLA_DATA_DIR")?,
+            jwt_issuer: env_value(env, "MLA_JWT_ISSUER")?,
+            jwt_audience: env_value(env, "MLA_JWT_AUDIENCE")?,
+            jwt_hs256_secret: env_value(env, "MLA_JWT_HS256_SECRET")?,
+            jwt_keys_file: env_value(env, "MLA_JWT_KEYS_FILE")?,
+            jwt_jwks_url: env_value(env, "MLA_JWT_JWKS_URL")?,
+            log: env_value(env, "MLA_LOG")?,
+            log_format: env_value(env, "MLA_LOG_FORMAT")?,
+            tls_cert: env_value(env, "MLA_TLS_CERT")?,
+            tls_key: env_value(env, "MLA_TLS_KEY")?,
+            tls_client_ca: env_value(env, "MLA_TLS_CLIENT_CA")?,
+            sla_normal_days: env_value(env, "MLA_SLA_NORMAL_DAYS")?,
+            sla_urgent_hours: env_value(env, "MLA_SLA_URGENT_HOURS")?,
+        })
+    }
+
+    /// This layer laid over `lower`: every key this layer sets wins.
+    pub fn over(self, lower: ConfigLayer) -> ConfigLayer {
+        ConfigLayer {
+            database_url: self.database_url.or(lower.database_url),
+            grpc_addr: self.grpc_addr.or(lower.grpc_addr),
+            http_addr: self.http_addr.or(lower.http_addr),
+            data_dir: self.data_dir.or(lower.data_dir),
+            jwt_issuer: self.jwt_issuer.or(lower.jwt_issuer),
+            jwt_audience: self.jwt_audience.or(lower.jwt_audience),
+            jwt_hs256_secret: self.jwt_hs256_secret.or(lower.jwt_hs256_secret),
+            jwt_keys_file: self.jwt_keys_file.or(lower.jwt_keys_file),
+            jwt_jwks_url: self.jwt_jwks_url.or(lower.jwt_jwks_url),
+            log: self.log.or(lower.log),
+            log_format: self.log_format.or(lower.log_format),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
+            tls_client_ca: self.tls_client_ca.or(lower.tls_client_ca),
+            sla_normal_days: self.sla_normal_days.or(lower.sla_normal_days),
+            sla_urgent_hours: self.sla_urgent_hours.or(lower.sla_urgent_hours),
+        }
+    }
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `sqlite://PATH` or `postgres://...`; `None` means the SQLite file `broker.db` in `data_dir`.
+    pub database_url: Option<String>,
+    pub grpc_addr: SocketAddr,
+    /// The REST gateway's address. Kept in the configuration (and checked against development mode)
+    /// although this build does not serve the gateway yet.
+    pub http_addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub jwt_hs256_secret: Option<Secret>,
+    pub jwt_keys_file: Option<PathBuf>,
+    pub jwt_jwks_url: Option<String>,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
+    pub sla_normal_days: u32,
+    pub sla_urgent_hours: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_layer(ConfigLayer::default())
+    }
+}
+
+/// The defaults, in one place, as the documentation states them.
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:50051";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./mla-data";
+pub const DEFAULT_LOG: &str = "info";
+/// The SQLite file's name inside the data directory when no database URL is given.
+pub const DEFAULT_SQLITE_FILE: &str = "broker.db";
+
+impl Config {
+    /// The configuration for a given data directory, everything else at its default: the usual
+    /// starting point of a test.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Config { data_dir: data_dir.into(), ..Config::default() }
+    }
+
+    /// The merged layer with the defaults filling in what no source set.
+    pub fn from_layer(layer: ConfigLayer) -> Self {
+        // The defaults are literals that parse; a failure here is a typo caught by any test.
+        let addr = |raw: &str| raw.parse::<SocketAddr>().expect("a default address parses");
+        Config {
+            database_url: layer.database_url,
+            grpc_addr: layer.grpc_addr.unwrap_or_else(|| addr(DEFAULT_GRPC_ADDR)),
+            http_addr: layer.http_addr.unwrap_or_else(|| addr(DEFAULT_HTTP_ADDR)),
+            data_dir: layer.data_dir.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            jwt_issuer: layer.jwt_issuer,
+            jwt_audience: layer.jwt_audience,
+            jwt_hs256_secret: layer.jwt_hs256_secret,
+            jwt_keys_file: layer.jwt_keys_file,
+            jwt_jwks_url: layer.jwt_jwks_url,
+            log: layer.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
+            log_format: layer.log_format.unwrap_or_default(),
+            tls_cert: layer.tls_cert,
+            tls_key: layer.tls_key,
+            tls_client_ca: layer.tls_client_ca,
+            sla_normal_days: layer.sla_normal_days.unwrap_or(90),
+            sla_urgent_hours: layer.sla_urgent_hours.unwrap_or(72),
+        }
+    }
+
+    /// Merges the sources in precedence order (file < environment < flags), applies the defaults and
+    /// checks the combination.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: ConfigLayer,
+    ) -> anyhow::Result<Config> {
+        let file_layer = match file {
+            Some(path) => ConfigLayer::from_file(path)?,
+            None => ConfigLayer::default(),
+        };
+        let env_layer = ConfigLayer::from_env(env)?;
+        let config = Config::from_layer(flags.over(env_layer.over(file_layer)));
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses combinations that cannot be what the operator meant, before anything is opened.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.sla_normal_days == 0 || self.sla_urgent_hours == 0 {
+            bail!("sla_normal_days and sla_urgent_hours must be at least 1");
+        }
+        let key_sources =
+            [self.jwt_hs256_secret.is_some(), self.jwt_keys_file.is_some(), self.jwt_jwks_url.is_some()];
+        if key_sources.iter().filter(|set| **set).count() > 1 {
+            bail!(
+                "more than one token key source is configured: set only one of jwt_hs256_secret \
+                 (MLA_JWT_HS256_SECRET), jwt_keys_file (MLA_JWT_KEYS_FILE) and jwt_jwks_url (MLA_JWT_JWKS_URL)"
+            );
+        }
+        if (self.jwt_keys_file.is_some() || self.jwt_jwks_url.is_some()) && self.jwt_issuer.is_none() {
+            bail!(
+                "a token key file or JWKS URL needs the issuer it belongs to: set jwt_issuer (MLA_JWT_ISSUER)"
+            );
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) | (None, Some(_)) => {
+                bail!("TLS needs both tls_cert (MLA_TLS_CERT) and tls_key (MLA_TLS_KEY)")
+            }
+            (None, None) if self.tls_client_ca.is_some() => {
+                bail!("tls_client_ca (MLA_TLS_CLIENT_CA) needs tls_cert and tls_key: mutual TLS is TLS first")
+            }
+            _ => {}
+        }
+        if self.grpc_addr == self.http_addr && self.grpc_addr.port() != 0 {
+            bail!("grpc_addr and http_addr are both {}: give them different ports", self.grpc_addr);
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.default_sqlite_path().display()),
+        }
+    }
+
+    /// Where the default SQLite database lives.
+    pub fn default_sqlite_path(&self) -> PathBuf {
+        self.data_dir.join(DEFAULT_SQLITE_FILE)
+    }
+
+    /// The answer deadlines per priority.
+    pub fn sla(&self) -> SlaPolicy {
+        SlaPolicy {
+            normal: chrono::Duration::days(i64::from(self.sla_normal_days)),
+            urgent: chrono::Duration::hours(i64::from(self.sla_urgent_hours)),
+        }
+    }
+
+    /// Whether no token key is configured, so that `serve` runs in development mode.
+    pub fn is_development(&self) -> bool {
+        self.jwt_hs256_secret.is_none() && self.jwt_keys_file.is_none() && self.jwt_jwks_url.is_none()
+    }
+
+    /// The configuration as TOML, the secret redacted: what `mla-broker config` prints.
+    pub fn to_redacted_toml(&self) -> String {
+        #[derive(Serialize)]
+        struct Shown<'a> {
+            database_url: String,
+            grpc_addr: String,
+            http_addr: String,
+            data_dir: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            jwt_issuer: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            jwt_audience: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            jwt_hs256_secret: Option<&'static str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            jwt_keys_file: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            jwt_jwks_url: Option<&'a str>,
+            log: &'a str,
+            log_format: LogFormat,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tls_cert: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tls_key: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            tls_client_ca: Option<String>,
+            sla_normal_days: u32,
+            sla_urgent_hours: u32,
+        }
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let shown = Shown {
+            database_url: self.database_url(),
+            grpc_addr: self.grpc_addr.to_string(),
+            http_addr: self.http_addr.to_string(),
+            data_dir: self.data_dir.display().to_string(),
+            jwt_issuer: self.jwt_issuer.as_deref(),
+            jwt_audience: self.jwt_audience.as_deref(),
+            jwt_hs256_secret: self.jwt_hs256_secret.as_ref().map(|_| "<redacted>"),
+            jwt_keys_file: path(&self.jwt_keys_file),
+            jwt_jwks_url: self.jwt_jwks_url.as_deref(),
+            log: &self.log,
+            log_format: self.log_format,
+            tls_cert: path(&self.tls_cert),
+            tls_key: path(&self.tls_key),
+            tls_client_ca: path(&self.tls_client_ca),
+            sla_normal_days: self.sla_normal_days,
+            sla_urgent_hours: self.sla_urgent_hours,
+        };
+        // Every field is a string, a number or an enum name, all of which TOML represents.
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))
+    }
+}

@@ -1,0 +1,335 @@
+//! The mla-broker process: configuration, opening the store, choosing the token keys, and serving the
+//! gRPC API until shutdown. The binary (`main.rs`) is a thin shell over this library, so that
+//! end-to-end tests boot exactly what production boots, in-process, on a port of their choosing.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use mla_app::App;
+use mla_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, KeySource, Verifier};
+use mla_store::Store;
+use mla_store_postgres::PostgresStore;
+use mla_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Config, ConfigLayer, LogFormat, Secret};
+
+/// Boots the broker on an already bound gRPC listener and serves until `shutdown` is cancelled; then
+/// stops accepting, lets calls in flight finish, ends live event streams (the token is also the
+/// application's shutdown signal) and closes the store.
+///
+/// Tests bind `127.0.0.1:0` and pass the listener, so that they know the port before the server runs
+/// and never race another test for one. `serve` binds `config.grpc_addr` and calls this.
+///
+/// `shutdown` is cancelled when this returns, whatever the reason, so that nothing the caller hung on
+/// it outlives the server.
+pub async fn run(
+    config: Config,
+    grpc_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let _cancel_on_return = shutdown.clone().drop_guard();
+    config.validate()?;
+    let grpc_addr = grpc_listener.local_addr().context("cannot read the gRPC listener's address")?;
+    if config.is_development() {
+        refuse_development_off_loopback(&[("grpc_addr", grpc_addr), ("http_addr", config.http_addr)])?;
+    }
+    let verifier = build_verifier(&config).await?;
+    let tls = tls_config(&config)?;
+    let backend = Backend::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let app = App::new(backend.store(), config.sla(), shutdown.clone());
+
+    tracing::info!(
+        grpc_addr = %grpc_addr,
+        tls = tls.is_some(),
+        mutual_tls = config.tls_client_ca.is_some(),
+        database = %redact_url(&config.database_url()),
+        "mla-broker is serving gRPC"
+    );
+    // The REST gateway is a separate crate that does not exist yet; say so rather than let an
+    // operator wonder why nothing answers on http_addr.
+    tracing::info!(http_addr = %config.http_addr, "the REST gateway is not part of this build yet; http_addr is not served");
+
+    let served = mla_grpc::serve(app, verifier, grpc_listener, tls, shutdown.clone().cancelled_owned()).await;
+    // Close the pools whether or not the server failed: SQLite checkpoints its WAL on a clean close.
+    backend.close().await;
+    served.context("the gRPC server stopped with an error")?;
+    tracing::info!("mla-broker stopped after draining");
+    Ok(())
+}
+
+/// `mla-broker serve`: refuses development mode off loopback before binding anything, binds
+/// `config.grpc_addr`, then [`run`]s.
+pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate()?;
+    if config.is_development() {
+        refuse_development_off_loopback(&[("grpc_addr", config.grpc_addr), ("http_addr", config.http_addr)])?;
+    }
+    let listener = TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (grpc_addr)", config.grpc_addr))?;
+    run(config, listener, shutdown).await
+}
+
+/// Opens the store named by `url` (`sqlite://PATH`, `sqlite:PATH` or `postgres://...`; empty means
+/// the SQLite file `broker.db` in `data_dir`) and brings its schema up to date.
+pub async fn open_store(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    let url = (!url.trim().is_empty()).then_some(url);
+    Ok(Backend::open(url, data_dir).await?.store())
+}
+
+/// Applies the migrations of the store named by `url` (as in [`open_store`]) and closes it.
+pub async fn migrate(url: Option<&str>, data_dir: &Path) -> anyhow::Result<()> {
+    match url {
+        // PostgreSQL has a migrate-only entry point that does not start following event announcements;
+        // sqlx's migrator holds an advisory lock, so a job and a starting replica take turns.
+        Some(url) if is_postgres(url) => mla_store_postgres::migrate(url)
+            .await
+            .with_context(|| format!("cannot migrate the PostgreSQL database {}", redact_url(url))),
+        // Opening a SQLite store applies its embedded migrations; there is nothing else to do.
+        _ => {
+            Backend::open(url, data_dir).await?.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// The file of the SQLite database the configuration names, if it names one on disk (not PostgreSQL,
+/// not an in-memory database).
+pub fn sqlite_file(config: &Config) -> Option<std::path::PathBuf> {
+    match config.database_url.as_deref() {
+        None => Some(config.default_sqlite_path()),
+        Some(url) => {
+            let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+            let path = rest.split_once('?').map_or(rest, |(path, _)| path);
+            (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+        }
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// One concrete store, kept so that it can be closed cleanly (the `Store` trait has no `close`).
+#[derive(Debug)]
+enum Backend {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl Backend {
+    async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Backend> {
+        match url {
+            None => {
+                // The default database lives in the data directory; a plain path (not a URL) so that
+                // a directory name with `%` or `?` in it means what it says.
+                std::fs::create_dir_all(data_dir)
+                    .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+                let path = data_dir.join(config::DEFAULT_SQLITE_FILE);
+                let store = SqliteStore::open(&path.to_string_lossy())
+                    .await
+                    .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+                Ok(Backend::Sqlite(store))
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let store = SqliteStore::open(url)
+                    .await
+                    .with_context(|| format!("cannot open the SQLite database {url}"))?;
+                Ok(Backend::Sqlite(store))
+            }
+            Some(url) if is_postgres(url) => {
+                let store = PostgresStore::connect(url)
+                    .await
+                    .with_context(|| format!("cannot open the PostgreSQL database {}", redact_url(url)))?;
+                Ok(Backend::Postgres(store))
+            }
+            Some(url) => {
+                bail!("the database URL {} is neither sqlite://PATH nor postgres://...", redact_url(url))
+            }
+        }
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+/// The issuer and audience tokens must carry. One rule for `serve` and `token`, so that a minted
+/// development token is always one the broker accepts: the configured values, else the development
+/// ones (`mla-broker-dev`, `mla-broker`).
+pub fn issuer_and_audience(config: &Config) -> (String, String) {
+    (
+        config.jwt_issuer.clone().unwrap_or_else(|| DEV_ISSUER.to_owned()),
+        config.jwt_audience.clone().unwrap_or_else(|| DEV_AUDIENCE.to_owned()),
+    )
+}
+
+/// What the verifier is built from: the configured key source, or (development mode) the secret in
+/// the data directory, created on first use.
+pub fn auth_config(config: &Config) -> anyhow::Result<AuthConfig> {
+    let (issuer, audience) = issuer_and_audience(config);
+    let keys = if let Some(secret) = &config.jwt_hs256_secret {
+        KeySource::Hs256Secret(secret.expose().as_bytes().to_vec())
+    } else if let Some(path) = &config.jwt_keys_file {
+        KeySource::File(path.clone())
+    } else if let Some(url) = &config.jwt_jwks_url {
+        KeySource::jwks_url(url.clone())
+    } else {
+        KeySource::Hs256Secret(dev_secret(config)?)
+    };
+    Ok(AuthConfig::new(issuer, audience, keys))
+}
+
+fn dev_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    mla_auth::dev_secret(&config.data_dir).with_context(|| {
+        format!("cannot read or create the development token secret in {}", config.data_dir.display())
+    })
+}
+
+/// Builds the token verifier, warning loudly in development mode and when an HS256 secret is used.
+pub async fn build_verifier(config: &Config) -> anyhow::Result<Verifier> {
+    if config.is_development() {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "DEVELOPMENT MODE: no token key is configured (MLA_JWT_HS256_SECRET, MLA_JWT_KEYS_FILE or \
+             MLA_JWT_JWKS_URL), so tokens are verified with a development secret kept in the data \
+             directory, which anyone who can read it can use to mint any token. Listening on loopback \
+             only. Never run this way in production."
+        );
+    } else if config.jwt_hs256_secret.is_some() {
+        tracing::warn!(
+            "tokens are verified with a shared HS256 secret: whoever can verify can also mint; \
+             prefer MLA_JWT_JWKS_URL or MLA_JWT_KEYS_FILE in production"
+        );
+    }
+    let auth = auth_config(config)?;
+    Verifier::new(auth).await.context("cannot set up token verification")
+}
+
+/// Development mode verifies tokens with a secret that sits in a file next to the database: fine on a
+/// developer's machine, an open door on a network. So it listens on loopback addresses only.
+pub fn refuse_development_off_loopback(addresses: &[(&str, SocketAddr)]) -> anyhow::Result<()> {
+    let exposed: Vec<String> = addresses
+        .iter()
+        .filter(|(_, addr)| !addr.ip().is_loopback())
+        .map(|(name, addr)| format!("{name} = {addr}"))
+        .collect();
+    if exposed.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "refusing to start in development mode on a non-loopback address ({}): no token key is \
+         configured, so tokens would be checked against a development secret. Configure a key \
+         (MLA_JWT_JWKS_URL, MLA_JWT_KEYS_FILE or MLA_JWT_HS256_SECRET, with MLA_JWT_ISSUER) or listen on \
+         127.0.0.1 / ::1",
+        exposed.join(", ")
+    )
+}
+
+/// The gRPC server's TLS settings, when a certificate and key are configured.
+pub fn tls_config(config: &Config) -> anyhow::Result<Option<tonic::transport::ServerTlsConfig>> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls =
+                mla_grpc::tls_config(cert, key, config.tls_client_ca.as_deref()).with_context(|| {
+                    format!("cannot load the TLS certificate {} and key {}", cert.display(), key.display())
+                })?;
+            Ok(Some(tls))
+        }
+        (None, None) => Ok(None),
+        _ => bail!("TLS needs both tls_cert (MLA_TLS_CERT) and tls_key (MLA_TLS_KEY)"),
+    }
+}
+
+/// Mints a development token for `mla-broker token`: with MLA_JWT_HS256_SECRET when set, else with the
+/// development secret of the data directory; issuer and audience as `serve` expects them.
+pub fn mint_token(config: &Config, args: &cli::TokenArgs) -> anyhow::Result<String> {
+    if config.jwt_keys_file.is_some() || config.jwt_jwks_url.is_some() {
+        bail!(
+            "this broker verifies tokens with an identity provider's keys (MLA_JWT_KEYS_FILE or \
+             MLA_JWT_JWKS_URL), so a token minted here would be refused: get one from the identity provider"
+        );
+    }
+    let secret = match &config.jwt_hs256_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => dev_secret(config)?,
+    };
+    let (issuer, audience) = issuer_and_audience(config);
+    mla_auth::mint_token(&secret, &issuer, &audience, &args.sub, &args.roles, args.partner.as_ref(), args.ttl)
+        .context("cannot mint the token")
+}
+
+/// Hides the password of a `scheme://user:password@host/...` URL, for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_a_log_line() {
+        assert_eq!(
+            redact_url("postgres://mla:s3cret@db:5432/mla?sslmode=require"),
+            "postgres://mla:***@db:5432/mla?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://mla@db/mla"), "postgres://mla@db/mla");
+        assert_eq!(redact_url("sqlite://./mla-data/broker.db"), "sqlite://./mla-data/broker.db");
+        // An `@` in the path is not a user name.
+        assert_eq!(redact_url("sqlite:///tmp/a@b/x.db"), "sqlite:///tmp/a@b/x.db");
+    }
+
+    #[test]
+    fn the_sqlite_file_is_found_in_every_url_form_and_not_for_other_databases() {
+        let with = |url: Option<&str>| {
+            sqlite_file(&Config { database_url: url.map(str::to_owned), ..Config::with_data_dir("/d") })
+        };
+        let path = |p: &str| Some(std::path::PathBuf::from(p));
+        assert_eq!(with(None), path("/d/broker.db"));
+        assert_eq!(with(Some("sqlite:///var/mla/x.db")), path("/var/mla/x.db"));
+        assert_eq!(with(Some("sqlite://rel/x.db?mode=rwc")), path("rel/x.db"));
+        assert_eq!(with(Some("sqlite:x.db")), path("x.db"));
+        assert_eq!(with(Some("sqlite::memory:")), None);
+        assert_eq!(with(Some("postgres://mla@db/mla")), None);
+    }
+
+    #[test]
+    fn development_mode_is_refused_on_any_non_loopback_address() {
+        let local: SocketAddr = "127.0.0.1:50051".parse().unwrap();
+        let v6: SocketAddr = "[::1]:8080".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(refuse_development_off_loopback(&[("grpc_addr", local), ("http_addr", v6)]).is_ok());
+        let refused =
+            refuse_development_off_loopback(&[("grpc_addr", local), ("http_addr", any)]).unwrap_err();
+        assert!(refused.to_string().contains("http_addr = 0.0.0.0:8080"), "{refused}");
+    }
+}

@@ -1,0 +1,199 @@
+//! Serving: booting in-process on port 0 (health, authentication with the development secret, a live
+//! stream that ends on shutdown, a clean return), the refusal of development mode off loopback, and
+//! the real binary starting on a fresh directory and exiting 0 after SIGTERM.
+
+mod common;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::Scratch;
+use mla_broker::Config;
+use mla_broker::cli::TokenArgs;
+use mla_domain::Role;
+use mla_proto::v1::partner_service_client::PartnerServiceClient;
+use mla_proto::v1::request_service_client::RequestServiceClient;
+use mla_proto::v1::{ListPartnersRequest, WatchEventsRequest};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// A bound on every wait, so that a broken build fails the test instead of hanging it. Nothing waits
+/// this long when things work: each wait ends on an event (a health update, a stream's end).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, future).await.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+async fn connect(addr: SocketAddr) -> Channel {
+    let uri = format!("http://{}", SocketAddr::from(([127, 0, 0, 1], addr.port())));
+    within("a connection", Endpoint::from_shared(uri).unwrap().connect()).await.expect("the broker accepts")
+}
+
+/// Follows the server's overall health watch until it reports SERVING. The overall entry (`""`)
+/// exists from the server's first moment; the per-service entries appear only after the first
+/// database probe, so watching one of them could race the probe and get NOT_FOUND.
+async fn serving(channel: Channel) {
+    let request = HealthCheckRequest { service: String::new() };
+    let mut updates = within("the health watch", HealthClient::new(channel).watch(request))
+        .await
+        .expect("health is open to every caller")
+        .into_inner();
+    loop {
+        let update = within("a health update", updates.message())
+            .await
+            .expect("the health stream")
+            .expect("an update");
+        if update.status == ServingStatus::Serving as i32 {
+            return;
+        }
+    }
+}
+
+fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn token(config: &Config, sub: &str, role: Role) -> String {
+    let args = TokenArgs { sub: sub.into(), roles: vec![role], partner: None, ttl: Duration::from_secs(600) };
+    mla_broker::mint_token(config, &args).expect("a development token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_boots_on_port_zero_authenticates_and_drains_live_streams_on_shutdown() {
+    let scratch = Scratch::fresh();
+    let config = Config::with_data_dir(scratch.data_dir());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(mla_broker::run(config.clone(), listener, shutdown.clone()));
+
+    let channel = connect(addr).await;
+    serving(channel.clone()).await;
+    assert!(scratch.data_dir().join("broker.db").is_file(), "the default SQLite database is created");
+
+    // Every call but health needs a token; the development secret the server made verifies ours.
+    let mut partners = PartnerServiceClient::new(channel.clone());
+    let anonymous = partners.list_partners(ListPartnersRequest::default()).await.unwrap_err();
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    let auditor = token(&config, "auditor-1", Role::Auditor);
+    let listed = partners.list_partners(bearer(ListPartnersRequest::default(), &auditor)).await;
+    assert!(listed.expect("an authenticated call succeeds").into_inner().partners.is_empty());
+
+    // A live stream is open when shutdown begins: it must end, or draining would never finish.
+    let mut requests = RequestServiceClient::new(channel);
+    let mut events = requests
+        .watch_events(bearer(WatchEventsRequest { after_cursor: String::new() }, &auditor))
+        .await
+        .expect("the watch opens")
+        .into_inner();
+    shutdown.cancel();
+    within("the live stream to end", async {
+        loop {
+            match events.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+    within("the server to stop", server)
+        .await
+        .expect("the server task")
+        .expect("run returns Ok after draining");
+}
+
+#[tokio::test]
+async fn run_refuses_development_mode_off_loopback_before_touching_anything() {
+    let scratch = Scratch::fresh();
+    // The gRPC listener is on loopback, but the gateway address is not.
+    let config =
+        Config { http_addr: "0.0.0.0:8080".parse().unwrap(), ..Config::with_data_dir(scratch.data_dir()) };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = mla_broker::run(config, listener, CancellationToken::new()).await.unwrap_err();
+    assert!(refused.to_string().contains("refusing to start in development mode"), "{refused}");
+    assert!(refused.to_string().contains("http_addr = 0.0.0.0:8080"), "{refused}");
+
+    // The address checked is the one actually listened on, not only the configured one.
+    let config = Config::with_data_dir(scratch.data_dir());
+    let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let refused = mla_broker::run(config, listener, CancellationToken::new()).await.unwrap_err();
+    assert!(refused.to_string().contains("grpc_addr = 0.0.0.0:"), "{refused}");
+    assert!(!scratch.data_dir().exists(), "no secret and no database may be created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_configured_key_any_address_is_allowed() {
+    let scratch = Scratch::fresh();
+    let config = Config {
+        jwt_hs256_secret: Some(mla_broker::Secret::new("a-shared-secret-for-this-test-only-32b+")),
+        http_addr: "0.0.0.0:8080".parse().unwrap(),
+        ..Config::with_data_dir(scratch.data_dir())
+    };
+    let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(mla_broker::run(config, listener, shutdown.clone()));
+    serving(connect(addr).await).await;
+    assert!(!scratch.data_dir().join(mla_auth::DEV_SECRET_FILE).exists(), "no development secret is made");
+    shutdown.cancel();
+    within("the server to stop", server).await.unwrap().unwrap();
+}
+
+#[test]
+fn serve_refuses_development_mode_on_a_public_address_with_a_clear_error() {
+    let scratch = Scratch::fresh();
+    for args in [&["--grpc-addr", "0.0.0.0:0", "serve"][..], &["--http-addr", "0.0.0.0:8080", "serve"]] {
+        let finished = scratch.run(args);
+        assert_eq!(finished.code, Some(1), "{finished:#?}");
+        assert!(finished.stderr.contains("refusing to start in development mode"), "{finished:#?}");
+        assert!(finished.stderr.contains("MLA_JWT_JWKS_URL"), "the error says how to fix it: {finished:#?}");
+    }
+    assert!(!scratch.data_dir().exists(), "nothing is created before the refusal");
+}
+
+/// The real binary on a fresh directory: it logs where it listens, accepts connections, and on
+/// SIGTERM drains and exits 0.
+#[cfg(unix)]
+#[test]
+fn serve_starts_on_a_fresh_directory_and_exits_zero_on_sigterm() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let scratch = Scratch::fresh();
+    let mut command = scratch.broker(&["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "serve"]);
+    command.env("MLA_LOG", "info").env("MLA_LOG_FORMAT", "json").stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the binary starts");
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+
+    // The structured start-up line says where gRPC listens; reading it is waiting on the event itself.
+    let mut seen = Vec::new();
+    let grpc_addr: SocketAddr = loop {
+        let Some(Ok(line)) = log.next() else {
+            let _ = child.kill();
+            panic!("the broker exited before serving:\n{}", seen.join("\n"));
+        };
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        seen.push(line.clone());
+        if entry["message"] == "mla-broker is serving gRPC" {
+            break entry["grpc_addr"].as_str().expect("grpc_addr is logged").parse().unwrap();
+        }
+    };
+    assert!(seen.iter().any(|l| l.contains("DEVELOPMENT MODE")), "development mode is announced: {seen:#?}");
+    std::net::TcpStream::connect(grpc_addr).expect("the gRPC port accepts connections");
+
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(killed.expect("kill runs").success());
+    let rest: Vec<String> = log.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "exit after SIGTERM: {rest:#?}");
+    assert!(rest.iter().any(|l| l.contains("stopped after draining")), "{rest:#?}");
+}
