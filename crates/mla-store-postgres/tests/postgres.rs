@@ -1,0 +1,216 @@
+//! What only the PostgreSQL backend has to show: the database refuses to rewrite the audit trail,
+//! events committed by another replica wake this one, a lost listener reconnects and wakes its
+//! watchers, text search has its trigram indexes, and connection failures are "unavailable".
+
+mod support;
+
+use std::time::Duration;
+
+use mla_domain::clock::SlaPolicy;
+use mla_domain::lifecycle::Context;
+use mla_domain::{Principal, Role};
+use mla_store::conformance::{at, request_id, sample_content, sample_partner};
+use mla_store::{EventReader, Store, StoreError};
+use mla_store_postgres::PostgresStore;
+use sqlx::Row;
+use support::TestDatabase;
+
+/// Registers a partner and drafts one outgoing request through `store`; returns the new event's cursor.
+async fn write_something(store: &PostgresStore, partner_code: &str) -> i64 {
+    let partner = store.create_partner(sample_partner(partner_code, "Ministry"), None).await.expect("stored");
+    let judge = Principal::staff("judge.amira", [Role::Judge]).expect("a principal");
+    let ctx = Context { now: at(0), partner: Some(&partner), sla: SlaPolicy::default() };
+    let new = mla_domain::create(
+        request_id(),
+        Some(partner.code.clone()),
+        sample_content("Replicated"),
+        &judge,
+        &ctx,
+    )
+    .expect("decided");
+    let request = store.create_request(new, None).await.expect("stored");
+    let events = store.request_events(request.id, &EventReader::Verifier, 0, 10).await.expect("read");
+    events[0].cursor
+}
+
+async fn wait_for_cursor(signal: &mut tokio::sync::watch::Receiver<i64>, cursor: i64) {
+    tokio::time::timeout(Duration::from_secs(30), signal.wait_for(|newest| *newest >= cursor))
+        .await
+        .expect("the signal did not reach the cursor in time")
+        .expect("the signal is open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cannot_be_updated_deleted_or_truncated() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let cursor = write_something(&store, "FR-MOJ").await;
+    let mut conn = database.connect().await;
+    for statement in ["UPDATE events SET hash = 'x'", "DELETE FROM events", "TRUNCATE events CASCADE"] {
+        let error = sqlx::query(statement).execute(&mut conn).await.expect_err(statement);
+        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
+    }
+    let left = store.events_after(&EventReader::Verifier, 0, 10).await.expect("read");
+    assert_eq!(left.iter().map(|e| e.cursor).collect::<Vec<_>>(), [cursor]);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_committed_by_another_replica_wake_this_one() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let this = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let other = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let mut signal = this.event_signal();
+    assert_eq!(*signal.borrow_and_update(), 0);
+    let cursor = write_something(&other, "FR-MOJ").await;
+    wait_for_cursor(&mut signal, cursor).await;
+    let cursor = write_something(&other, "DE-BJ").await;
+    wait_for_cursor(&mut signal, cursor).await;
+    let late = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    assert_eq!(*late.event_signal().borrow(), cursor, "a new replica starts from the newest cursor");
+    for store in [this, other, late] {
+        store.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_loses_its_connection_reconnects_and_wakes_its_watchers() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let this = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let other = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let mut signal = this.event_signal();
+    signal.borrow_and_update();
+    let mut admin = database.connect().await;
+    // Every store listens; end every listening connection (both replicas') as a network cut would.
+    let terminated: Vec<bool> = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+    )
+    .bind(database.name())
+    .fetch_all(&mut admin)
+    .await
+    .expect("terminated")
+    .iter()
+    .map(|row| row.get(0))
+    .collect();
+    assert_eq!(terminated, [true, true], "both listeners were found and ended");
+    tokio::time::timeout(Duration::from_secs(30), signal.changed())
+        .await
+        .expect("the watchers were not woken after the listener lost its connection")
+        .expect("the signal is open");
+    // The listener listens again: another replica's event still arrives.
+    let cursor = write_something(&other, "FR-MOJ").await;
+    wait_for_cursor(&mut signal, cursor).await;
+    this.close().await;
+    other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_brings_a_database_up_to_date_and_may_run_again() {
+    let Some(database) = TestDatabase::create().await else { return };
+    mla_store_postgres::migrate(&database.url()).await.expect("migrated");
+    mla_store_postgres::migrate(&database.url()).await.expect("migrated again");
+    let mut conn = database.connect().await;
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(&mut conn)
+        .await
+        .expect("read");
+    assert_eq!(versions, [1]);
+    let store = PostgresStore::connect(&database.url()).await.expect("connects to a migrated database");
+    store.ping().await.expect("answers");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_query_can_use_trigram_indexes() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let mut conn = database.connect().await;
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE indexname LIKE '%trgm' ORDER BY 1")
+            .fetch_all(&mut conn)
+            .await
+            .expect("read");
+    assert_eq!(indexes, ["requests_reference_trgm", "requests_title_trgm"], "pg_trgm is installed here");
+    // With sequential scans priced out, the planner shows that the indexes serve the query's shape.
+    sqlx::query("SET enable_seqscan = off").execute(&mut conn).await.expect("set");
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT id FROM requests WHERE (title ILIKE '%fraud%' ESCAPE '\\' OR reference ILIKE '%fraud%' ESCAPE '\\') \
+         ORDER BY id DESC LIMIT 50",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .expect("explained");
+    let plan = plan.join("\n");
+    assert!(plan.contains("requests_title_trgm") && plan.contains("requests_reference_trgm"), "{plan}");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // Port 1 on the loopback address: nothing listens there.
+    let result = PostgresStore::connect("postgres://postgres@127.0.0.1:1/mla?connect_timeout=2").await;
+    assert!(matches!(result, Err(StoreError::Unavailable(_))), "got {result:?}");
+}
+
+/// The overdue list reads overdue ids in chunks (200 at first); a partner whose few overdue requests
+/// are older than a first chunk of another partner's still gets them, and paging covers every one
+/// exactly once, newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overdue_lists_read_past_a_chunk_of_other_requests() {
+    use mla_domain::lifecycle::Command;
+    use mla_domain::request::Action;
+    use mla_domain::{Partner, Request, Scope};
+    use mla_store::RequestQuery;
+
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect_with(database.options(), 4).await.expect("connects");
+    let registrar = Principal::staff("registrar.karim", [Role::Registrar]).expect("a principal");
+    let few = store.create_partner(sample_partner("FEW-MOJ", "Few"), None).await.expect("stored");
+    let many = store.create_partner(sample_partner("MANY-MOJ", "Many"), None).await.expect("stored");
+    // Received requests, oldest first: 5 of `few`, then 210 of `many`; all overdue a year later.
+    async fn received(store: &PostgresStore, partner: &Partner, registrar: &Principal, i: i64) -> Request {
+        let system = Principal::partner("system", partner.code.clone()).expect("a principal");
+        let ctx = |now| Context { now, partner: Some(partner), sla: SlaPolicy::default() };
+        let new =
+            mla_domain::create(request_id(), None, sample_content(&format!("No. {i}")), &system, &ctx(at(i)))
+                .expect("decided");
+        let draft = store.create_request(new, None).await.expect("stored");
+        let submit = mla_domain::transition(&draft, &Command::new(Action::Submit), &system, &ctx(at(i)))
+            .expect("decided");
+        let submitted = store.save_change(draft.version, submit, None).await.expect("stored");
+        let ack =
+            mla_domain::transition(&submitted, &Command::new(Action::Acknowledge), registrar, &ctx(at(i)))
+                .expect("decided");
+        store.save_change(submitted.version, ack, None).await.expect("stored")
+    }
+    let mut few_ids = Vec::new();
+    for i in 0..5 {
+        few_ids.push(received(&store, &few, &registrar, i).await.id);
+    }
+    for i in 5..215 {
+        received(&store, &many, &registrar, i).await;
+    }
+    few_ids.reverse();
+    let overdue_at = at(0) + chrono::Duration::days(365);
+    let query = |limit| RequestQuery {
+        overdue_at: Some(overdue_at),
+        partner_code: Some(few.code.clone()),
+        ..RequestQuery::new(Scope::Ncijc, limit)
+    };
+    let found: Vec<_> = store.list_requests(&query(50)).await.expect("read").iter().map(|r| r.id).collect();
+    assert_eq!(found, few_ids);
+    let mut paged = Vec::new();
+    let mut page_query = query(2);
+    loop {
+        let page = store.list_requests(&page_query).await.expect("read");
+        let Some(last) = page.last() else { break };
+        page_query.after = Some(last.id);
+        paged.extend(page.iter().map(|r| r.id));
+    }
+    assert_eq!(paged, few_ids);
+    let all = RequestQuery { overdue_at: Some(overdue_at), ..RequestQuery::new(Scope::Ncijc, 500) };
+    assert_eq!(store.list_requests(&all).await.expect("read").len(), 215);
+    let one = RequestQuery { overdue_at: Some(overdue_at), ..RequestQuery::new(Scope::Ncijc, 1) };
+    assert_eq!(store.list_requests(&one).await.expect("read").len(), 1);
+    store.close().await;
+}

@@ -1,0 +1,1430 @@
+//! Conformance scenarios every backend passes: one list of `pub async fn` scenarios, each taking the
+//! store under test, run by every backend's tests through [`conformance_tests!`](crate::conformance_tests)
+//! against a fresh, empty database per scenario.
+//!
+//! The test data is made by the domain (`create`, `transition`, `update` with real principals), so
+//! what the scenarios store are changes the domain decided, not shapes invented for storage.
+//!
+//! A backend's `tests/conformance.rs` implements [`Harness`] (and [`Tamper`], the hook for the one
+//! scenario that rewrites the database behind the store's back) and invokes
+//! `mla_store::conformance_tests!(ItsHarness);`, which makes one `#[tokio::test]` per scenario.
+
+use std::any::Any;
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use chrono::{Duration, TimeZone, Utc};
+use futures::FutureExt;
+use futures::future::join_all;
+use mla_domain::audit::Event;
+use mla_domain::clock::SlaPolicy;
+use mla_domain::lifecycle::{Command, Context, Patch, ProposedCondition};
+use mla_domain::request::{
+    Action, ConditionKind, ConditionStatus, Confidentiality, Direction, Outcome, Person, PersonRole,
+    Priority, RequestContent, RequestType, State,
+};
+use mla_domain::{
+    LongText, NewRequest, Partner, PartnerCode, PartnerKind, Principal, Request, RequestId, Role, Scope,
+    ShortText, Timestamp,
+};
+
+use crate::{EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
+
+/// What a backend's test code provides: a fresh store per scenario, and its disposal.
+#[async_trait]
+pub trait Harness: Tamper + Sized + Send + Sync + 'static {
+    /// A fresh, empty store. `None` when the backend is skipped on purpose (the harness says so on
+    /// standard error); an unreachable database that was not skipped on purpose is a panic that
+    /// says how to provide one.
+    async fn start() -> Option<Self>;
+
+    fn store(&self) -> &dyn Store;
+
+    /// Releases what [`Harness::start`] made (a temporary file, a database). Called whether the
+    /// scenario passed or failed.
+    async fn finish(self);
+}
+
+/// Rewrites the database behind the store's back, as an intruder with SQL access or an operator's
+/// mistake would: the audit trail must refuse it and, once forced, show it.
+#[async_trait]
+pub trait Tamper: Send + Sync {
+    /// A plain `UPDATE` of an event's details, over a connection of its own. The database must refuse
+    /// it: the result is the database's error message, or `Ok` if it (wrongly) went through.
+    async fn try_rewrite_event_details(&self, cursor: i64, details: &str) -> Result<(), String>;
+
+    /// Switches the append-only guard off by a deliberate schema change and rewrites the event's
+    /// details. Panics if that fails: the scenario is about what the verifier sees afterwards.
+    async fn force_rewrite_event_details(&self, cursor: i64, details: &str);
+}
+
+/// Every scenario, by name: [`conformance_tests!`](crate::conformance_tests) makes one test of each.
+/// A tidy test keeps this list, the macro and the functions below in step.
+pub const SCENARIOS: &[&str] = &[
+    "requests_round_trip_exactly",
+    "unknown_request_is_none",
+    "duplicate_request_id_is_refused",
+    "references_are_sequential_per_direction_and_year",
+    "concurrent_creates_number_without_gaps",
+    "list_filters_by_state",
+    "list_filters_by_direction",
+    "list_filters_by_partner",
+    "list_filters_by_request_type",
+    "list_filters_by_assignee",
+    "list_filters_overdue",
+    "list_text_query_is_case_insensitive_and_literal",
+    "keyset_pagination_covers_every_row_once",
+    "scope_isolation_in_lists",
+    "stale_version_changes_nothing",
+    "unknown_request_change_is_not_found",
+    "concurrent_changes_exactly_one_wins",
+    "idempotent_create_converges_under_concurrent_retries",
+    "idempotency_key_with_another_payload_is_refused",
+    "idempotency_keys_are_per_scope",
+    "idempotent_change_replays_first_outcome",
+    "failed_outcomes_are_not_recorded",
+    "events_chain_per_request_with_global_cursor",
+    "event_audience_is_filtered_in_the_query",
+    "request_events_page_by_seq",
+    "verify_audit_passes_on_a_sound_store",
+    "feed_followers_never_miss_an_event",
+    "tampered_event_is_named",
+    "hostile_strings_round_trip",
+    "event_signal_advances_after_a_write",
+    "partners_round_trip_and_update",
+    "duplicate_partner_already_exists",
+    "stale_partner_version_conflicts",
+    "unknown_partner_is_none",
+    "partner_list_pages_in_code_order",
+    "idempotent_partner_writes",
+    "ping_answers",
+];
+
+/// Makes one `#[tokio::test]` per scenario for a backend's [`Harness`]. The calling crate depends on
+/// `tokio` (with the `macros` and `rt-multi-thread` features).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:ty) => {
+        $crate::conformance_tests!(@store $harness;
+            requests_round_trip_exactly,
+            unknown_request_is_none,
+            duplicate_request_id_is_refused,
+            references_are_sequential_per_direction_and_year,
+            concurrent_creates_number_without_gaps,
+            list_filters_by_state,
+            list_filters_by_direction,
+            list_filters_by_partner,
+            list_filters_by_request_type,
+            list_filters_by_assignee,
+            list_filters_overdue,
+            list_text_query_is_case_insensitive_and_literal,
+            keyset_pagination_covers_every_row_once,
+            scope_isolation_in_lists,
+            stale_version_changes_nothing,
+            unknown_request_change_is_not_found,
+            concurrent_changes_exactly_one_wins,
+            idempotent_create_converges_under_concurrent_retries,
+            idempotency_key_with_another_payload_is_refused,
+            idempotency_keys_are_per_scope,
+            idempotent_change_replays_first_outcome,
+            failed_outcomes_are_not_recorded,
+            events_chain_per_request_with_global_cursor,
+            event_audience_is_filtered_in_the_query,
+            request_events_page_by_seq,
+            verify_audit_passes_on_a_sound_store,
+            feed_followers_never_miss_an_event,
+            hostile_strings_round_trip,
+            event_signal_advances_after_a_write,
+            partners_round_trip_and_update,
+            duplicate_partner_already_exists,
+            stale_partner_version_conflicts,
+            unknown_partner_is_none,
+            partner_list_pages_in_code_order,
+            idempotent_partner_writes,
+            ping_answers,
+        );
+        $crate::conformance_tests!(@tamper $harness; tampered_event_is_named);
+    };
+    (@store $harness:ty; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
+                    return;
+                };
+                let outcome = $crate::conformance::guarded($crate::conformance::$name(
+                    $crate::conformance::Harness::store(&harness),
+                ))
+                .await;
+                $crate::conformance::Harness::finish(harness).await;
+                $crate::conformance::rethrow(outcome);
+            }
+        )+
+    };
+    (@tamper $harness:ty; $name:ident) => {
+        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
+                return;
+            };
+            let outcome = $crate::conformance::guarded($crate::conformance::$name(
+                $crate::conformance::Harness::store(&harness),
+                &harness,
+            ))
+            .await;
+            $crate::conformance::Harness::finish(harness).await;
+            $crate::conformance::rethrow(outcome);
+        }
+    };
+}
+
+/// Runs a scenario and catches its panic, so that the harness can drop the database before the
+/// failure is reported.
+pub async fn guarded(scenario: impl Future<Output = ()>) -> Result<(), Box<dyn Any + Send>> {
+    AssertUnwindSafe(scenario).catch_unwind().await
+}
+
+/// Re-raises a scenario's failure after the harness has cleaned up.
+pub fn rethrow(outcome: Result<(), Box<dyn Any + Send>>) {
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Test data, made by the domain.
+
+/// An instant `seconds` after 2026-03-01 09:00 UTC, with a microsecond fraction so that the storage of
+/// sub-second time is exercised everywhere.
+pub fn at(seconds: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).single().expect("a valid date")
+        + Duration::seconds(seconds)
+        + Duration::microseconds(123_456)
+}
+
+/// A fresh request id: a UUIDv7 whose time part grows with every call, so that ids made in a
+/// scenario sort in the order they were made (as real UUIDv7s do across milliseconds).
+pub fn request_id() -> RequestId {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let millis = 1_767_225_600_000 + n; // 2026-01-01T00:00:00Z
+    let mut random = [0u8; 10];
+    random[2..].copy_from_slice(&n.to_be_bytes());
+    RequestId::from_uuid(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+}
+
+fn short(text: &str) -> ShortText {
+    ShortText::parse(text).expect("a valid one-line text")
+}
+
+fn long(text: &str) -> LongText {
+    LongText::parse(text).expect("a valid text")
+}
+
+fn code(text: &str) -> PartnerCode {
+    PartnerCode::parse(text).expect("a valid partner code")
+}
+
+/// A partner registry entry as an administrator would enter it.
+pub fn sample_partner(partner_code: &str, name: &str) -> Partner {
+    Partner {
+        code: code(partner_code),
+        name: short(name),
+        country: partner_code
+            .get(..2)
+            .filter(|c| c.bytes().all(|b| b.is_ascii_uppercase()))
+            .unwrap_or("")
+            .into(),
+        kind: PartnerKind::StateAuthority,
+        legal_bases: vec![short("UNCAC art. 46"), short("UNTOC art. 18")],
+        active: true,
+        version: 1,
+        create_time: at(0),
+        update_time: at(0),
+    }
+}
+
+/// A request complete enough to be submitted.
+pub fn sample_content(title: &str) -> RequestContent {
+    RequestContent {
+        request_type: Some(RequestType::Evidence),
+        priority: Some(Priority::Normal),
+        urgency_reason: LongText::default(),
+        requesting_authority: short("Investigative Court of Karkh"),
+        partner_reference: short("PR-2026/118"),
+        title: short(title),
+        summary_of_facts: long(
+            "Funds embezzled from a public contract were moved through accounts abroad.\n\tDetails follow.",
+        ),
+        offences: vec![short("Embezzlement (Penal Code art. 315)")],
+        measures: vec![short("Bank records of account 0001-2345"), short("Witness hearing")],
+        purpose: long("Criminal proceedings before the investigative court"),
+        legal_basis: short("UNCAC art. 46"),
+        persons: vec![Person {
+            name: short("A. B."),
+            role: PersonRole::Suspect,
+            nationality: short("IQ"),
+            protected: false,
+        }],
+        confidentiality: Some(Confidentiality::Confidential),
+    }
+}
+
+fn judge() -> Principal {
+    Principal::staff("judge.amira", [Role::Judge]).expect("a valid principal")
+}
+
+fn registrar() -> Principal {
+    Principal::staff("registrar.karim", [Role::Registrar]).expect("a valid principal")
+}
+
+fn partner_system(partner: &Partner) -> Principal {
+    Principal::partner(&format!("{}-case-system", partner.code.as_str().to_lowercase()), partner.code.clone())
+        .expect("a valid principal")
+}
+
+fn context(now: Timestamp, partner: &Partner) -> Context<'_> {
+    Context { now, partner: Some(partner), sla: SlaPolicy::default() }
+}
+
+async fn register_partner(store: &dyn Store, partner_code: &str) -> Partner {
+    store
+        .create_partner(sample_partner(partner_code, &format!("Central authority {partner_code}")), None)
+        .await
+        .expect("the partner is registered")
+}
+
+/// The NCIJC drafts an OUTGOING request to `partner`.
+fn outgoing(partner: &Partner, content: RequestContent, now: Timestamp) -> NewRequest {
+    mla_domain::create(request_id(), Some(partner.code.clone()), content, &judge(), &context(now, partner))
+        .expect("the domain accepts the draft")
+}
+
+/// `partner`'s system drafts an INCOMING request.
+fn incoming(partner: &Partner, content: RequestContent, now: Timestamp) -> NewRequest {
+    mla_domain::create(request_id(), None, content, &partner_system(partner), &context(now, partner))
+        .expect("the domain accepts the draft")
+}
+
+async fn create(store: &dyn Store, new: NewRequest) -> Request {
+    store.create_request(new, None).await.expect("the draft is stored")
+}
+
+fn command(action: Action) -> Command {
+    let mut command = Command::new(action);
+    if matches!(
+        action,
+        Action::RequestClarification | Action::ProvideClarification | Action::Postpone | Action::Withdraw
+    ) {
+        command.reason = long("Stated for the record");
+    }
+    command
+}
+
+/// Decides `command` on `request` as `principal` and stores it at the request's version.
+async fn act(
+    store: &dyn Store,
+    request: &Request,
+    command: Command,
+    principal: &Principal,
+    partner: &Partner,
+    now: Timestamp,
+) -> Request {
+    let change = mla_domain::transition(request, &command, principal, &context(now, partner))
+        .unwrap_or_else(|e| panic!("the domain refused {}: {e}", command.action));
+    let stored = store.save_change(request.version, change, None).await.expect("the change is stored");
+    assert_eq!(stored.version, request.version + 1, "every stored change increments the version");
+    stored
+}
+
+/// Assigns `request` to `assignee` (a registrar's internal update).
+fn assignment(
+    request: &Request,
+    assignee: &str,
+    partner: &Partner,
+    now: Timestamp,
+) -> mla_domain::Transition {
+    let patch = Patch { assignee: Some(short(assignee)), ..Patch::default() };
+    mla_domain::update(request, &patch, &registrar(), &context(now, partner))
+        .expect("the domain accepts the assignment")
+}
+
+/// An INCOMING request from `partner`, submitted by the partner and acknowledged by the NCIJC at
+/// `received`: in RECEIVED, with its clock running from then.
+async fn received_incoming(
+    store: &dyn Store,
+    partner: &Partner,
+    title: &str,
+    received: Timestamp,
+) -> Request {
+    let draft = create(store, incoming(partner, sample_content(title), received - Duration::hours(2))).await;
+    let submitted = act(
+        store,
+        &draft,
+        command(Action::Submit),
+        &partner_system(partner),
+        partner,
+        received - Duration::hours(1),
+    )
+    .await;
+    act(store, &submitted, command(Action::Acknowledge), &registrar(), partner, received).await
+}
+
+fn staff_query(limit: u32) -> RequestQuery {
+    RequestQuery::new(Scope::Ncijc, limit)
+}
+
+async fn list(store: &dyn Store, query: &RequestQuery) -> Vec<Request> {
+    store.list_requests(query).await.expect("the list is read")
+}
+
+fn ids(requests: &[Request]) -> Vec<RequestId> {
+    requests.iter().map(|r| r.id).collect()
+}
+
+/// The ids of `requests`, newest first, as a list returns them.
+fn newest_first(requests: &[&Request]) -> Vec<RequestId> {
+    let mut ids: Vec<_> = requests.iter().map(|r| r.id).collect();
+    ids.sort_by(|a, b| b.cmp(a));
+    ids
+}
+
+async fn all_events(store: &dyn Store) -> Vec<Event> {
+    store.events_after(&EventReader::Verifier, 0, 100_000).await.expect("the feed is read")
+}
+
+async fn events_of(store: &dyn Store, id: RequestId) -> Vec<Event> {
+    store.request_events(id, &EventReader::Verifier, 0, 10_000).await.expect("the trail is read")
+}
+
+fn idempotency(scope: &str, key: &str, fingerprint: &str) -> Idempotency {
+    Idempotency { scope: scope.into(), key: key.into(), fingerprint: fingerprint.into() }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Requests: round trips and registry references.
+
+/// A request reads back exactly as stored, through every kind of change the lifecycle makes:
+/// conditions with assurances, the clock stopping and moving, an assignee, every timestamp.
+pub async fn requests_round_trip_exactly(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let new = outgoing(&fr, sample_content("Bank records of a contractor"), at(0));
+    let draft = create(store, new.clone()).await;
+    assert_eq!(draft.id, new.id);
+    assert_eq!(draft.state, State::Draft);
+    assert_eq!(draft.version, 1);
+    assert_eq!(draft.direction, Direction::Outgoing);
+    assert_eq!(draft.reference.to_string(), "OUT-2026-000001");
+    assert_eq!(draft.content, new.content);
+    assert_eq!(draft.create_time, at(0));
+    assert_eq!(store.get_request(draft.id).await.expect("read"), Some(draft.clone()));
+
+    let fr_system = partner_system(&fr);
+    let steps: Vec<(Command, Principal)> = vec![
+        (command(Action::Submit), judge()),
+        (command(Action::Acknowledge), fr_system.clone()),
+        (command(Action::StartReview), fr_system.clone()),
+        (
+            Command {
+                conditions: vec![
+                    ProposedCondition { kind: ConditionKind::Speciality, text: LongText::default() },
+                    ProposedCondition {
+                        kind: ConditionKind::Other,
+                        text: long("Return the originals «الأصول»"),
+                    },
+                ],
+                ..Command::new(Action::ProposeConditions)
+            },
+            fr_system.clone(),
+        ),
+        (command(Action::AcceptConditions), judge()),
+        (command(Action::StartExecution), fr_system.clone()),
+        (command(Action::Postpone), fr_system.clone()),
+        (command(Action::Resume), fr_system.clone()),
+        (
+            Command { outcome: Some(Outcome::Full), ..Command::new(Action::CompleteExecution) },
+            fr_system.clone(),
+        ),
+        (command(Action::Close), judge()),
+    ];
+    let mut request = draft;
+    for (i, (command, principal)) in steps.into_iter().enumerate() {
+        let now = at(3600 * (i as i64 + 1));
+        let action = command.action;
+        request = act(store, &request, command, &principal, &fr, now).await;
+        let stored = store.get_request(request.id).await.expect("read").expect("the request exists");
+        assert_eq!(stored, request, "after {action} the stored request differs from the one returned");
+        if action == Action::Acknowledge {
+            let change = assignment(&request, "legal.officer.huda", &fr, now + Duration::minutes(1));
+            request = store.save_change(request.version, change, None).await.expect("assigned");
+            assert_eq!(store.get_request(request.id).await.expect("read"), Some(request.clone()));
+        }
+    }
+    assert_eq!(request.state, State::Closed);
+    assert_eq!(request.assignee.as_str(), "legal.officer.huda");
+    assert_eq!(request.submit_time, Some(at(3600)));
+    assert_eq!(request.received_time, Some(at(7200)));
+    assert!(request.clock.due_at.is_some());
+    assert_eq!(request.conditions.len(), 2);
+    assert!(
+        request.conditions.iter().all(|c| c.status == ConditionStatus::Accepted && c.given_time.is_some())
+    );
+    let listed = list(store, &staff_query(10)).await;
+    assert_eq!(listed, vec![request], "a listed request equals the one read by id");
+}
+
+pub async fn unknown_request_is_none(store: &dyn Store) {
+    assert_eq!(store.get_request(request_id()).await.expect("read"), None);
+}
+
+/// A second registration under an existing id is refused and rolls back whole: its registry number
+/// is not spent, so the next request takes the next number.
+pub async fn duplicate_request_id_is_refused(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let first = outgoing(&fr, sample_content("First"), at(0));
+    let stored = create(store, first.clone()).await;
+    let result = store.create_request(first, None).await;
+    assert!(matches!(result, Err(StoreError::AlreadyExists)), "got {result:?}");
+    let next = create(store, outgoing(&fr, sample_content("Second"), at(1))).await;
+    assert_eq!(
+        (stored.reference.number, next.reference.number),
+        (1, 2),
+        "the refused create spent no number"
+    );
+    assert_eq!(all_events(store).await.len(), 2, "the refused create left no event");
+}
+
+/// References count per direction and per year of registration, from 1.
+pub async fn references_are_sequential_per_direction_and_year(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let mut references = Vec::new();
+    for (i, direction) in [
+        Direction::Outgoing,
+        Direction::Outgoing,
+        Direction::Incoming,
+        Direction::Outgoing,
+        Direction::Incoming,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let content = sample_content(&format!("Request {i}"));
+        let new = match direction {
+            Direction::Outgoing => outgoing(&fr, content, at(i as i64)),
+            Direction::Incoming => incoming(&fr, content, at(i as i64)),
+        };
+        references.push(create(store, new).await.reference.to_string());
+    }
+    let next_year = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).single().expect("a valid date");
+    references.push(
+        create(store, outgoing(&fr, sample_content("New year"), next_year)).await.reference.to_string(),
+    );
+    references.push(
+        create(store, incoming(&fr, sample_content("New year"), next_year)).await.reference.to_string(),
+    );
+    references
+        .push(create(store, outgoing(&fr, sample_content("Late"), at(100))).await.reference.to_string());
+    assert_eq!(
+        references,
+        [
+            "OUT-2026-000001",
+            "OUT-2026-000002",
+            "IN-2026-000001",
+            "OUT-2026-000003",
+            "IN-2026-000002",
+            "OUT-2027-000001",
+            "IN-2027-000001",
+            "OUT-2026-000004",
+        ]
+    );
+}
+
+/// Twenty registrations at once get the numbers 1 to 20, each once.
+pub async fn concurrent_creates_number_without_gaps(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let drafts: Vec<_> =
+        (0..20).map(|i| outgoing(&fr, sample_content(&format!("Concurrent {i}")), at(i))).collect();
+    let results = join_all(drafts.into_iter().map(|new| store.create_request(new, None))).await;
+    let mut numbers = Vec::new();
+    for result in results {
+        let request = result.expect("every concurrent create succeeds");
+        assert_eq!((request.reference.direction, request.reference.year), (Direction::Outgoing, 2026));
+        numbers.push(request.reference.number);
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<u32>>(), "numbers must be exactly 1..=20");
+    let stored: BTreeSet<u32> =
+        list(store, &staff_query(100)).await.iter().map(|r| r.reference.number).collect();
+    assert_eq!(stored, (1..=20).collect());
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Lists: filters, text, pagination, scope.
+
+pub async fn list_filters_by_state(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let draft = create(store, outgoing(&fr, sample_content("Draft"), at(0))).await;
+    let other = create(store, outgoing(&fr, sample_content("Submitted"), at(1))).await;
+    let submitted = act(store, &other, command(Action::Submit), &judge(), &fr, at(2)).await;
+    let query = |state| RequestQuery { state: Some(state), ..staff_query(50) };
+    assert_eq!(ids(&list(store, &query(State::Draft)).await), [draft.id]);
+    assert_eq!(ids(&list(store, &query(State::Submitted)).await), [submitted.id]);
+    assert!(list(store, &query(State::Accepted)).await.is_empty());
+}
+
+pub async fn list_filters_by_direction(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let out = create(store, outgoing(&fr, sample_content("Outgoing"), at(0))).await;
+    let draft_in = create(store, incoming(&fr, sample_content("Incoming"), at(1))).await;
+    let submitted_in = act(store, &draft_in, command(Action::Submit), &partner_system(&fr), &fr, at(2)).await;
+    let query = |direction| RequestQuery { direction: Some(direction), ..staff_query(50) };
+    assert_eq!(ids(&list(store, &query(Direction::Outgoing)).await), [out.id]);
+    assert_eq!(ids(&list(store, &query(Direction::Incoming)).await), [submitted_in.id]);
+}
+
+pub async fn list_filters_by_partner(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let de = register_partner(store, "DE-BJ").await;
+    let to_fr = create(store, outgoing(&fr, sample_content("To France"), at(0))).await;
+    let to_de = create(store, outgoing(&de, sample_content("To Germany"), at(1))).await;
+    let to_fr_again = create(store, outgoing(&fr, sample_content("To France again"), at(2))).await;
+    let query =
+        |partner: &Partner| RequestQuery { partner_code: Some(partner.code.clone()), ..staff_query(50) };
+    assert_eq!(ids(&list(store, &query(&fr)).await), newest_first(&[&to_fr, &to_fr_again]));
+    assert_eq!(ids(&list(store, &query(&de)).await), [to_de.id]);
+    let unknown = RequestQuery { partner_code: Some(code("UN-IIIM")), ..staff_query(50) };
+    assert!(list(store, &unknown).await.is_empty());
+}
+
+pub async fn list_filters_by_request_type(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let evidence = create(store, outgoing(&fr, sample_content("Evidence"), at(0))).await;
+    let extradition = create(
+        store,
+        outgoing(
+            &fr,
+            RequestContent { request_type: Some(RequestType::Extradition), ..sample_content("Extradition") },
+            at(1),
+        ),
+    )
+    .await;
+    let untyped = create(
+        store,
+        outgoing(&fr, RequestContent { request_type: None, ..sample_content("Untyped") }, at(2)),
+    )
+    .await;
+    let query = |request_type| RequestQuery { request_type: Some(request_type), ..staff_query(50) };
+    assert_eq!(ids(&list(store, &query(RequestType::Evidence)).await), [evidence.id]);
+    assert_eq!(ids(&list(store, &query(RequestType::Extradition)).await), [extradition.id]);
+    assert!(list(store, &query(RequestType::AssetFreeze)).await.is_empty());
+    assert_eq!(list(store, &staff_query(50)).await.len(), 3);
+    assert_eq!(
+        store.get_request(untyped.id).await.expect("read").expect("exists").content.request_type,
+        None
+    );
+}
+
+pub async fn list_filters_by_assignee(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let a = create(store, outgoing(&fr, sample_content("A"), at(0))).await;
+    let b = create(store, outgoing(&fr, sample_content("B"), at(1))).await;
+    let c = create(store, outgoing(&fr, sample_content("C"), at(2))).await;
+    let a = store.save_change(a.version, assignment(&a, "huda", &fr, at(3)), None).await.expect("assigned");
+    let c = store.save_change(c.version, assignment(&c, "huda", &fr, at(4)), None).await.expect("assigned");
+    let b = store.save_change(b.version, assignment(&b, "Huda ", &fr, at(5)), None).await.expect("assigned");
+    let query = |assignee: &str| RequestQuery { assignee: Some(assignee.into()), ..staff_query(50) };
+    assert_eq!(
+        ids(&list(store, &query("huda")).await),
+        newest_first(&[&a, &c]),
+        "the assignee matches exactly"
+    );
+    assert_eq!(ids(&list(store, &query("Huda ")).await), [b.id]);
+    assert!(list(store, &query("nobody")).await.is_empty());
+}
+
+/// Overdue: active, the clock running, and due before the instant asked about. A stopped clock, a
+/// request no longer active and a draft are never overdue.
+pub async fn list_filters_overdue(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let sla = SlaPolicy::default().normal;
+    let t0 = at(86_400);
+    let early = received_incoming(store, &fr, "Received early", t0).await;
+    let later = received_incoming(store, &fr, "Received ten days later", t0 + Duration::days(10)).await;
+    let waiting = received_incoming(store, &fr, "Waiting for clarification", t0).await;
+    let waiting =
+        act(store, &waiting, command(Action::StartReview), &judge(), &fr, t0 + Duration::days(1)).await;
+    let waiting =
+        act(store, &waiting, command(Action::RequestClarification), &judge(), &fr, t0 + Duration::days(2))
+            .await;
+    assert!(waiting.clock.stopped_at.is_some());
+    let withdrawn = received_incoming(store, &fr, "Withdrawn", t0).await;
+    let withdrawn =
+        act(store, &withdrawn, command(Action::Withdraw), &partner_system(&fr), &fr, t0 + Duration::days(3))
+            .await;
+    assert!(withdrawn.clock.due_at.is_some() && !withdrawn.state.is_active());
+    create(store, outgoing(&fr, sample_content("A draft"), t0)).await;
+
+    let overdue_at = |instant| RequestQuery { overdue_at: Some(instant), ..staff_query(50) };
+    assert!(list(store, &overdue_at(t0 + sla)).await.is_empty(), "due exactly now is not yet overdue");
+    assert_eq!(ids(&list(store, &overdue_at(t0 + sla + Duration::microseconds(1))).await), [early.id]);
+    assert_eq!(ids(&list(store, &overdue_at(t0 + sla + Duration::days(5))).await), [early.id]);
+    let much_later = list(store, &overdue_at(t0 + sla + Duration::days(400))).await;
+    assert_eq!(ids(&much_later), newest_first(&[&early, &later]));
+    for request in &much_later {
+        assert!(request.is_overdue(t0 + sla + Duration::days(400)), "the store agrees with the domain");
+    }
+}
+
+/// The text query is a case-insensitive substring of the title or the reference, taken literally:
+/// wildcards, quotes and SQL in it match themselves only.
+pub async fn list_text_query_is_case_insensitive_and_literal(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let titles = [
+        "Bank records – Fraud case",
+        "100% of the proceeds",
+        "under_score matter",
+        "O'Brien \"quoted\" case",
+        r"Seized drive C:\evidence",
+        "طلب مساعدة قانونية بشأن الاحتيال",
+        "Robert'); DROP TABLE requests;--",
+    ];
+    let mut created = HashMap::new();
+    for (i, title) in titles.iter().enumerate() {
+        let request = create(store, outgoing(&fr, sample_content(title), at(i as i64))).await;
+        created.insert(*title, request);
+    }
+    let search = |text: &str| RequestQuery { text: Some(text.into()), ..staff_query(50) };
+    let titles_found = |found: Vec<Request>| -> BTreeSet<String> {
+        found.iter().map(|r| r.content.title.as_str().to_owned()).collect()
+    };
+    let expect = |wanted: &[&str]| -> BTreeSet<String> { wanted.iter().map(|s| (*s).to_owned()).collect() };
+    let cases: &[(&str, &[&str])] = &[
+        ("fraud", &["Bank records – Fraud case"]),
+        ("FRAUD CASE", &["Bank records – Fraud case"]),
+        ("%", &["100% of the proceeds"]),
+        ("_", &["under_score matter"]),
+        ("'", &["O'Brien \"quoted\" case", "Robert'); DROP TABLE requests;--"]),
+        ("\"quoted\"", &["O'Brien \"quoted\" case"]),
+        (r"\", &[r"Seized drive C:\evidence"]),
+        (r"c:\E", &[r"Seized drive C:\evidence"]),
+        ("مساعدة", &["طلب مساعدة قانونية بشأن الاحتيال"]),
+        ("DROP TABLE", &["Robert'); DROP TABLE requests;--"]),
+        ("' OR '1'='1", &[]),
+        ("%%", &[]),
+        ("__", &[]),
+        ("case%", &[]),
+        ("no such title", &[]),
+    ];
+    for (text, wanted) in cases {
+        assert_eq!(titles_found(list(store, &search(text)).await), expect(wanted), "query {text:?}");
+    }
+    // The reference matches too, whatever its case.
+    let third = &created["under_score matter"];
+    for text in ["OUT-2026-000003", "out-2026-000003", "2026-000003"] {
+        assert_eq!(ids(&list(store, &search(text)).await), [third.id], "query {text:?}");
+    }
+    assert_eq!(list(store, &search("OUT-2026-")).await.len(), titles.len());
+}
+
+/// Pages of any size cover every visible request exactly once, newest first, also under a filter.
+pub async fn keyset_pagination_covers_every_row_once(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let mut all = Vec::new();
+    for i in 0..23 {
+        let request = create(store, outgoing(&fr, sample_content(&format!("Request {i}")), at(i))).await;
+        let request = if i % 3 == 0 {
+            act(store, &request, command(Action::Submit), &judge(), &fr, at(100 + i)).await
+        } else {
+            request
+        };
+        all.push(request);
+    }
+    let expected = newest_first(&all.iter().collect::<Vec<_>>());
+    for page_size in [1, 5, 7, 23, 50] {
+        let mut seen = Vec::new();
+        let mut query = staff_query(page_size);
+        loop {
+            let page = list(store, &query).await;
+            assert!(page.len() <= page_size as usize);
+            let Some(last) = page.last() else { break };
+            query.after = Some(last.id);
+            seen.extend(ids(&page));
+        }
+        assert_eq!(seen, expected, "page size {page_size}");
+    }
+    let submitted: Vec<_> = all.iter().filter(|r| r.state == State::Submitted).collect();
+    let mut seen = Vec::new();
+    let mut query = RequestQuery { state: Some(State::Submitted), ..staff_query(3) };
+    loop {
+        let page = list(store, &query).await;
+        let Some(last) = page.last() else { break };
+        query.after = Some(last.id);
+        seen.extend(ids(&page));
+    }
+    assert_eq!(seen, newest_first(&submitted));
+    assert!(list(store, &staff_query(0)).await.is_empty(), "a limit of 0 reads nothing");
+}
+
+/// Every list is confined to the caller's scope: a partner sees its own requests but not the NCIJC's
+/// drafts to it, and nothing of another partner's; staff never see a partner's drafts; `Nothing`
+/// sees nothing. No filter widens the scope.
+pub async fn scope_isolation_in_lists(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let de = register_partner(store, "DE-BJ").await;
+    let fr_out_draft = create(store, outgoing(&fr, sample_content("FR outgoing draft"), at(0))).await;
+    let fr_out = create(store, outgoing(&fr, sample_content("FR outgoing"), at(1))).await;
+    let fr_out = act(store, &fr_out, command(Action::Submit), &judge(), &fr, at(2)).await;
+    let fr_in_draft = create(store, incoming(&fr, sample_content("FR incoming draft"), at(3))).await;
+    let fr_in = create(store, incoming(&fr, sample_content("FR incoming"), at(4))).await;
+    let fr_in = act(store, &fr_in, command(Action::Submit), &partner_system(&fr), &fr, at(5)).await;
+    let de_in_draft = create(store, incoming(&de, sample_content("DE incoming draft"), at(6))).await;
+    let de_out = create(store, outgoing(&de, sample_content("DE outgoing"), at(7))).await;
+    let de_out = act(store, &de_out, command(Action::Submit), &judge(), &de, at(8)).await;
+    let de_out_draft = create(store, outgoing(&de, sample_content("DE outgoing draft"), at(9))).await;
+
+    let scoped = |scope: Scope| RequestQuery::new(scope, 100);
+    let fr_scope = Scope::Partner(fr.code.clone());
+    assert_eq!(
+        ids(&list(store, &scoped(fr_scope.clone())).await),
+        newest_first(&[&fr_out, &fr_in_draft, &fr_in])
+    );
+    assert_eq!(
+        ids(&list(store, &scoped(Scope::Partner(de.code.clone()))).await),
+        newest_first(&[&de_in_draft, &de_out])
+    );
+    assert_eq!(
+        ids(&list(store, &scoped(Scope::Ncijc)).await),
+        newest_first(&[&fr_out_draft, &fr_out, &fr_in, &de_out, &de_out_draft])
+    );
+    assert!(list(store, &scoped(Scope::Nothing)).await.is_empty());
+    assert!(
+        list(store, &RequestQuery { text: Some("draft".into()), ..scoped(Scope::Nothing) }).await.is_empty()
+    );
+
+    // Filters narrow the scope; they never open another partner's rows or a hidden draft.
+    let escape_attempts = [
+        RequestQuery { partner_code: Some(de.code.clone()), ..scoped(fr_scope.clone()) },
+        RequestQuery {
+            direction: Some(Direction::Outgoing),
+            state: Some(State::Draft),
+            ..scoped(fr_scope.clone())
+        },
+        RequestQuery { text: Some("DE ".into()), ..scoped(fr_scope.clone()) },
+        RequestQuery { text: Some("' OR 1=1 --".into()), ..scoped(fr_scope.clone()) },
+    ];
+    for query in &escape_attempts {
+        assert!(list(store, query).await.is_empty(), "{query:?} leaked");
+    }
+    let staff_drafts =
+        RequestQuery { state: Some(State::Draft), direction: Some(Direction::Incoming), ..staff_query(100) };
+    assert!(list(store, &staff_drafts).await.is_empty(), "staff saw a partner's draft");
+    let fr_drafts = RequestQuery { state: Some(State::Draft), ..scoped(fr_scope) };
+    assert_eq!(ids(&list(store, &fr_drafts).await), [fr_in_draft.id]);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Changes: optimistic concurrency.
+
+/// A change at a stale version changes nothing: not the row, not the trail.
+pub async fn stale_version_changes_nothing(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let v1 = create(store, outgoing(&fr, sample_content("Stale"), at(0))).await;
+    let v2 = store.save_change(v1.version, assignment(&v1, "huda", &fr, at(1)), None).await.expect("stored");
+    let events_before = all_events(store).await;
+    let stale = mla_domain::transition(&v1, &command(Action::Submit), &judge(), &context(at(2), &fr))
+        .expect("decided");
+    let result = store.save_change(v1.version, stale, None).await;
+    assert!(matches!(result, Err(StoreError::VersionConflict { current: 2 })), "got {result:?}");
+    assert_eq!(store.get_request(v1.id).await.expect("read"), Some(v2), "the row changed");
+    assert_eq!(all_events(store).await, events_before, "the trail changed");
+    let ahead = store.save_change(7, assignment(&v1, "karim", &fr, at(3)), None).await;
+    assert!(matches!(ahead, Err(StoreError::VersionConflict { current: 2 })), "got {ahead:?}");
+}
+
+pub async fn unknown_request_change_is_not_found(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let never_stored = Request {
+        id: request_id(),
+        reference: mla_domain::Reference { direction: Direction::Outgoing, year: 2026, number: 99 },
+        direction: Direction::Outgoing,
+        partner_code: fr.code.clone(),
+        state: State::Draft,
+        version: 1,
+        content: sample_content("Never stored"),
+        conditions: Vec::new(),
+        assignee: ShortText::default(),
+        clock: Default::default(),
+        create_time: at(0),
+        update_time: at(0),
+        submit_time: None,
+        received_time: None,
+    };
+    let change = assignment(&never_stored, "huda", &fr, at(1));
+    let result = store.save_change(1, change, None).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "got {result:?}");
+    assert!(all_events(store).await.is_empty());
+}
+
+/// Ten changes of one request at the same version, at once: exactly one is stored, with exactly one
+/// event; the nine others learn the version that beat them.
+pub async fn concurrent_changes_exactly_one_wins(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = create(store, outgoing(&fr, sample_content("Contended"), at(0))).await;
+    let events_before = events_of(store, request.id).await.len();
+    let changes: Vec<_> =
+        (0..10).map(|i| assignment(&request, &format!("officer-{i}"), &fr, at(1 + i))).collect();
+    let results =
+        join_all(changes.into_iter().map(|change| store.save_change(request.version, change, None))).await;
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for result in results {
+        match result {
+            Ok(stored) => winners.push(stored),
+            Err(StoreError::VersionConflict { current }) => {
+                assert_eq!(current, request.version + 1);
+                conflicts += 1;
+            }
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!((winners.len(), conflicts), (1, 9), "exactly one change wins");
+    let stored = store.get_request(request.id).await.expect("read").expect("exists");
+    assert_eq!(stored, winners[0]);
+    assert_eq!(events_of(store, request.id).await.len(), events_before + 1, "exactly one event was appended");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Idempotency.
+
+/// Ten retries of one create with one key, at once: one request exists and all ten callers get it.
+pub async fn idempotent_create_converges_under_concurrent_retries(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let key = idempotency("judge.amira", "create-0001", "fp-create-A");
+    // Each retry carries a fresh id, as a client that lost the answer would send; the first wins.
+    let attempts: Vec<_> = (0..10).map(|_| outgoing(&fr, sample_content("Retried"), at(0))).collect();
+    let results = join_all(attempts.into_iter().map(|new| store.create_request(new, Some(&key)))).await;
+    let outcomes: Vec<Request> = results.into_iter().map(|r| r.expect("every retry succeeds")).collect();
+    assert!(outcomes.iter().all(|r| *r == outcomes[0]), "every retry gets the first outcome");
+    assert_eq!(ids(&list(store, &staff_query(50)).await), [outcomes[0].id], "one request exists");
+    assert_eq!(all_events(store).await.len(), 1, "one creating event");
+    let replayed = store.replay(&key).await.expect("replayed").expect("recorded");
+    assert_eq!(serde_json::from_value::<Request>(replayed).expect("a request"), outcomes[0]);
+    let next = create(store, outgoing(&fr, sample_content("Next"), at(1))).await;
+    assert_eq!(next.reference.number, 2, "the replays spent no registry number");
+}
+
+pub async fn idempotency_key_with_another_payload_is_refused(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let key = idempotency("judge.amira", "create-0002", "fp-one");
+    let first =
+        store.create_request(outgoing(&fr, sample_content("One"), at(0)), Some(&key)).await.expect("stored");
+    let other = idempotency("judge.amira", "create-0002", "fp-two");
+    let result = store.create_request(outgoing(&fr, sample_content("Two"), at(1)), Some(&other)).await;
+    assert!(matches!(result, Err(StoreError::IdempotencyMismatch)), "got {result:?}");
+    assert!(matches!(store.replay(&other).await, Err(StoreError::IdempotencyMismatch)));
+    assert_eq!(ids(&list(store, &staff_query(50)).await), [first.id]);
+    let change = assignment(&first, "huda", &fr, at(2));
+    let result = store.save_change(first.version, change, Some(&other)).await;
+    assert!(matches!(result, Err(StoreError::IdempotencyMismatch)), "got {result:?}");
+    assert_eq!(store.get_request(first.id).await.expect("read"), Some(first));
+    assert_eq!(store.replay(&idempotency("judge.amira", "never-used", "fp")).await.expect("read"), None);
+}
+
+/// Keys belong to their principal: the same key from two principals is two keys.
+pub async fn idempotency_keys_are_per_scope(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let amira = idempotency("judge.amira", "shared-key", "fp-same");
+    let karim = idempotency("judge.karim", "shared-key", "fp-same");
+    let one = store
+        .create_request(outgoing(&fr, sample_content("Amira's"), at(0)), Some(&amira))
+        .await
+        .expect("stored");
+    let two = store
+        .create_request(outgoing(&fr, sample_content("Karim's"), at(1)), Some(&karim))
+        .await
+        .expect("stored");
+    assert_ne!(one.id, two.id);
+    assert_eq!(list(store, &staff_query(50)).await.len(), 2);
+    let replay = |key| async move { store.replay(key).await.expect("read").expect("recorded") };
+    assert_eq!(serde_json::from_value::<Request>(replay(&amira).await).expect("a request"), one);
+    assert_eq!(serde_json::from_value::<Request>(replay(&karim).await).expect("a request"), two);
+}
+
+/// A retried change replays its first outcome, even though its expected version is stale by then,
+/// and appends nothing.
+pub async fn idempotent_change_replays_first_outcome(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let draft = create(store, outgoing(&fr, sample_content("Submit once"), at(0))).await;
+    let key = idempotency("judge.amira", "submit-1", "fp-submit");
+    let decide = || {
+        mla_domain::transition(&draft, &command(Action::Submit), &judge(), &context(at(1), &fr))
+            .expect("decided")
+    };
+    let first = store.save_change(draft.version, decide(), Some(&key)).await.expect("stored");
+    let events = all_events(store).await;
+    for _ in 0..3 {
+        let again = store.save_change(draft.version, decide(), Some(&key)).await.expect("replayed");
+        assert_eq!(again, first);
+    }
+    let retries = join_all((0..5).map(|_| store.save_change(draft.version, decide(), Some(&key)))).await;
+    assert!(retries.into_iter().all(|r| r.expect("replayed") == first));
+    assert_eq!(all_events(store).await, events, "replays append nothing");
+    assert_eq!(store.get_request(draft.id).await.expect("read"), Some(first));
+}
+
+/// Only successful outcomes are recorded: a refused write leaves its key free for the retry.
+pub async fn failed_outcomes_are_not_recorded(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let v1 = create(store, outgoing(&fr, sample_content("Refused first"), at(0))).await;
+    let v2 = store.save_change(v1.version, assignment(&v1, "huda", &fr, at(1)), None).await.expect("stored");
+    let key = idempotency("judge.amira", "submit-2", "fp-submit");
+    let stale = mla_domain::transition(&v1, &command(Action::Submit), &judge(), &context(at(2), &fr))
+        .expect("decided");
+    let result = store.save_change(v1.version, stale, Some(&key)).await;
+    assert!(matches!(result, Err(StoreError::VersionConflict { .. })), "got {result:?}");
+    assert_eq!(store.replay(&key).await.expect("read"), None, "a failure was recorded");
+    let fresh = mla_domain::transition(&v2, &command(Action::Submit), &judge(), &context(at(3), &fr))
+        .expect("decided");
+    let v3 = store.save_change(v2.version, fresh, Some(&key)).await.expect("stored");
+    assert_eq!(v3.state, State::Submitted);
+
+    let partner_key = idempotency("admin.rana", "partner-1", "fp-partner");
+    let duplicate = store.create_partner(sample_partner("FR-MOJ", "Again"), Some(&partner_key)).await;
+    assert!(matches!(duplicate, Err(StoreError::AlreadyExists)), "got {duplicate:?}");
+    assert_eq!(store.replay(&partner_key).await.expect("read"), None);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The audit trail.
+
+/// Every change appends one event: cursors strictly increase across the feed, each request's chain
+/// counts from 1 and links each event to the previous one's hash, and every hash is the canonical one.
+pub async fn events_chain_per_request_with_global_cursor(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let a = create(store, outgoing(&fr, sample_content("A"), at(0))).await;
+    let b = create(store, incoming(&fr, sample_content("B"), at(1))).await;
+    let a = act(store, &a, command(Action::Submit), &judge(), &fr, at(2)).await;
+    let b = act(store, &b, command(Action::Submit), &partner_system(&fr), &fr, at(3)).await;
+    let a = act(store, &a, command(Action::Acknowledge), &partner_system(&fr), &fr, at(4)).await;
+    act(store, &b, command(Action::Acknowledge), &registrar(), &fr, at(5)).await;
+    store.save_change(a.version, assignment(&a, "huda", &fr, at(6)), None).await.expect("stored");
+
+    let feed = all_events(store).await;
+    assert_eq!(feed.len(), 7);
+    assert!(feed.windows(2).all(|w| w[0].cursor < w[1].cursor), "cursors strictly increase");
+    assert!(feed[0].cursor > 0);
+    let actions: Vec<_> = feed.iter().map(|e| (e.request_id, e.action.as_str())).collect();
+    assert_eq!(
+        actions,
+        [
+            (a.id, "CREATE"),
+            (b.id, "CREATE"),
+            (a.id, "SUBMIT"),
+            (b.id, "SUBMIT"),
+            (a.id, "ACKNOWLEDGE"),
+            (b.id, "ACKNOWLEDGE"),
+            (a.id, "UPDATE")
+        ]
+    );
+    for id in [a.id, b.id] {
+        let chain = events_of(store, id).await;
+        let from_feed: Vec<_> = feed.iter().filter(|e| e.request_id == id).cloned().collect();
+        assert_eq!(chain, from_feed, "the request's trail is its part of the feed");
+        for (i, event) in chain.iter().enumerate() {
+            assert_eq!(event.seq, i as i64 + 1);
+            assert_eq!(event.prev_hash, if i == 0 { String::new() } else { chain[i - 1].hash.clone() });
+            assert_eq!(event.hash, event.computed_hash(), "the stored hash is the canonical one");
+            assert_eq!(event.partner_code, fr.code);
+        }
+        assert_eq!(mla_domain::audit::verify_chain(&chain), Ok(chain.len()));
+    }
+    let first = &feed[0];
+    assert_eq!((first.from_state, first.to_state), (None, State::Draft));
+    assert_eq!(first.time, at(0));
+    assert_eq!(first.actor.subject, "judge.amira");
+    assert_eq!(first.actor.roles, ["judge"]);
+    assert_eq!(first.actor.partner_code, None);
+    assert_eq!(feed[3].actor.partner_code.as_deref(), Some("FR-MOJ"));
+    assert_eq!(feed[3].from_state, Some(State::Draft));
+    let details: serde_json::Value = serde_json::from_str(&first.details).expect("details are JSON");
+    assert!(details.get("content").is_some());
+
+    let mut paged = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let page = store.events_after(&EventReader::Verifier, cursor, 2).await.expect("read");
+        let Some(last) = page.last() else { break };
+        cursor = last.cursor;
+        paged.extend(page);
+    }
+    assert_eq!(paged, feed, "paging the feed by cursor yields the feed");
+    assert!(store.events_after(&EventReader::Verifier, feed[6].cursor, 10).await.expect("read").is_empty());
+}
+
+/// Each side reads exactly the events decided for it, filtered by the query: a partner its own
+/// requests' partner-visible events, staff the NCIJC-visible ones, `Nothing` none.
+pub async fn event_audience_is_filtered_in_the_query(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let de = register_partner(store, "DE-BJ").await;
+    let fr_out = create(store, outgoing(&fr, sample_content("FR outgoing"), at(0))).await; // NCIJC only
+    let fr_out = act(store, &fr_out, command(Action::Submit), &judge(), &fr, at(1)).await; // both
+    store.save_change(fr_out.version, assignment(&fr_out, "huda", &fr, at(2)), None).await.expect("stored"); // NCIJC only
+    let fr_in = create(store, incoming(&fr, sample_content("FR incoming"), at(3))).await; // FR only
+    let de_in = create(store, incoming(&de, sample_content("DE incoming"), at(4))).await; // DE only
+    act(store, &de_in, command(Action::Submit), &partner_system(&de), &de, at(5)).await; // both
+
+    let feed = all_events(store).await;
+    assert_eq!(feed.len(), 6);
+    let audiences: Vec<_> = feed.iter().map(|e| (e.audience.ncijc, e.audience.partner)).collect();
+    assert_eq!(
+        audiences,
+        [(true, false), (true, true), (true, false), (false, true), (false, true), (true, true)]
+    );
+
+    let read = |reader: EventReader| async move { store.events_after(&reader, 0, 1000).await.expect("read") };
+    let expect =
+        |keep: &dyn Fn(&Event) -> bool| -> Vec<Event> { feed.iter().filter(|e| keep(e)).cloned().collect() };
+    assert_eq!(read(EventReader::Scope(Scope::Ncijc)).await, expect(&|e| e.audience.ncijc));
+    assert_eq!(
+        read(EventReader::Scope(Scope::Partner(fr.code.clone()))).await,
+        expect(&|e| e.partner_code == fr.code && e.audience.partner)
+    );
+    assert_eq!(
+        read(EventReader::Scope(Scope::Partner(de.code.clone()))).await,
+        expect(&|e| e.partner_code == de.code && e.audience.partner)
+    );
+    assert!(read(EventReader::Scope(Scope::Partner(code("UN-IIIM")))).await.is_empty());
+    assert!(read(EventReader::Scope(Scope::Nothing)).await.is_empty());
+    assert_eq!(read(EventReader::Verifier).await, feed);
+
+    let trail = |id, reader: EventReader| async move {
+        store.request_events(id, &reader, 0, 100).await.expect("read")
+    };
+    let fr_view = trail(fr_out.id, EventReader::Scope(Scope::Partner(fr.code.clone()))).await;
+    assert_eq!(fr_view.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["SUBMIT"]);
+    assert_eq!(trail(fr_out.id, EventReader::Scope(Scope::Ncijc)).await.len(), 3);
+    assert!(trail(fr_out.id, EventReader::Scope(Scope::Partner(de.code.clone()))).await.is_empty());
+    assert!(
+        trail(fr_in.id, EventReader::Scope(Scope::Ncijc)).await.is_empty(),
+        "staff read a partner's draft"
+    );
+    assert_eq!(trail(fr_in.id, EventReader::Scope(Scope::Partner(fr.code.clone()))).await.len(), 1);
+    assert!(trail(fr_in.id, EventReader::Scope(Scope::Nothing)).await.is_empty());
+}
+
+pub async fn request_events_page_by_seq(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let mut request = create(store, outgoing(&fr, sample_content("Paged trail"), at(0))).await;
+    for i in 0..6 {
+        let change = assignment(&request, &format!("officer-{i}"), &fr, at(1 + i));
+        request = store.save_change(request.version, change, None).await.expect("stored");
+    }
+    let whole = events_of(store, request.id).await;
+    assert_eq!(whole.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6, 7]);
+    let page = store.request_events(request.id, &EventReader::Verifier, 2, 3).await.expect("read");
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4, 5]);
+    assert!(store.request_events(request.id, &EventReader::Verifier, 7, 3).await.expect("read").is_empty());
+    assert!(store.request_events(request_id(), &EventReader::Verifier, 0, 3).await.expect("read").is_empty());
+}
+
+pub async fn verify_audit_passes_on_a_sound_store(store: &dyn Store) {
+    assert_eq!(verify_audit(store).await.expect("read"), Ok(crate::AuditReport { requests: 0, events: 0 }));
+    let fr = register_partner(store, "FR-MOJ").await;
+    let de = register_partner(store, "DE-BJ").await;
+    let mut events = 0;
+    for (i, partner) in [&fr, &de, &fr].into_iter().enumerate() {
+        let draft =
+            create(store, outgoing(partner, sample_content(&format!("Audited {i}")), at(i as i64))).await;
+        let submitted =
+            act(store, &draft, command(Action::Submit), &judge(), partner, at(10 + i as i64)).await;
+        store
+            .save_change(submitted.version, assignment(&submitted, "huda", partner, at(20)), None)
+            .await
+            .expect("stored");
+        events += 3;
+    }
+    let report = verify_audit(store).await.expect("read").expect("the trail is sound");
+    assert_eq!(report, crate::AuditReport { requests: 3, events });
+}
+
+/// A reader following the feed while eight writers commit at once never misses an event: cursors
+/// become visible in cursor order, so no smaller cursor appears after a larger one was read.
+pub async fn feed_followers_never_miss_an_event(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let mut requests = Vec::new();
+    for i in 0..8 {
+        requests.push(create(store, outgoing(&fr, sample_content(&format!("Busy {i}")), at(i))).await);
+    }
+    let done = AtomicBool::new(false);
+    let writers = async {
+        join_all(requests.iter().enumerate().map(|(w, request)| {
+            let fr = &fr;
+            async move {
+                let mut request = request.clone();
+                for i in 0..15 {
+                    let change = assignment(&request, &format!("officer-{w}-{i}"), fr, at(100 + i));
+                    request = store.save_change(request.version, change, None).await.expect("stored");
+                }
+            }
+        }))
+        .await;
+        done.store(true, Ordering::SeqCst);
+    };
+    let follower = async {
+        let mut seen = Vec::new();
+        let mut cursor = 0;
+        loop {
+            // Read the flag first: if the writers were done before this page was read, an empty page
+            // means the follower has everything.
+            let finished = done.load(Ordering::SeqCst);
+            let page = store.events_after(&EventReader::Verifier, cursor, 1000).await.expect("read");
+            if let Some(last) = page.last() {
+                cursor = last.cursor;
+            }
+            let empty = page.is_empty();
+            seen.extend(page.into_iter().map(|e| e.cursor));
+            if finished && empty {
+                break seen;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let ((), seen) = futures::join!(writers, follower);
+    let feed: Vec<i64> = all_events(store).await.iter().map(|e| e.cursor).collect();
+    assert_eq!(feed.len(), 8 + 8 * 15);
+    assert_eq!(seen, feed, "the follower missed an event committed after a larger cursor");
+    assert!(verify_audit(store).await.expect("read").is_ok());
+}
+
+/// An event rewritten behind the store's back: the database refuses a plain UPDATE; once the guard
+/// is switched off on purpose and the event rewritten, the verifier names that request and event.
+pub async fn tampered_event_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let other = create(store, outgoing(&fr, sample_content("Untouched"), at(0))).await;
+    let draft = create(store, outgoing(&fr, sample_content("Tampered"), at(1))).await;
+    let submitted = act(store, &draft, command(Action::Submit), &judge(), &fr, at(2)).await;
+    let withdraw = Command { reason: long("Withdrawn by the prosecutor"), ..Command::new(Action::Withdraw) };
+    act(store, &submitted, withdraw, &judge(), &fr, at(3)).await;
+    act(store, &other, command(Action::Submit), &judge(), &fr, at(4)).await;
+    assert!(verify_audit(store).await.expect("read").is_ok());
+
+    let target =
+        events_of(store, draft.id).await.into_iter().find(|e| e.seq == 3).expect("the withdrawal event");
+    assert_eq!(target.action, "WITHDRAW");
+    let forged = r#"{"reason":"Withdrawn at the partner's request"}"#;
+    let refused = tamper.try_rewrite_event_details(target.cursor, forged).await;
+    let message = refused.expect_err("the database let an audit event be rewritten");
+    assert!(message.contains("append-only"), "unexpected refusal: {message}");
+    assert_eq!(events_of(store, draft.id).await[2], target, "the refused UPDATE changed the event");
+
+    tamper.force_rewrite_event_details(target.cursor, forged).await;
+    assert_eq!(events_of(store, draft.id).await[2].details, forged, "the rewrite did not happen");
+    let broken = verify_audit(store).await.expect("read").expect_err("the verifier missed the rewrite");
+    assert_eq!((broken.request_id, broken.seq, broken.cursor), (draft.id, 3, target.cursor));
+    assert!(broken.problem.contains("altered"), "{}", broken.problem);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Text, signals, partners, health.
+
+/// Text in every stored field comes back byte for byte: SQL fragments, quotes, backslashes,
+/// right-to-left Arabic and Kurdish, emoji, combining marks, zero-width joiners.
+pub async fn hostile_strings_round_trip(store: &dyn Store) {
+    let hostile = [
+        "Robert'); DROP TABLE requests;--",
+        "1' OR '1'='1' /* */ UNION SELECT * FROM partners; --",
+        r#"\"quoted\" \\ back\slash % _ ^ $ {json: "x"}"#,
+        "طلب مساعدة قانونية متبادلة — المادة ٤٦",
+        "داواکاری یارمەتیی یاسایی هاوبەش",
+        "\u{200f}RTL mark \u{200e}LTR mark \u{202e}override\u{202c}",
+        "emoji 🕵️‍♀️ 👨‍⚖️ 🇮🇶 and e\u{301}\u{302}",
+        "NULL",
+        "",
+    ];
+    let mut partner = sample_partner("IQ-NCIJC-TEST", hostile[0]);
+    partner.legal_bases = hostile.iter().map(|s| short(s)).collect();
+    partner.name = short(hostile[3]);
+    let partner = store.create_partner(partner, None).await.expect("stored");
+    assert_eq!(store.get_partner(&partner.code).await.expect("read"), Some(partner.clone()));
+
+    for (i, text) in hostile.iter().enumerate() {
+        let content = RequestContent {
+            title: short(text),
+            requesting_authority: short(hostile[(i + 1) % hostile.len()]),
+            partner_reference: short(hostile[(i + 2) % hostile.len()]),
+            summary_of_facts: long(&format!("{text}\n\t{}", hostile[(i + 3) % hostile.len()])),
+            offences: hostile.iter().map(|s| short(s)).collect(),
+            persons: vec![Person {
+                name: short(text),
+                role: PersonRole::Witness,
+                nationality: short(hostile[4]),
+                protected: true,
+            }],
+            ..sample_content(text)
+        };
+        let draft = create(store, outgoing(&partner, content, at(i as i64))).await;
+        assert_eq!(store.get_request(draft.id).await.expect("read"), Some(draft.clone()), "title {text:?}");
+        let assigned = store
+            .save_change(draft.version, assignment(&draft, text, &partner, at(100)), None)
+            .await
+            .expect("stored");
+        let withdraw = Command { reason: long(text), ..Command::new(Action::Withdraw) };
+        let withdraw = if text.trim().is_empty() { command(Action::Withdraw) } else { withdraw };
+        let withdrawn = act(store, &assigned, withdraw, &judge(), &partner, at(200)).await;
+        assert_eq!(store.get_request(draft.id).await.expect("read"), Some(withdrawn));
+        let query = RequestQuery { assignee: Some((*text).to_owned()), ..staff_query(50) };
+        assert!(ids(&list(store, &query).await).contains(&draft.id), "assignee {text:?}");
+        if !text.is_empty() {
+            let query = RequestQuery { text: Some((*text).to_owned()), ..staff_query(50) };
+            assert!(ids(&list(store, &query).await).contains(&draft.id), "text {text:?}");
+        }
+        let trail = events_of(store, draft.id).await;
+        if !text.trim().is_empty() {
+            let details: serde_json::Value = serde_json::from_str(&trail[2].details).expect("JSON details");
+            assert_eq!(details["reason"].as_str(), Some(*text));
+        }
+    }
+    let key = idempotency(hostile[0], hostile[5], hostile[6]);
+    let created = store
+        .create_request(outgoing(&partner, sample_content("Keyed"), at(300)), Some(&key))
+        .await
+        .expect("stored");
+    let replayed = store.replay(&key).await.expect("read").expect("recorded");
+    assert_eq!(serde_json::from_value::<Request>(replayed).expect("a request"), created);
+    assert!(verify_audit(store).await.expect("read").is_ok(), "hashes over hostile details still verify");
+}
+
+/// The signal carries the newest committed cursor and wakes a watcher after a write.
+pub async fn event_signal_advances_after_a_write(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let mut signal = store.event_signal();
+    assert_eq!(*signal.borrow_and_update(), 0, "an empty store signals cursor 0");
+    let draft = create(store, outgoing(&fr, sample_content("Signalled"), at(0))).await;
+    let newest = all_events(store).await.last().expect("one event").cursor;
+    let woken =
+        tokio::time::timeout(StdDuration::from_secs(10), signal.wait_for(|cursor| *cursor >= newest)).await;
+    assert_eq!(*woken.expect("the signal did not advance").expect("the signal is open"), newest);
+    act(store, &draft, command(Action::Submit), &judge(), &fr, at(1)).await;
+    let newest = all_events(store).await.last().expect("two events").cursor;
+    tokio::time::timeout(StdDuration::from_secs(10), signal.changed())
+        .await
+        .expect("the signal did not wake the watcher")
+        .expect("the signal is open");
+    let woken =
+        tokio::time::timeout(StdDuration::from_secs(10), signal.wait_for(|cursor| *cursor >= newest)).await;
+    assert_eq!(*woken.expect("the signal did not advance").expect("the signal is open"), newest);
+    let late_subscriber = store.event_signal();
+    assert_eq!(*late_subscriber.borrow(), newest, "a new watcher starts from the newest cursor");
+}
+
+pub async fn partners_round_trip_and_update(store: &dyn Store) {
+    let mut un = sample_partner("UN-IIIM", "UN Investigative Mechanism for Iraq");
+    un.country = String::new();
+    un.kind = PartnerKind::InternationalMechanism;
+    un.legal_bases = vec![short("UNSC res. 2379")];
+    let created = store.create_partner(un.clone(), None).await.expect("stored");
+    assert_eq!(created, un);
+    assert_eq!(store.get_partner(&un.code).await.expect("read"), Some(created.clone()));
+
+    let changed = Partner { name: short("UNITAD"), active: false, update_time: at(60), ..created.clone() };
+    let updated = store.update_partner(changed.clone(), created.version, None).await.expect("stored");
+    assert_eq!(updated, Partner { version: 2, ..changed });
+    assert_eq!(store.get_partner(&un.code).await.expect("read"), Some(updated.clone()));
+    assert!(
+        store.list_partners(false, None, 10).await.expect("read").is_empty(),
+        "an inactive partner is listed"
+    );
+    assert_eq!(store.list_partners(true, None, 10).await.expect("read"), [updated]);
+
+    let unknown = sample_partner("XX-NONE", "Nobody");
+    let result = store.update_partner(unknown, 1, None).await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "got {result:?}");
+}
+
+pub async fn duplicate_partner_already_exists(store: &dyn Store) {
+    let first = register_partner(store, "FR-MOJ").await;
+    let result = store.create_partner(sample_partner("FR-MOJ", "Another name"), None).await;
+    assert!(matches!(result, Err(StoreError::AlreadyExists)), "got {result:?}");
+    assert_eq!(store.get_partner(&first.code).await.expect("read"), Some(first));
+}
+
+pub async fn stale_partner_version_conflicts(store: &dyn Store) {
+    let v1 = register_partner(store, "FR-MOJ").await;
+    let v2 = store
+        .update_partner(Partner { name: short("Ministère de la Justice"), ..v1.clone() }, 1, None)
+        .await
+        .expect("stored");
+    let stale = store.update_partner(Partner { active: false, ..v1.clone() }, 1, None).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "got {stale:?}");
+    assert_eq!(store.get_partner(&v1.code).await.expect("read"), Some(v2));
+}
+
+pub async fn unknown_partner_is_none(store: &dyn Store) {
+    register_partner(store, "FR-MOJ").await;
+    assert_eq!(store.get_partner(&code("DE-BJ")).await.expect("read"), None);
+    assert_eq!(store.get_partner(&code("FR-MO")).await.expect("read"), None, "codes match exactly");
+}
+
+/// Partners list in code order (byte order, the same in every backend), a page after a code, the
+/// inactive ones only when asked.
+pub async fn partner_list_pages_in_code_order(store: &dyn Store) {
+    let codes = ["UN-IIIM", "FR-MOJ", "DE-BJ", "FRA", "FR-MOJ2", "EUROJUST", "AA", "Z9"];
+    for (i, c) in codes.iter().enumerate() {
+        let mut partner = sample_partner(c, &format!("Partner {c}"));
+        partner.active = i % 3 != 2;
+        store.create_partner(partner, None).await.expect("stored");
+    }
+    let mut sorted: Vec<&str> = codes.to_vec();
+    sorted.sort_unstable();
+    let all: Vec<String> = store
+        .list_partners(true, None, 100)
+        .await
+        .expect("read")
+        .iter()
+        .map(|p| p.code.to_string())
+        .collect();
+    assert_eq!(all, sorted);
+    let active: Vec<&str> = sorted
+        .iter()
+        .copied()
+        .filter(|c| codes.iter().position(|x| x == c).is_some_and(|i| i % 3 != 2))
+        .collect();
+    let mut paged = Vec::new();
+    let mut after: Option<PartnerCode> = None;
+    loop {
+        let page = store.list_partners(false, after.as_ref(), 2).await.expect("read");
+        let Some(last) = page.last() else { break };
+        assert!(page.iter().all(|p| p.active));
+        after = Some(last.code.clone());
+        paged.extend(page.iter().map(|p| p.code.to_string()));
+    }
+    assert_eq!(paged, active);
+}
+
+pub async fn idempotent_partner_writes(store: &dyn Store) {
+    let key = idempotency("admin.rana", "partner-create-1", "fp-fr");
+    let attempts =
+        join_all((0..5).map(|_| store.create_partner(sample_partner("FR-MOJ", "Ministry"), Some(&key))))
+            .await;
+    let created: Vec<Partner> = attempts.into_iter().map(|r| r.expect("every retry succeeds")).collect();
+    assert!(created.iter().all(|p| *p == created[0]));
+    let mismatch = idempotency("admin.rana", "partner-create-1", "fp-de");
+    let result = store.create_partner(sample_partner("DE-BJ", "Ministry"), Some(&mismatch)).await;
+    assert!(matches!(result, Err(StoreError::IdempotencyMismatch)), "got {result:?}");
+    assert_eq!(store.get_partner(&code("DE-BJ")).await.expect("read"), None);
+
+    let update_key = idempotency("admin.rana", "partner-update-1", "fp-rename");
+    let rename = Partner { name: short("Ministry of Justice"), ..created[0].clone() };
+    let first = store.update_partner(rename.clone(), 1, Some(&update_key)).await.expect("stored");
+    let again = store.update_partner(rename, 1, Some(&update_key)).await.expect("replayed");
+    assert_eq!((first.version, again), (2, first.clone()));
+    assert_eq!(store.get_partner(&first.code).await.expect("read"), Some(first));
+}
+
+pub async fn ping_answers(store: &dyn Store) {
+    store.ping().await.expect("the database answers");
+}

@@ -1,0 +1,206 @@
+//! The storage contract of mla-broker: a [`Store`] shaped by the use cases (register a request, apply
+//! a decided change with its audit event, list, read the trail), implemented by one crate per database.
+//!
+//! Every write takes the change the domain decided and stores it whole or not at all: the row, its
+//! new version, its audit event and, when the caller gave an idempotency key, the outcome to replay.
+
+use async_trait::async_trait;
+use mla_domain::audit::Event;
+use mla_domain::request::Direction;
+use mla_domain::{
+    NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, State, Timestamp, Transition,
+};
+
+pub mod conformance;
+
+/// What can go wrong in storage, in the terms the application acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// The caller's version (etag) is not the stored one: someone else changed the row first.
+    #[error("the stored version is {current}, not the expected one")]
+    VersionConflict { current: i64 },
+    #[error("already exists")]
+    AlreadyExists,
+    /// The idempotency key was used before by the same principal with a different payload.
+    #[error("the idempotency key was already used with a different payload")]
+    IdempotencyMismatch,
+    /// The database cannot be reached now; the caller may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage failure: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An idempotency key as the store records it: whose key it is, the key, and a fingerprint of the
+/// payload it came with, so that a retry replays and a reuse with another payload is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// Who used the key (the principal's subject and partner): keys are per principal.
+    pub scope: String,
+    pub key: String,
+    /// SHA-256 (hex) of the operation name and its canonical payload.
+    pub fingerprint: String,
+}
+
+/// Filters for listing requests. `scope` is the caller's visibility and is always applied in the query.
+#[derive(Debug, Clone)]
+pub struct RequestQuery {
+    pub scope: Scope,
+    pub state: Option<State>,
+    pub direction: Option<Direction>,
+    pub partner_code: Option<PartnerCode>,
+    pub request_type: Option<RequestType>,
+    /// Only requests overdue at this instant.
+    pub overdue_at: Option<Timestamp>,
+    pub assignee: Option<String>,
+    /// Case-insensitive substring of the title or the registry reference.
+    pub text: Option<String>,
+    /// Newest first: only requests older than this one (the previous page's last).
+    pub after: Option<RequestId>,
+    pub limit: u32,
+}
+
+impl RequestQuery {
+    pub fn new(scope: Scope, limit: u32) -> Self {
+        Self {
+            scope,
+            state: None,
+            direction: None,
+            partner_code: None,
+            request_type: None,
+            overdue_at: None,
+            assignee: None,
+            text: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
+/// Who reads the event feed: a principal's scope, or the audit verifier, which reads everything.
+#[derive(Debug, Clone)]
+pub enum EventReader {
+    Scope(Scope),
+    Verifier,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Registers a new draft: allocates its registry reference (gap-free per direction and year),
+    /// stores it at version 1 with its creating event, and records the idempotency outcome.
+    async fn create_request(
+        &self,
+        new: NewRequest,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<Request>;
+
+    /// Loads a request whoever may see it; visibility is the caller's to check.
+    async fn get_request(&self, id: RequestId) -> StoreResult<Option<Request>>;
+
+    /// Newest first (by id: request ids are UUIDv7), filtered in the query by `query.scope`.
+    async fn list_requests(&self, query: &RequestQuery) -> StoreResult<Vec<Request>>;
+
+    /// Stores a decided change (a transition or an update) if the request is still at
+    /// `expected_version`: the row at version + 1 and the change's event, atomically. A stale version
+    /// changes nothing and reports [`StoreError::VersionConflict`]. With an idempotency key the
+    /// outcome is recorded in the same transaction, and a key already recorded replays its outcome.
+    async fn save_change(
+        &self,
+        expected_version: i64,
+        change: Transition,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<Request>;
+
+    /// The outcome recorded for an idempotency key, if any; a recorded key with another fingerprint
+    /// is [`StoreError::IdempotencyMismatch`].
+    async fn replay(&self, idempotency: &Idempotency) -> StoreResult<Option<serde_json::Value>>;
+
+    /// One request's events in `seq` order after `after_seq`, as far as `reader` may see them.
+    async fn request_events(
+        &self,
+        id: RequestId,
+        reader: &EventReader,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+
+    /// The global feed after `after_cursor`, in cursor order, filtered in the query for `reader`.
+    /// Cursors become visible in order: a reader never sees cursor n+1 before cursor n.
+    async fn events_after(
+        &self,
+        reader: &EventReader,
+        after_cursor: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+
+    /// A wake-up signal carrying the newest cursor known to be committed, by this process or (on a
+    /// shared database) by any replica. The table stays the truth: a watcher re-reads after a wake-up.
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<i64>;
+
+    async fn create_partner(
+        &self,
+        partner: Partner,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<Partner>;
+    async fn get_partner(&self, code: &PartnerCode) -> StoreResult<Option<Partner>>;
+    /// Partners in code order after `after`; inactive ones only when asked.
+    async fn list_partners(
+        &self,
+        include_inactive: bool,
+        after: Option<&PartnerCode>,
+        limit: u32,
+    ) -> StoreResult<Vec<Partner>>;
+    /// Replaces a partner's entry if it is still at `expected_version`.
+    async fn update_partner(
+        &self,
+        partner: Partner,
+        expected_version: i64,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<Partner>;
+
+    /// Checks that the database answers (for health and readiness).
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The result of walking every audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    pub requests: usize,
+    pub events: usize,
+}
+
+/// Recomputes every request's hash chain from the global feed and names the first broken link.
+pub async fn verify_audit(
+    store: &dyn Store,
+) -> StoreResult<Result<AuditReport, mla_domain::audit::BrokenLink>> {
+    use std::collections::HashMap;
+    let mut chains: HashMap<RequestId, Vec<Event>> = HashMap::new();
+    let mut cursor = 0;
+    loop {
+        let page = store.events_after(&EventReader::Verifier, cursor, 1000).await?;
+        let Some(last) = page.last() else { break };
+        cursor = last.cursor;
+        for event in page {
+            chains.entry(event.request_id).or_default().push(event);
+        }
+    }
+    let mut report = AuditReport { requests: 0, events: 0 };
+    let mut ids: Vec<_> = chains.keys().copied().collect();
+    ids.sort();
+    for id in ids {
+        let mut chain = chains.remove(&id).unwrap_or_default();
+        chain.sort_by_key(|e| e.seq);
+        match mla_domain::audit::verify_chain(&chain) {
+            Ok(n) => {
+                report.requests += 1;
+                report.events += n;
+            }
+            Err(broken) => return Ok(Err(broken)),
+        }
+    }
+    Ok(Ok(report))
+}
