@@ -7,8 +7,6 @@
 
 #[path = "../../mla-store/benches/support/register.rs"]
 mod measure;
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,7 +74,7 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let n = measure::requests_from_env(1_000_000);
-    let Some(database) = support::TestDatabase::create().await else { return };
+    let Some(database) = mla_store_postgres::testing::TestDatabase::create().await else { return };
     let store = PostgresStore::connect_with(database.options(), 10).await.expect("the store connects");
     for code in measure::partner_codes() {
         store

@@ -11,6 +11,9 @@
 //! Storage forms: times are `timestamptz` (microseconds); ids are `uuid`; content, conditions and
 //! legal bases are `jsonb`; event details are `text`, exactly as hashed.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,13 +1,11 @@
 //! Runs every storage conformance scenario against the PostgreSQL backend, each on a fresh database
 //! that is dropped when the scenario ends, passed or failed.
 
-mod support;
-
 use async_trait::async_trait;
 use mla_store::Store;
 use mla_store::conformance::{Harness, Tamper};
 use mla_store_postgres::PostgresStore;
-use support::TestDatabase;
+use mla_store_postgres::testing::TestDatabase;
 
 struct PostgresHarness {
     store: PostgresStore,

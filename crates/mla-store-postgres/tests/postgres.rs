@@ -2,8 +2,6 @@
 //! events committed by another replica wake this one, a lost listener reconnects and wakes its
 //! watchers, text search has its trigram indexes, and connection failures are "unavailable".
 
-mod support;
-
 use std::time::Duration;
 
 use mla_domain::clock::SlaPolicy;
@@ -12,8 +10,8 @@ use mla_domain::{Principal, Role};
 use mla_store::conformance::{at, request_id, sample_content, sample_partner};
 use mla_store::{EventReader, Store, StoreError};
 use mla_store_postgres::PostgresStore;
+use mla_store_postgres::testing::TestDatabase;
 use sqlx::Row;
-use support::TestDatabase;
 
 /// Registers a partner and drafts one outgoing request through `store`; returns the new event's cursor.
 async fn write_something(store: &PostgresStore, partner_code: &str) -> i64 {

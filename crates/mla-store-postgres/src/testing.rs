@@ -1,8 +1,6 @@
 //! A fresh PostgreSQL database per test: made from `MLA_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), dropped when the test ends, passed or failed.
-
-// Each test crate that includes this module uses a different part of it.
-#![allow(dead_code)]
+//! Shared by every test suite that runs against PostgreSQL (feature `testing`).
 
 use std::str::FromStr;
 
