@@ -13,11 +13,8 @@ const CONTRACT_DIR: &str = "mla/v1";
 
 /// Vendored files that no contract file imports but that reflection should still describe, so that a
 /// client such as grpcurl can decode the `ErrorInfo` and `BadRequest` details of an error.
-const ERROR_MODEL_FILES: &[&str] = &[
-    "google/rpc/status.proto",
-    "google/rpc/error_details.proto",
-    "google/rpc/code.proto",
-];
+const ERROR_MODEL_FILES: &[&str] =
+    &["google/rpc/status.proto", "google/rpc/error_details.proto", "google/rpc/code.proto"];
 
 /// The name of the encoded descriptor set in `OUT_DIR`, included by `src/lib.rs`.
 const DESCRIPTOR_FILE: &str = "mla_descriptor.bin";
@@ -40,10 +37,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // set below is complete for reflection and carries the proto comments to `grpcurl describe`.
     let descriptor_set = protox::compile(&files, [&proto_root])
         .map_err(|error| format!("compiling {}: {error:?}", proto_root.display()))?;
-    fs::write(
-        out_dir.join(DESCRIPTOR_FILE),
-        descriptor_set.encode_to_vec(),
-    )?;
+    fs::write(out_dir.join(DESCRIPTOR_FILE), descriptor_set.encode_to_vec())?;
 
     // Generate Rust for the contract files only: the google.api options are metadata read from the
     // descriptors, and the google.rpc details come from tonic-types at run time. The well-known types
@@ -69,10 +63,7 @@ fn contract_files(proto_root: &Path) -> Result<Vec<String>, Box<dyn Error>> {
     let mut names = Vec::new();
     for entry in fs::read_dir(proto_root.join(CONTRACT_DIR))? {
         let path = entry?.path();
-        if path
-            .extension()
-            .is_some_and(|extension| extension == "proto")
-        {
+        if path.extension().is_some_and(|extension| extension == "proto") {
             let file_name = path
                 .file_name()
                 .and_then(|name| name.to_str())
@@ -82,11 +73,7 @@ fn contract_files(proto_root: &Path) -> Result<Vec<String>, Box<dyn Error>> {
     }
     names.sort();
     if names.is_empty() {
-        return Err(format!(
-            "no .proto files in {}",
-            proto_root.join(CONTRACT_DIR).display()
-        )
-        .into());
+        return Err(format!("no .proto files in {}", proto_root.join(CONTRACT_DIR).display()).into());
     }
     Ok(names)
 }

@@ -9,6 +9,7 @@ use mla_auth::{AuthConfig, Verifier};
 use mla_domain::{PartnerCode, Role};
 use mla_proto::v1 as pb;
 use mla_store::Store;
+use mla_store_postgres::testing::TestDatabase;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -23,10 +24,41 @@ pub use pb::request_service_client::RequestServiceClient;
 pub struct Broker {
     pub url: String,
     pub store: Arc<dyn Store>,
+    /// The application and the verifier the server runs, kept so that a REST gateway can call the
+    /// same services in-process.
+    app: App,
+    verifier: Verifier,
     secret: Vec<u8>,
     shutdown: CancellationToken,
     server: JoinHandle<Result<(), tonic::transport::Error>>,
     _data: tempfile::TempDir,
+    /// The PostgreSQL database the broker serves, shared with its replicas; dropped with the last.
+    _database: Option<Arc<TestDatabase>>,
+}
+
+/// The databases a broker runs on in the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs an async test body once per backend, each as its own test: `on_both_backends!(name);`
+/// expects `async fn name(backend: Backend)` in scope and makes `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$scenario($crate::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$scenario($crate::Backend::Postgres).await
+            }
+        }
+    )+};
 }
 
 impl Broker {
@@ -42,6 +74,41 @@ impl Broker {
     /// A broker over `store`, serving on a free port of the loopback interface.
     pub async fn over(store: Arc<dyn Store>, data: tempfile::TempDir) -> Broker {
         let secret = mla_auth::dev_secret(data.path()).expect("a development secret");
+        Self::serving(store, data, secret, None).await
+    }
+
+    /// A broker on `backend`; `None` when PostgreSQL is skipped on purpose (`MLA_SKIP_POSTGRES=1`).
+    pub async fn start(backend: Backend) -> Option<Broker> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite().await),
+            Backend::Postgres => {
+                let database = Arc::new(TestDatabase::create().await?);
+                let data = tempfile::tempdir().expect("a temporary directory");
+                let secret = mla_auth::dev_secret(data.path()).expect("a development secret");
+                Some(Self::on_postgres(database, data, secret).await)
+            }
+        }
+    }
+
+    /// Another replica serving the same PostgreSQL database, trusting the same tokens: what several
+    /// stateless `mla-broker serve` processes in front of one database are.
+    pub async fn replica(&self) -> Broker {
+        let database = self._database.clone().expect("replicas share a PostgreSQL database");
+        Self::on_postgres(database, tempfile::tempdir().expect("a temporary directory"), self.secret.clone())
+            .await
+    }
+
+    async fn on_postgres(database: Arc<TestDatabase>, data: tempfile::TempDir, secret: Vec<u8>) -> Broker {
+        let store = mla_store_postgres::PostgresStore::connect(&database.url()).await.expect("connect");
+        Self::serving(Arc::new(store), data, secret, Some(database)).await
+    }
+
+    async fn serving(
+        store: Arc<dyn Store>,
+        data: tempfile::TempDir,
+        secret: Vec<u8>,
+        database: Option<Arc<TestDatabase>>,
+    ) -> Broker {
         let verifier = Verifier::new(AuthConfig::development(secret.clone())).await.expect("a verifier");
         let shutdown = CancellationToken::new();
         let app = App::new(store.clone(), Default::default(), shutdown.clone());
@@ -49,14 +116,11 @@ impl Broker {
         let url = format!("http://{}", listener.local_addr().expect("an address"));
         let stop = shutdown.clone();
         let server =
-            tokio::spawn(mla_grpc::serve(
-                app,
-                verifier,
-                listener,
-                None,
-                async move { stop.cancelled().await },
-            ));
-        let broker = Broker { url, store, secret, shutdown, server, _data: data };
+            tokio::spawn(mla_grpc::serve(app.clone(), verifier.clone(), listener, None, async move {
+                stop.cancelled().await
+            }));
+        let broker =
+            Broker { url, store, app, verifier, secret, shutdown, server, _data: data, _database: database };
         broker.wait_until_serving().await;
         broker
     }
@@ -136,6 +200,39 @@ impl Broker {
         }
     }
 
+    /// The broker's services in this process, as `mla-broker serve` hands them to its gateway.
+    pub fn in_process(&self) -> mla_grpc::InProcess {
+        mla_grpc::in_process(self.app.clone(), self.verifier.clone())
+    }
+
+    /// Starts the REST gateway over the in-process services, on a free loopback port, until the
+    /// broker stops; returns its base URL (`http://127.0.0.1:PORT`). Readiness pings the store, as
+    /// the in-process upstream has no health service.
+    pub async fn start_gateway(&self) -> String {
+        let store = self.store.clone();
+        let readiness = mla_gateway::Readiness::new(move || {
+            let store = store.clone();
+            async move { store.ping().await.is_ok() }
+        });
+        let config = mla_gateway::GatewayConfig { readiness: Some(readiness), ..Default::default() };
+        self.serve_gateway(mla_gateway::router(self.in_process(), config)).await
+    }
+
+    /// Starts the REST gateway in front of the broker's gRPC port, as `mla-broker gateway --upstream`
+    /// does; readiness asks the broker's health service.
+    pub async fn start_remote_gateway(&self) -> String {
+        let channel = mla_gateway::upstream_channel(&self.url, None).expect("a valid upstream URL");
+        self.serve_gateway(mla_gateway::router(channel, mla_gateway::GatewayConfig::default())).await
+    }
+
+    async fn serve_gateway(&self, router: axum::Router) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let stop = self.shutdown.clone();
+        tokio::spawn(mla_gateway::serve(listener, router, async move { stop.cancelled().await }));
+        url
+    }
+
     /// Stops the broker as SIGTERM would, and waits for it to drain.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -179,4 +276,11 @@ pub fn action_with_reason(id: &str, action: pb::Action, reason: &str) -> pb::Tra
 /// The `google.rpc.ErrorInfo` reason of a failed call.
 pub fn reason_of(status: &tonic::Status) -> String {
     status.get_details_error_info().map(|info| info.reason).unwrap_or_default()
+}
+
+/// An HTTP client for the REST gateway. reqwest is built without a bundled crypto provider, so ring
+/// is installed first (a second install fails harmlessly and the first choice stands).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("an HTTP client")
 }

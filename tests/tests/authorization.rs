@@ -46,9 +46,8 @@ async fn submitted_by_france(broker: &Broker) -> String {
     id
 }
 
-#[tokio::test]
-async fn every_rpc_answers_every_principal_as_the_rules_say() {
-    let broker = Broker::sqlite().await;
+async fn every_rpc_answers_every_principal_as_the_rules_say(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
     let mut requests = broker.requests().await;
     let mut partners = broker.partners().await;
@@ -140,9 +139,8 @@ async fn every_rpc_answers_every_principal_as_the_rules_say() {
     broker.stop().await;
 }
 
-#[tokio::test]
-async fn lists_hold_only_what_the_caller_may_see() {
-    let broker = Broker::sqlite().await;
+async fn lists_hold_only_what_the_caller_may_see(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
     let mut client = broker.requests().await;
     submitted_by_france(&broker).await;
@@ -180,9 +178,8 @@ async fn lists_hold_only_what_the_caller_may_see() {
     broker.stop().await;
 }
 
-#[tokio::test]
-async fn calls_without_a_valid_token_are_unauthenticated_but_health_stays_open() {
-    let broker = Broker::sqlite().await;
+async fn calls_without_a_valid_token_are_unauthenticated_but_health_stays_open(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
     let mut client = broker.requests().await;
     let get = || pb::GetRequestRequest { id: "0192f0c1-7a3e-7cc0-8000-000000000001".into() };
     let missing = client.get_request(get()).await.unwrap_err();
@@ -202,3 +199,9 @@ async fn calls_without_a_valid_token_are_unauthenticated_but_health_stays_open()
     partners.list_partners(authed(pb::ListPartnersRequest::default(), &valid)).await.expect("still serving");
     broker.stop().await;
 }
+
+on_both_backends!(
+    every_rpc_answers_every_principal_as_the_rules_say,
+    lists_hold_only_what_the_caller_may_see,
+    calls_without_a_valid_token_are_unauthenticated_but_health_stays_open,
+);

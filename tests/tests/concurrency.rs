@@ -17,9 +17,8 @@ async fn submitted_by_france(broker: &Broker) -> pb::Request {
     client.transition_request(authed(action(&id, pb::Action::Submit), &france)).await.unwrap().into_inner()
 }
 
-#[tokio::test]
-async fn of_parallel_transitions_on_one_request_exactly_one_wins() {
-    let broker = Broker::sqlite().await;
+async fn of_parallel_transitions_on_one_request_exactly_one_wins(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ"]).await;
     let request = submitted_by_france(&broker).await;
     let registrar = broker.staff("registrar-1", &[Role::Registrar]);
@@ -55,9 +54,8 @@ async fn of_parallel_transitions_on_one_request_exactly_one_wins() {
     broker.stop().await;
 }
 
-#[tokio::test]
-async fn retried_creates_with_one_key_register_one_request() {
-    let broker = Broker::sqlite().await;
+async fn retried_creates_with_one_key_register_one_request(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ"]).await;
     let judge = broker.staff("judge-1", &[Role::Judge]);
     let client = broker.requests().await;
@@ -93,9 +91,8 @@ async fn retried_creates_with_one_key_register_one_request() {
     broker.stop().await;
 }
 
-#[tokio::test]
-async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate() {
-    let broker = Broker::sqlite().await;
+async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
     let auditor = broker.staff("auditor-1", &[Role::Auditor]);
     let before = submitted_by_france(&broker).await;
@@ -138,4 +135,37 @@ async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate() {
     // Germany saw none of it: its stream has nothing to say, and ends with the broker.
     broker.stop().await;
     assert!(germany_feed.next().await.and_then(|r| r.ok()).is_none(), "no French event reached Germany");
+}
+
+on_both_backends!(
+    of_parallel_transitions_on_one_request_exactly_one_wins,
+    retried_creates_with_one_key_register_one_request,
+    the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate,
+);
+
+/// Two replicas on one PostgreSQL database: a watcher on one sees, live and in order, what is
+/// written through the other.
+#[tokio::test]
+async fn the_live_feed_follows_writes_made_on_another_replica() {
+    let Some(first) = Broker::start(Backend::Postgres).await else { return };
+    let second = first.replica().await;
+    first.register_partners(&["FR-MOJ"]).await;
+    let auditor = first.staff("auditor-1", &[Role::Auditor]);
+    let mut watcher = first.requests().await;
+    let mut feed =
+        watcher.watch_events(authed(pb::WatchEventsRequest::default(), &auditor)).await.unwrap().into_inner();
+
+    let mut written = Vec::new();
+    for _ in 0..3 {
+        written.push(submitted_by_france(&second).await.id);
+    }
+    let mut seen = Vec::new();
+    while seen.len() < written.len() {
+        let event = feed.next().await.expect("the feed stays open").expect("an event");
+        assert_eq!(event.action, "SUBMIT");
+        seen.push(event.request_id);
+    }
+    assert_eq!(seen, written, "every event written on the other replica, once, in order");
+    second.stop().await;
+    first.stop().await;
 }

@@ -29,11 +29,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the gRPC API until SIGTERM or Ctrl-C, then drain and exit 0.
+    /// Serve the gRPC API and the REST gateway until SIGTERM or Ctrl-C, then drain and exit 0.
     ///
     /// With no token key configured, tokens are verified with a development secret kept in the data
     /// directory, and the broker refuses to listen on anything but a loopback address.
     Serve,
+    /// Serve the REST gateway alone, in front of a broker's gRPC API elsewhere, on http_addr.
+    Gateway {
+        /// The broker's gRPC URL: http://host:50051, or https://... for TLS
+        #[arg(long, value_name = "URL")]
+        upstream: String,
+        /// A PEM file of the CA that signed the upstream's certificate, if not a public one
+        #[arg(long, value_name = "PATH")]
+        upstream_ca: Option<PathBuf>,
+    },
     /// Apply the database migrations and exit.
     Migrate,
     /// Mint a development token (HS256) and print it on stdout.

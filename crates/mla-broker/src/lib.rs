@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use mla_app::App;
 use mla_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, KeySource, Verifier};
+use mla_gateway::{GatewayConfig, Readiness};
 use mla_store::Store;
 use mla_store_postgres::PostgresStore;
 use mla_store_sqlite::SqliteStore;
@@ -31,52 +32,113 @@ pub use config::{Config, ConfigLayer, LogFormat, Secret};
 ///
 /// `shutdown` is cancelled when this returns, whatever the reason, so that nothing the caller hung on
 /// it outlives the server.
-pub async fn run(
-    config: Config,
-    grpc_listener: TcpListener,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
     let _cancel_on_return = shutdown.clone().drop_guard();
     config.validate()?;
-    let grpc_addr = grpc_listener.local_addr().context("cannot read the gRPC listener's address")?;
+    let grpc_addr = listeners.grpc.local_addr().context("cannot read the gRPC listener's address")?;
+    let http_addr = listeners.http.local_addr().context("cannot read the HTTP listener's address")?;
     if config.is_development() {
-        refuse_development_off_loopback(&[("grpc_addr", grpc_addr), ("http_addr", config.http_addr)])?;
+        refuse_development_off_loopback(&[("grpc_addr", grpc_addr), ("http_addr", http_addr)])?;
     }
     let verifier = build_verifier(&config).await?;
     let tls = tls_config(&config)?;
     let backend = Backend::open(config.database_url.as_deref(), &config.data_dir).await?;
     let app = App::new(backend.store(), config.sla(), shutdown.clone());
 
+    // The REST gateway calls the same services in-process, through the same authentication layer:
+    // no network hop, and no rule of its own.
+    let store = backend.store();
+    let readiness = Readiness::new(move || {
+        let store = store.clone();
+        async move { store.ping().await.is_ok() }
+    });
+    let gateway = mla_gateway::router(
+        mla_grpc::in_process(app.clone(), verifier.clone()),
+        GatewayConfig { readiness: Some(readiness), ..GatewayConfig::default() },
+    );
+
     tracing::info!(
         grpc_addr = %grpc_addr,
+        http_addr = %http_addr,
         tls = tls.is_some(),
         mutual_tls = config.tls_client_ca.is_some(),
         database = %redact_url(&config.database_url()),
-        "mla-broker is serving gRPC"
+        "mla-broker is serving gRPC and the REST gateway"
     );
-    // The REST gateway is a separate crate that does not exist yet; say so rather than let an
-    // operator wonder why nothing answers on http_addr.
-    tracing::info!(http_addr = %config.http_addr, "the REST gateway is not part of this build yet; http_addr is not served");
-
-    let served = mla_grpc::serve(app, verifier, grpc_listener, tls, shutdown.clone().cancelled_owned()).await;
-    // Close the pools whether or not the server failed: SQLite checkpoints its WAL on a clean close.
+    let grpc = mla_grpc::serve(app, verifier, listeners.grpc, tls, shutdown.clone().cancelled_owned());
+    let http = mla_gateway::serve(listeners.http, gateway, shutdown.clone().cancelled_owned());
+    // If either server fails, the other is told to stop too, so the process never half-serves.
+    let stop_both = shutdown.clone();
+    let (grpc, http) = tokio::join!(
+        async {
+            let served = grpc.await;
+            stop_both.cancel();
+            served
+        },
+        async {
+            let served = http.await;
+            shutdown.cancel();
+            served
+        }
+    );
+    // Close the pools whether or not a server failed: SQLite checkpoints its WAL on a clean close.
     backend.close().await;
-    served.context("the gRPC server stopped with an error")?;
+    grpc.context("the gRPC server stopped with an error")?;
+    http.context("the REST gateway stopped with an error")?;
     tracing::info!("mla-broker stopped after draining");
     Ok(())
 }
 
+/// The sockets `run` serves: the gRPC API and the REST gateway.
+#[derive(Debug)]
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: TcpListener,
+}
+
 /// `mla-broker serve`: refuses development mode off loopback before binding anything, binds
-/// `config.grpc_addr`, then [`run`]s.
+/// `config.grpc_addr` and `config.http_addr`, then [`run`]s.
 pub async fn serve(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
     if config.is_development() {
         refuse_development_off_loopback(&[("grpc_addr", config.grpc_addr), ("http_addr", config.http_addr)])?;
     }
-    let listener = TcpListener::bind(config.grpc_addr)
+    let grpc = TcpListener::bind(config.grpc_addr)
         .await
         .with_context(|| format!("cannot listen on {} (grpc_addr)", config.grpc_addr))?;
-    run(config, listener, shutdown).await
+    let http = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (http_addr)", config.http_addr))?;
+    run(config, Listeners { grpc, http }, shutdown).await
+}
+
+/// `mla-broker gateway --upstream URL`: the REST gateway alone, in front of a broker elsewhere (over
+/// TLS when the URL is https, trusting `upstream_ca` besides the system's roots).
+pub async fn gateway(
+    config: Config,
+    upstream: &str,
+    upstream_ca: Option<&Path>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let ca = match upstream_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
+        None => None,
+    };
+    let channel = mla_gateway::upstream_channel(upstream, ca.as_deref())
+        .with_context(|| format!("cannot use {upstream} as the upstream broker"))?;
+    let listener = TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (http_addr)", config.http_addr))?;
+    tracing::info!(http_addr = %config.http_addr, upstream, "the REST gateway is serving");
+    mla_gateway::serve(
+        listener,
+        mla_gateway::router(channel, GatewayConfig::default()),
+        shutdown.cancelled_owned(),
+    )
+    .await
+    .context("the REST gateway stopped with an error")?;
+    tracing::info!("the REST gateway stopped after draining");
+    Ok(())
 }
 
 /// Opens the store named by `url` (`sqlite://PATH`, `sqlite:PATH` or `postgres://...`; empty means

@@ -38,6 +38,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             listen_for_shutdown(shutdown.clone())?;
             mla_broker::serve(config, shutdown).await?;
         }
+        Command::Gateway { upstream, upstream_ca } => {
+            let shutdown = CancellationToken::new();
+            listen_for_shutdown(shutdown.clone())?;
+            mla_broker::gateway(config, &upstream, upstream_ca.as_deref(), shutdown).await?;
+        }
         Command::Migrate => {
             mla_broker::migrate(config.database_url.as_deref(), &config.data_dir).await?;
             tracing::info!(database = %mla_broker::redact_url(&config.database_url()), "migrations applied");

@@ -61,6 +61,13 @@ fn bearer<T>(message: T, token: &str) -> tonic::Request<T> {
     request
 }
 
+/// The gRPC listener given, and an HTTP one on a free port of the same interface.
+async fn listeners(grpc: TcpListener) -> mla_broker::Listeners {
+    let host = grpc.local_addr().unwrap().ip();
+    let http = TcpListener::bind((host, 0)).await.unwrap();
+    mla_broker::Listeners { grpc, http }
+}
+
 fn token(config: &Config, sub: &str, role: Role) -> String {
     let args = TokenArgs { sub: sub.into(), roles: vec![role], partner: None, ttl: Duration::from_secs(600) };
     mla_broker::mint_token(config, &args).expect("a development token")
@@ -73,7 +80,7 @@ async fn run_boots_on_port_zero_authenticates_and_drains_live_streams_on_shutdow
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(mla_broker::run(config.clone(), listener, shutdown.clone()));
+    let server = tokio::spawn(mla_broker::run(config.clone(), listeners(listener).await, shutdown.clone()));
 
     let channel = connect(addr).await;
     serving(channel.clone()).await;
@@ -113,18 +120,21 @@ async fn run_boots_on_port_zero_authenticates_and_drains_live_streams_on_shutdow
 #[tokio::test]
 async fn run_refuses_development_mode_off_loopback_before_touching_anything() {
     let scratch = Scratch::fresh();
-    // The gRPC listener is on loopback, but the gateway address is not.
-    let config =
-        Config { http_addr: "0.0.0.0:8080".parse().unwrap(), ..Config::with_data_dir(scratch.data_dir()) };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let refused = mla_broker::run(config, listener, CancellationToken::new()).await.unwrap_err();
+    // The gRPC listener is on loopback, but the gateway's is not.
+    let config = Config::with_data_dir(scratch.data_dir());
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let refused = mla_broker::run(config, mla_broker::Listeners { grpc, http }, CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(refused.to_string().contains("refusing to start in development mode"), "{refused}");
-    assert!(refused.to_string().contains("http_addr = 0.0.0.0:8080"), "{refused}");
+    assert!(refused.to_string().contains("http_addr = 0.0.0.0:"), "{refused}");
 
     // The address checked is the one actually listened on, not only the configured one.
     let config = Config::with_data_dir(scratch.data_dir());
     let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
-    let refused = mla_broker::run(config, listener, CancellationToken::new()).await.unwrap_err();
+    let refused =
+        mla_broker::run(config, listeners(listener).await, CancellationToken::new()).await.unwrap_err();
     assert!(refused.to_string().contains("grpc_addr = 0.0.0.0:"), "{refused}");
     assert!(!scratch.data_dir().exists(), "no secret and no database may be created");
 }
@@ -140,7 +150,7 @@ async fn with_a_configured_key_any_address_is_allowed() {
     let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let server = tokio::spawn(mla_broker::run(config, listener, shutdown.clone()));
+    let server = tokio::spawn(mla_broker::run(config, listeners(listener).await, shutdown.clone()));
     serving(connect(addr).await).await;
     assert!(!scratch.data_dir().join(mla_auth::DEV_SECRET_FILE).exists(), "no development secret is made");
     shutdown.cancel();
@@ -183,7 +193,7 @@ fn serve_starts_on_a_fresh_directory_and_exits_zero_on_sigterm() {
         let entry: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         seen.push(line.clone());
-        if entry["message"] == "mla-broker is serving gRPC" {
+        if entry["message"] == "mla-broker is serving gRPC and the REST gateway" {
             break entry["grpc_addr"].as_str().expect("grpc_addr is logged").parse().unwrap();
         }
     };
@@ -196,4 +206,40 @@ fn serve_starts_on_a_fresh_directory_and_exits_zero_on_sigterm() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit after SIGTERM: {rest:#?}");
     assert!(rest.iter().any(|l| l.contains("stopped after draining")), "{rest:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_rest_calls_through_the_gateway_in_the_same_process() {
+    let scratch = Scratch::fresh();
+    let config = Config::with_data_dir(scratch.data_dir());
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc_addr = grpc.local_addr().unwrap();
+    let listeners = listeners(grpc).await;
+    let http_addr = listeners.http.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(mla_broker::run(config.clone(), listeners, shutdown.clone()));
+    serving(connect(grpc_addr).await).await;
+
+    let auditor = token(&config, "auditor-1", Role::Auditor);
+    let answer = http_get(http_addr, "/v1/partners", Some(&auditor)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"partners\""), "{answer}");
+    let anonymous = http_get(http_addr, "/v1/partners", None).await;
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 200"));
+
+    shutdown.cancel();
+    within("the server to stop", server).await.unwrap().unwrap();
+}
+
+/// A minimal HTTP/1.1 GET over a plain socket: the answer's status line, headers and body.
+async fn http_get(addr: std::net::SocketAddr, path: &str, token: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{auth}connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
 }

@@ -10,9 +10,9 @@ use mla_auth::Verifier;
 use mla_proto::v1::partner_service_server::PartnerServiceServer;
 use mla_proto::v1::request_service_server::RequestServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceExt;
@@ -64,6 +64,8 @@ pub async fn serve(
         )
     });
 
+    // Small responses go out at once rather than waiting on Nagle's algorithm.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let mut builder = Server::builder();
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
@@ -72,7 +74,7 @@ pub async fn serve(
         .layer(trace)
         .layer(crate::auth::layer(verifier))
         .add_routes(routes(app).add_service(health_service))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     probe.abort();
     result

@@ -20,5 +20,4 @@ pub use mla::v1;
 /// The encoded `google.protobuf.FileDescriptorSet` of the contract and everything it imports (the
 /// `google.api` annotations, the well-known types) plus the `google.rpc` error model, with source
 /// comments. Pass it to `tonic_reflection::server::Builder::register_encoded_file_descriptor_set`.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/mla_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mla_descriptor.bin"));

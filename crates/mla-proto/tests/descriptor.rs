@@ -45,15 +45,9 @@ fn request_service_has_every_method() {
     ]);
     assert_eq!(method_names(service), expected);
 
-    let watch = service
-        .method
-        .iter()
-        .find(|method| method.name() == "WatchEvents")
-        .expect("WatchEvents exists");
-    assert!(
-        watch.server_streaming(),
-        "WatchEvents streams events to the client"
-    );
+    let watch =
+        service.method.iter().find(|method| method.name() == "WatchEvents").expect("WatchEvents exists");
+    assert!(watch.server_streaming(), "WatchEvents streams events to the client");
     assert!(!watch.client_streaming());
     assert_eq!(watch.output_type(), ".mla.v1.Event");
 }
@@ -62,12 +56,7 @@ fn request_service_has_every_method() {
 fn partner_service_has_every_method() {
     let set = descriptor_set();
     let service = service(&set, "mla.v1.PartnerService");
-    let expected = BTreeSet::from([
-        "CreatePartner",
-        "GetPartner",
-        "ListPartners",
-        "UpdatePartner",
-    ]);
+    let expected = BTreeSet::from(["CreatePartner", "GetPartner", "ListPartners", "UpdatePartner"]);
     assert_eq!(method_names(service), expected);
 }
 
@@ -95,10 +84,7 @@ fn descriptor_set_is_self_contained_for_reflection() {
         .expect("google/rpc/error_details.proto is in the set");
     for message in ["ErrorInfo", "BadRequest"] {
         assert!(
-            error_details
-                .message_type
-                .iter()
-                .any(|m| m.name() == message),
+            error_details.message_type.iter().any(|m| m.name() == message),
             "google.rpc.{message} is described"
         );
     }
@@ -109,14 +95,8 @@ fn generated_enums_use_unprefixed_rust_names_and_prefixed_proto_names() {
     use mla_proto::v1::{Action, RefusalGround, State};
 
     assert_eq!(State::Draft.as_str_name(), "STATE_DRAFT");
-    assert_eq!(
-        State::from_str_name("STATE_UNDER_REVIEW"),
-        Some(State::UnderReview)
-    );
+    assert_eq!(State::from_str_name("STATE_UNDER_REVIEW"), Some(State::UnderReview));
     assert_eq!(Action::Submit as i32, 1);
-    assert_eq!(
-        RefusalGround::DeathPenaltyRisk.as_str_name(),
-        "REFUSAL_GROUND_DEATH_PENALTY_RISK"
-    );
+    assert_eq!(RefusalGround::DeathPenaltyRisk.as_str_name(), "REFUSAL_GROUND_DEATH_PENALTY_RISK");
     assert_eq!(State::default(), State::Unspecified);
 }

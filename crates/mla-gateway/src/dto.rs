@@ -1,0 +1,731 @@
+//! The gateway's JSON: serde types that are its contract with staff tools, and their translation to
+//! and from the protobuf messages of `mla.v1`.
+//!
+//! The JSON mirrors the proto (snake_case field names, the same resources), with two deliberate
+//! differences that make it pleasant to use from a browser: enums are their names without the proto
+//! prefix (`"UNDER_REVIEW"`, not `"STATE_UNDER_REVIEW"` or `4`), and timestamps are RFC 3339 text.
+//! Every output member is always present (empty text, empty lists, `null` for an unset enum or time),
+//! so that a client never has to guess whether a member was forgotten or is empty.
+
+use chrono::{DateTime, Utc};
+use mla_proto::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Declares a JSON enum that crosses to and from a proto enum by variant, with the JSON names being
+/// the proto names without their prefix (checked by a test for every value).
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident: $pb:ident = $prefix:literal { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every value, in the contract's order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as the proto's number.
+            pub fn to_wire(self) -> i32 {
+                match self { $($name::$variant => pb::$pb::$variant as i32),+ }
+            }
+
+            /// The value for a proto number; `None` for UNSPECIFIED and numbers this build does not
+            /// know (a newer broker may add values).
+            pub fn from_wire(raw: i32) -> Option<Self> {
+                match pb::$pb::try_from(raw).ok()? {
+                    $(pb::$pb::$variant => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// The JSON name, which is the proto name without its prefix.
+            pub fn name(self) -> &'static str {
+                let wire = match self { $($name::$variant => pb::$pb::$variant),+ };
+                wire.as_str_name().strip_prefix($prefix).unwrap_or_else(|| wire.as_str_name())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// The lifecycle state of a request. WITHDRAWN and CLOSED are terminal.
+    State: State = "STATE_" {
+        Draft, Submitted, Received, UnderReview, ClarificationRequested, ConditionsProposed, Accepted,
+        InExecution, Postponed, Executed, Refused, Withdrawn, Closed,
+    }
+);
+wire_enum!(
+    /// A lifecycle action, taken with `POST /v1/requests/{id}/transitions`.
+    Action: Action = "ACTION_" {
+        Submit, Acknowledge, StartReview, RequestClarification, ProvideClarification, ProposeConditions,
+        AcceptConditions, DeclineConditions, Accept, Refuse, StartExecution, Postpone, Resume,
+        CompleteExecution, Close, Withdraw,
+    }
+);
+wire_enum!(
+    /// Which way a request goes: INCOMING (a partner asks Iraq) or OUTGOING (Iraq asks a partner).
+    Direction: Direction = "DIRECTION_" { Incoming, Outgoing }
+);
+wire_enum!(
+    /// The kind of assistance a request seeks.
+    RequestType: RequestType = "REQUEST_TYPE_" {
+        Evidence, SearchAndSeizure, ServiceOfDocuments, AssetFreeze, Extradition, TransferOfProceedings,
+        TransferOfSentencedPerson, SpontaneousInformation, DigitalEvidence, Other,
+    }
+);
+wire_enum!(
+    /// How fast a request must be handled; unset on create means NORMAL.
+    Priority: Priority = "PRIORITY_" { Normal, Urgent }
+);
+wire_enum!(
+    /// How a request must be handled; unset on create means STANDARD.
+    Confidentiality: Confidentiality = "CONFIDENTIALITY_" { Standard, Confidential, StrictlyConfidential }
+);
+wire_enum!(
+    /// A ground for refusing a request.
+    RefusalGround: RefusalGround = "REFUSAL_GROUND_" {
+        SovereigntySecurityPublicOrder, PoliticalOffence, PersecutionRisk, DeathPenaltyRisk, TortureRisk,
+        FairTrialRisk, NeBisInIdem, NoDualCriminality, MilitaryOffence, ContraryToDomesticLaw,
+        InsufficientInformation, DataProtection, Other,
+    }
+);
+wire_enum!(
+    /// The subject of a condition attached to assistance.
+    ConditionKind: ConditionKind = "CONDITION_KIND_" {
+        DeathPenaltyNonImposition, NonTorture, FairTrial, Speciality, NoOnwardTransfer, DataProtection,
+        Confidentiality, Other,
+    }
+);
+wire_enum!(
+    /// Where a condition stands: PROPOSED, then ACCEPTED or DECLINED.
+    ConditionStatus: ConditionStatus = "CONDITION_STATUS_" { Proposed, Accepted, Declined }
+);
+wire_enum!(
+    /// How completely a request was executed.
+    Outcome: Outcome = "OUTCOME_" { Full, Partial }
+);
+wire_enum!(
+    /// A person's role in the case.
+    PersonRole: PersonRole = "PERSON_ROLE_" { Suspect, Witness, Victim, Other }
+);
+wire_enum!(
+    /// Whether a partner is a state's authority or an international mechanism.
+    PartnerKind: PartnerKind = "PARTNER_KIND_" { StateAuthority, InternationalMechanism }
+);
+
+fn time_out(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    ts.and_then(|ts| DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?))
+}
+
+fn time_in(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+/// A mutual legal-assistance request, as the caller may see it now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Request {
+    /// The request's id (a UUIDv7), assigned by the broker.
+    pub id: String,
+    /// The registry reference, such as `IN-2026-000042` or `OUT-2026-000007`.
+    pub reference: String,
+    /// The code of the partner on the other side, such as `FR-MOJ`.
+    pub partner_code: String,
+    pub direction: Option<Direction>,
+    pub request_type: Option<RequestType>,
+    pub state: Option<State>,
+    pub priority: Option<Priority>,
+    pub urgency_reason: String,
+    pub requesting_authority: String,
+    pub partner_reference: String,
+    pub title: String,
+    pub summary_of_facts: String,
+    pub offences: Vec<String>,
+    /// The assistance sought, one measure per entry.
+    pub measures: Vec<String>,
+    pub purpose: String,
+    pub legal_basis: String,
+    pub persons: Vec<Person>,
+    pub confidentiality: Option<Confidentiality>,
+    /// The conditions proposed and the answers to them; they stay on the request for good.
+    pub conditions: Vec<Condition>,
+    /// The subject of the staff member responsible for the request; empty when nobody is.
+    pub assignee: String,
+    /// The deadline for the requested side, set at ACKNOWLEDGE.
+    pub due_time: Option<DateTime<Utc>>,
+    /// The entity tag of this version; the `ETag` header carries it quoted.
+    pub etag: String,
+    pub create_time: Option<DateTime<Utc>>,
+    pub update_time: Option<DateTime<Utc>>,
+    pub submit_time: Option<DateTime<Utc>>,
+    pub received_time: Option<DateTime<Utc>>,
+    /// The actions the caller may take now (a guard may still refuse one of them).
+    pub allowed_actions: Vec<Action>,
+    /// True when the request is active, its clock runs and its due time has passed.
+    pub overdue: bool,
+}
+
+impl From<pb::Request> for Request {
+    fn from(r: pb::Request) -> Self {
+        Request {
+            direction: Direction::from_wire(r.direction),
+            request_type: RequestType::from_wire(r.request_type),
+            state: State::from_wire(r.state),
+            priority: Priority::from_wire(r.priority),
+            confidentiality: Confidentiality::from_wire(r.confidentiality),
+            persons: r.persons.into_iter().map(Person::from).collect(),
+            conditions: r.conditions.into_iter().map(Condition::from).collect(),
+            due_time: time_out(r.due_time.as_ref()),
+            create_time: time_out(r.create_time.as_ref()),
+            update_time: time_out(r.update_time.as_ref()),
+            submit_time: time_out(r.submit_time.as_ref()),
+            received_time: time_out(r.received_time.as_ref()),
+            allowed_actions: r.allowed_actions.into_iter().filter_map(Action::from_wire).collect(),
+            id: r.id,
+            reference: r.reference,
+            partner_code: r.partner_code,
+            urgency_reason: r.urgency_reason,
+            requesting_authority: r.requesting_authority,
+            partner_reference: r.partner_reference,
+            title: r.title,
+            summary_of_facts: r.summary_of_facts,
+            offences: r.offences,
+            measures: r.measures,
+            purpose: r.purpose,
+            legal_basis: r.legal_basis,
+            assignee: r.assignee,
+            etag: r.etag,
+            overdue: r.overdue,
+        }
+    }
+}
+
+/// Every member of the Request resource, input or output: a create body may carry output-only
+/// members (they are ignored, as AIP-203 says), but not a member the resource does not have.
+pub const REQUEST_MEMBERS: &[&str] = &[
+    "id",
+    "reference",
+    "partner_code",
+    "direction",
+    "request_type",
+    "state",
+    "priority",
+    "urgency_reason",
+    "requesting_authority",
+    "partner_reference",
+    "title",
+    "summary_of_facts",
+    "offences",
+    "measures",
+    "purpose",
+    "legal_basis",
+    "persons",
+    "confidentiality",
+    "conditions",
+    "assignee",
+    "due_time",
+    "etag",
+    "create_time",
+    "update_time",
+    "submit_time",
+    "received_time",
+    "allowed_actions",
+    "overdue",
+];
+
+/// A person concerned by a request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Person {
+    pub name: String,
+    pub role: Option<PersonRole>,
+    /// An ISO 3166-1 alpha-2 code, such as `IQ`; empty if unknown.
+    pub nationality: String,
+    /// True when the person is under witness protection.
+    pub protected: bool,
+}
+
+impl From<pb::Person> for Person {
+    fn from(p: pb::Person) -> Self {
+        Person {
+            name: p.name,
+            role: PersonRole::from_wire(p.role),
+            nationality: p.nationality,
+            protected: p.protected,
+        }
+    }
+}
+
+impl From<Person> for pb::Person {
+    fn from(p: Person) -> Self {
+        pb::Person {
+            name: p.name,
+            role: p.role.map_or(0, PersonRole::to_wire),
+            nationality: p.nationality,
+            protected: p.protected,
+        }
+    }
+}
+
+/// A condition attached to assistance, and the requesting side's answer to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Condition {
+    pub kind: Option<ConditionKind>,
+    pub text: String,
+    pub status: Option<ConditionStatus>,
+    /// Who accepted or declined the condition; empty while PROPOSED.
+    pub given_by: String,
+    pub given_time: Option<DateTime<Utc>>,
+}
+
+impl From<pb::Condition> for Condition {
+    fn from(c: pb::Condition) -> Self {
+        Condition {
+            kind: ConditionKind::from_wire(c.kind),
+            status: ConditionStatus::from_wire(c.status),
+            given_time: time_out(c.given_time.as_ref()),
+            text: c.text,
+            given_by: c.given_by,
+        }
+    }
+}
+
+/// A condition proposed with PROPOSE_CONDITIONS.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewCondition {
+    pub kind: Option<ConditionKind>,
+    /// The wording; required when `kind` is OTHER.
+    pub text: String,
+}
+
+/// The fields a caller writes into a request: every member is optional. In a create body, what is
+/// absent is left empty; in a PATCH body, exactly the members present are changed (`null` clears).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewRequest {
+    /// The partner on the other side: required from NCIJC staff; a partner may omit it.
+    pub partner_code: Option<String>,
+    pub request_type: Option<RequestType>,
+    pub priority: Option<Priority>,
+    pub urgency_reason: Option<String>,
+    pub requesting_authority: Option<String>,
+    pub partner_reference: Option<String>,
+    pub title: Option<String>,
+    pub summary_of_facts: Option<String>,
+    pub offences: Option<Vec<String>>,
+    pub measures: Option<Vec<String>>,
+    pub purpose: Option<String>,
+    pub legal_basis: Option<String>,
+    pub persons: Option<Vec<Person>>,
+    pub confidentiality: Option<Confidentiality>,
+    pub assignee: Option<String>,
+    pub due_time: Option<DateTime<Utc>>,
+}
+
+impl NewRequest {
+    /// The proto request with these fields and `id`.
+    pub fn into_wire(self, id: String) -> pb::Request {
+        pb::Request {
+            id,
+            partner_code: self.partner_code.unwrap_or_default(),
+            request_type: self.request_type.map_or(0, RequestType::to_wire),
+            priority: self.priority.map_or(0, Priority::to_wire),
+            urgency_reason: self.urgency_reason.unwrap_or_default(),
+            requesting_authority: self.requesting_authority.unwrap_or_default(),
+            partner_reference: self.partner_reference.unwrap_or_default(),
+            title: self.title.unwrap_or_default(),
+            summary_of_facts: self.summary_of_facts.unwrap_or_default(),
+            offences: self.offences.unwrap_or_default(),
+            measures: self.measures.unwrap_or_default(),
+            purpose: self.purpose.unwrap_or_default(),
+            legal_basis: self.legal_basis.unwrap_or_default(),
+            persons: self.persons.unwrap_or_default().into_iter().map(Into::into).collect(),
+            confidentiality: self.confidentiality.map_or(0, Confidentiality::to_wire),
+            assignee: self.assignee.unwrap_or_default(),
+            due_time: self.due_time.map(time_in),
+            ..Default::default()
+        }
+    }
+}
+
+/// A PATCH body for a request: the members to change, and why. The update mask sent to the broker
+/// is the set of members present (other than `reason`); so `{"assignee": "judge-2"}` changes only
+/// the assignee.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequestPatch {
+    #[serde(flatten)]
+    pub fields: NewRequest,
+    /// Why the change is made; required when a supervisor moves `due_time`.
+    pub reason: Option<String>,
+}
+
+/// The body of `POST /v1/requests/{id}/transitions`: an action and the details it needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Transition {
+    /// The action to take. (Optional to serde only so that its absence is the broker's to refuse,
+    /// with the same violation as over gRPC.)
+    #[schema(required = true, value_type = Action)]
+    pub action: Option<Action>,
+    /// The questions, answer or reason that goes with the action.
+    pub reason: String,
+    /// The grounds for REFUSE.
+    pub refusal_grounds: Vec<RefusalGround>,
+    /// Why a refusal on a curable ground skips consultation on conditions (UNTOC art. 18(26)).
+    pub consultation_waived_reason: String,
+    /// The conditions for PROPOSE_CONDITIONS.
+    pub conditions: Vec<NewCondition>,
+    /// The outcome for COMPLETE_EXECUTION.
+    pub outcome: Option<Outcome>,
+}
+
+impl Transition {
+    pub fn into_wire(self, id: String, etag: String, request_id: String) -> pb::TransitionRequestRequest {
+        pb::TransitionRequestRequest {
+            id,
+            action: self.action.map_or(0, Action::to_wire),
+            etag,
+            request_id,
+            reason: self.reason,
+            refusal_grounds: self.refusal_grounds.into_iter().map(RefusalGround::to_wire).collect(),
+            consultation_waived_reason: self.consultation_waived_reason,
+            conditions: self
+                .conditions
+                .into_iter()
+                .map(|c| pb::Condition {
+                    kind: c.kind.map_or(0, ConditionKind::to_wire),
+                    text: c.text,
+                    ..Default::default()
+                })
+                .collect(),
+            outcome: self.outcome.map_or(0, Outcome::to_wire),
+        }
+    }
+}
+
+/// One page of requests, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequestList {
+    pub requests: Vec<Request>,
+    /// Pass it as `page_token` for the next page; empty on the last page.
+    pub next_page_token: String,
+}
+
+/// One entry of a request's audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// The event's position in the broker-wide log; the SSE `id` of the event.
+    pub cursor: i64,
+    pub request_id: String,
+    /// The event's position in its request's trail, from 1.
+    pub seq: i64,
+    pub time: Option<DateTime<Utc>>,
+    pub actor: Actor,
+    /// `CREATE`, `UPDATE` or the action taken, such as `SUBMIT`; accept values not listed.
+    pub action: String,
+    /// The state before the change; `null` for CREATE.
+    pub from_state: Option<State>,
+    pub to_state: Option<State>,
+    /// The particulars of the change as a JSON object; members depend on `action`.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// The previous event's hash (hex).
+    pub prev_hash: String,
+    /// SHA-256 over the canonical encoding of this event and `prev_hash` (hex).
+    pub hash: String,
+}
+
+impl From<pb::Event> for Event {
+    fn from(e: pb::Event) -> Self {
+        // The broker sends the details as JSON text; a client is better served by the object. Text
+        // that is not JSON (never sent today) is passed on as a string rather than dropped.
+        let details = if e.details.is_empty() {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_str(&e.details).unwrap_or(serde_json::Value::String(e.details))
+        };
+        let actor = e.actor.unwrap_or_default();
+        Event {
+            cursor: e.cursor,
+            request_id: e.request_id,
+            seq: e.seq,
+            time: time_out(e.time.as_ref()),
+            actor: Actor { subject: actor.subject, roles: actor.roles, partner_code: actor.partner_code },
+            action: e.action,
+            from_state: State::from_wire(e.from_state),
+            to_state: State::from_wire(e.to_state),
+            details,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        }
+    }
+}
+
+/// The principal who caused an event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Actor {
+    pub subject: String,
+    pub roles: Vec<String>,
+    /// The partner code of a partner principal; empty for NCIJC staff.
+    pub partner_code: String,
+}
+
+/// One page of a request's audit events, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<Event>,
+    pub next_page_token: String,
+}
+
+/// A partner of the NCIJC: a foreign central authority or an international mechanism.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Partner {
+    /// The partner's code, such as `FR-MOJ`; it never changes.
+    pub code: String,
+    pub name: String,
+    /// ISO 3166-1 alpha-2; empty for an international body.
+    pub country: String,
+    pub kind: Option<PartnerKind>,
+    pub legal_bases: Vec<String>,
+    /// Whether requests to or from the partner may be submitted.
+    pub active: bool,
+    pub create_time: Option<DateTime<Utc>>,
+    pub update_time: Option<DateTime<Utc>>,
+    pub etag: String,
+}
+
+impl From<pb::Partner> for Partner {
+    fn from(p: pb::Partner) -> Self {
+        Partner {
+            kind: PartnerKind::from_wire(p.kind),
+            create_time: time_out(p.create_time.as_ref()),
+            update_time: time_out(p.update_time.as_ref()),
+            code: p.code,
+            name: p.name,
+            country: p.country,
+            legal_bases: p.legal_bases,
+            active: p.active,
+            etag: p.etag,
+        }
+    }
+}
+
+/// Every member of the Partner resource (see [`REQUEST_MEMBERS`] for why output-only ones are listed).
+pub const PARTNER_MEMBERS: &[&str] =
+    &["code", "name", "country", "kind", "legal_bases", "active", "create_time", "update_time", "etag"];
+
+/// The fields an administrator writes into a partner entry. On create, an absent `active` means
+/// inactive, as in the gRPC contract.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewPartner {
+    /// Required on create; it cannot change afterwards.
+    pub code: Option<String>,
+    pub name: Option<String>,
+    pub country: Option<String>,
+    pub kind: Option<PartnerKind>,
+    pub legal_bases: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+impl NewPartner {
+    pub fn into_wire(self) -> pb::Partner {
+        pb::Partner {
+            code: self.code.unwrap_or_default(),
+            name: self.name.unwrap_or_default(),
+            country: self.country.unwrap_or_default(),
+            kind: self.kind.map_or(0, PartnerKind::to_wire),
+            legal_bases: self.legal_bases.unwrap_or_default(),
+            active: self.active.unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A PATCH body for a partner: the members present are changed (`{"active": false}` deactivates).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PartnerPatch {
+    pub name: Option<String>,
+    pub country: Option<String>,
+    pub kind: Option<PartnerKind>,
+    pub legal_bases: Option<Vec<String>>,
+    pub active: Option<bool>,
+}
+
+impl PartnerPatch {
+    pub fn into_wire(self, code: String) -> pb::Partner {
+        NewPartner {
+            code: Some(code),
+            name: self.name,
+            country: self.country,
+            kind: self.kind,
+            legal_bases: self.legal_bases,
+            active: self.active,
+        }
+        .into_wire()
+    }
+}
+
+/// One page of partners, by code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PartnerList {
+    pub partners: Vec<Partner>,
+    pub next_page_token: String,
+}
+
+/// The filters and page of `GET /v1/requests` (and of the CSV export). Every filter is optional,
+/// and an empty value (`state=`) does not filter.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RequestFilter {
+    /// Only requests in this state.
+    #[param(value_type = Option<State>)]
+    pub state: Option<String>,
+    /// Only requests in this direction.
+    #[param(value_type = Option<Direction>)]
+    pub direction: Option<String>,
+    /// Only requests with this partner.
+    pub partner_code: Option<String>,
+    /// Only requests of this type.
+    #[param(value_type = Option<RequestType>)]
+    pub request_type: Option<String>,
+    /// `true`: only overdue requests; `false` does not filter.
+    #[param(value_type = Option<bool>)]
+    pub overdue: Option<String>,
+    /// Only requests assigned to this subject.
+    pub assignee: Option<String>,
+    /// Free text matched against the reference, the partner reference and the title.
+    pub query: Option<String>,
+    /// At most this many requests (0 or absent: 50; capped at 500). For the CSV export, the size of
+    /// each page fetched from the broker.
+    #[param(value_type = Option<i32>)]
+    pub page_size: Option<String>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// A page of a list that has no filters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most this many items (0 or absent: 50; capped at 500).
+    #[param(value_type = Option<i32>)]
+    pub page_size: Option<String>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// The page and the inactive flag of `GET /v1/partners`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PartnerQuery {
+    /// At most this many partners (0 or absent: 50; capped at 500).
+    #[param(value_type = Option<i32>)]
+    pub page_size: Option<String>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+    /// Also list inactive partners (admin only; no effect for others).
+    #[param(value_type = Option<bool>)]
+    pub include_inactive: Option<String>,
+}
+
+/// Where the live feed starts.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WatchQuery {
+    /// The cursor of the last event processed; it wins over a `Last-Event-ID` header. Absent (and no
+    /// header): the feed replays from the beginning of the log.
+    pub after: Option<String>,
+}
+
+/// The answer of the health endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `SERVING` or `NOT_SERVING`.
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON name of every value is its proto name without the prefix, so the REST and gRPC faces
+    /// cannot drift apart, and every value crosses to the proto number and back.
+    #[test]
+    fn json_names_are_proto_names_without_the_prefix() {
+        fn check<T: Serialize + Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            to: fn(T) -> i32,
+            from: fn(i32) -> Option<T>,
+        ) {
+            for &value in all {
+                assert_eq!(serde_json::to_value(value).unwrap(), serde_json::Value::from(name(value)));
+                assert_eq!(from(to(value)), Some(value));
+            }
+            assert_eq!(from(0), None, "UNSPECIFIED has no JSON name");
+        }
+        check(State::ALL, State::name, State::to_wire, State::from_wire);
+        check(Action::ALL, Action::name, Action::to_wire, Action::from_wire);
+        check(Direction::ALL, Direction::name, Direction::to_wire, Direction::from_wire);
+        check(RequestType::ALL, RequestType::name, RequestType::to_wire, RequestType::from_wire);
+        check(Priority::ALL, Priority::name, Priority::to_wire, Priority::from_wire);
+        check(
+            Confidentiality::ALL,
+            Confidentiality::name,
+            Confidentiality::to_wire,
+            Confidentiality::from_wire,
+        );
+        check(RefusalGround::ALL, RefusalGround::name, RefusalGround::to_wire, RefusalGround::from_wire);
+        check(ConditionKind::ALL, ConditionKind::name, ConditionKind::to_wire, ConditionKind::from_wire);
+        check(
+            ConditionStatus::ALL,
+            ConditionStatus::name,
+            ConditionStatus::to_wire,
+            ConditionStatus::from_wire,
+        );
+        check(Outcome::ALL, Outcome::name, Outcome::to_wire, Outcome::from_wire);
+        check(PersonRole::ALL, PersonRole::name, PersonRole::to_wire, PersonRole::from_wire);
+        check(PartnerKind::ALL, PartnerKind::name, PartnerKind::to_wire, PartnerKind::from_wire);
+        assert_eq!(State::UnderReview.name(), "UNDER_REVIEW");
+        assert_eq!(RefusalGround::NeBisInIdem.name(), "NE_BIS_IN_IDEM");
+    }
+
+    /// Every proto value has a JSON twin: a value added to the contract fails here until it is added
+    /// to the gateway too.
+    #[test]
+    fn every_proto_value_has_a_json_name() {
+        assert_eq!(State::ALL.len(), 13);
+        assert_eq!(Action::ALL.len(), 16);
+        for raw in 1..=13 {
+            assert!(State::from_wire(raw).is_some(), "state {raw}");
+        }
+        for raw in 1..=16 {
+            assert!(Action::from_wire(raw).is_some(), "action {raw}");
+        }
+        for raw in 1..=13 {
+            assert!(RefusalGround::from_wire(raw).is_some(), "ground {raw}");
+        }
+        for raw in 1..=10 {
+            assert!(RequestType::from_wire(raw).is_some(), "type {raw}");
+        }
+        for raw in 1..=8 {
+            assert!(ConditionKind::from_wire(raw).is_some(), "kind {raw}");
+        }
+    }
+
+    #[test]
+    fn times_are_rfc3339_and_details_are_objects() {
+        let event = Event::from(pb::Event {
+            cursor: 7,
+            time: Some(prost_types::Timestamp { seconds: 1_767_225_600, nanos: 0 }),
+            details: r#"{"fields":["title"]}"#.into(),
+            to_state: pb::State::Draft as i32,
+            ..Default::default()
+        });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["time"], "2026-01-01T00:00:00Z");
+        assert_eq!(json["details"]["fields"][0], "title");
+        assert_eq!(json["from_state"], serde_json::Value::Null);
+        assert_eq!(json["to_state"], "DRAFT");
+    }
+}

@@ -1,0 +1,275 @@
+//! `/v1/requests`: each route is one RequestService call, translated both ways.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{StatusCode, header};
+use mla_proto::v1 as pb;
+
+use super::export::{self, wants_csv};
+use super::{Gateway, Params, created, json_object, known_members, query, segment, typed, with_etag};
+use crate::dto::{
+    EventList, NewRequest, PageQuery, REQUEST_MEMBERS, Request, RequestFilter, RequestList, RequestPatch,
+    Transition,
+};
+use crate::problem::ApiError;
+use crate::upstream::Caller;
+
+/// Creates a request in state DRAFT.
+///
+/// The caller's side is the requesting side: NCIJC staff create OUTGOING requests (and must give
+/// `partner_code`), a partner creates INCOMING ones. The same `Idempotency-Key` from the same caller
+/// returns the first request again instead of creating another.
+#[utoipa::path(
+    post,
+    path = "/v1/requests",
+    tag = "requests",
+    operation_id = "CreateRequest",
+    request_body = NewRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended creation (a UUID); a retry with the same key returns the first outcome."),
+    ),
+    responses(
+        (status = 201, description = "The request, created.", body = Request,
+            headers(
+                ("Location" = String, description = "`/v1/requests/{id}`"),
+                ("ETag" = String, description = "The request's etag, quoted"),
+            )),
+    ),
+)]
+pub async fn create_request(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let members = json_object(&caller, &body)?;
+    known_members(&caller, &members, REQUEST_MEMBERS)?;
+    let fields: NewRequest = typed(&caller, members)?;
+    let message = pb::CreateRequestRequest {
+        request: Some(fields.into_wire(String::new())),
+        request_id: caller.idempotency_key()?,
+    };
+    let request = gateway
+        .requests()
+        .create_request(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let location = format!("/v1/requests/{}", segment(&request.id));
+    let etag = request.etag.clone();
+    Ok(created(&location, &etag, Request::from(request)))
+}
+
+/// Returns one request.
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}",
+    tag = "requests",
+    operation_id = "GetRequest",
+    params(("id" = String, Path, description = "The request's id")),
+    responses(
+        (status = 200, description = "The request.", body = Request,
+            headers(("ETag" = String, description = "The request's etag, quoted; send it back in If-Match"))),
+    ),
+)]
+pub async fn get_request(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let message = pb::GetRequestRequest { id };
+    let request =
+        gateway.requests().get_request(caller.call(message)).await.map_err(|s| caller.fail(s))?.into_inner();
+    let etag = request.etag.clone();
+    Ok(with_etag(StatusCode::OK, &etag, Request::from(request)))
+}
+
+/// The ListRequests message for the filters of a query string.
+pub fn list_message(caller: &Caller, filter: &RequestFilter) -> Result<pb::ListRequestsRequest, ApiError> {
+    let mut params = Params(Vec::new());
+    let message = pb::ListRequestsRequest {
+        page_size: params.int("page_size", &filter.page_size),
+        page_token: filter.page_token.clone().unwrap_or_default(),
+        state: params.enumeration::<crate::dto::State>("state", &filter.state).map_or(0, |s| s.to_wire()),
+        direction: params
+            .enumeration::<crate::dto::Direction>("direction", &filter.direction)
+            .map_or(0, |d| d.to_wire()),
+        partner_code: filter.partner_code.clone().unwrap_or_default(),
+        request_type: params
+            .enumeration::<crate::dto::RequestType>("request_type", &filter.request_type)
+            .map_or(0, |t| t.to_wire()),
+        overdue: params.boolean("overdue", &filter.overdue),
+        assignee: filter.assignee.clone().unwrap_or_default(),
+        query: filter.query.clone().unwrap_or_default(),
+    };
+    params.finish(caller, message)
+}
+
+/// Lists the requests the caller may see, newest first, filtered and paginated.
+///
+/// With `Accept: text/csv` (preferred over JSON), answers the CSV export of `/v1/requests.csv`
+/// instead.
+#[utoipa::path(
+    get,
+    path = "/v1/requests",
+    tag = "requests",
+    operation_id = "ListRequests",
+    params(RequestFilter),
+    responses(
+        (status = 200, description = "One page of requests; or, with `Accept: text/csv`, every matching request as CSV.",
+            content(
+                (RequestList = "application/json"),
+                (String = "text/csv"),
+            )),
+    ),
+)]
+pub async fn list_requests(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let filter: RequestFilter = query(&caller, raw.as_deref())?;
+    if wants_csv(caller.header(header::ACCEPT)) {
+        return export::export(gateway, caller, filter).await;
+    }
+    let message = list_message(&caller, &filter)?;
+    let page = gateway
+        .requests()
+        .list_requests(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let list = RequestList {
+        requests: page.requests.into_iter().map(Request::from).collect(),
+        next_page_token: page.next_page_token,
+    };
+    Ok(axum::Json(list).into_response())
+}
+
+/// Changes fields of a request.
+///
+/// The body holds the members to change; the update mask sent to the broker is the set of members
+/// present (`null` clears a member). Content changes only while DRAFT; `assignee` and `due_time` at
+/// any active state by the roles allowed (`due_time` needs a supervisor and a `reason`).
+#[utoipa::path(
+    patch,
+    path = "/v1/requests/{id}",
+    tag = "requests",
+    operation_id = "UpdateRequest",
+    request_body = RequestPatch,
+    params(
+        ("id" = String, Path, description = "The request's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted (`\"7\"`), or `*`; a stale one answers 412 and changes nothing."),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended change."),
+    ),
+    responses(
+        (status = 200, description = "The request, changed.", body = Request,
+            headers(("ETag" = String, description = "The new etag, quoted"))),
+    ),
+)]
+pub async fn update_request(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut members = json_object(&caller, &body)?;
+    let reason = match members.remove("reason") {
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(serde_json::Value::String(reason)) => reason,
+        Some(_) => return Err(caller.invalid("reason", "a string")),
+    };
+    // Every member present is a path of the mask, known or not: the broker says which paths exist
+    // and which the caller may change.
+    let paths: Vec<String> = members.keys().cloned().collect();
+    let fields: NewRequest = typed(&caller, members)?;
+    let message = pb::UpdateRequestRequest {
+        request: Some(fields.into_wire(id)),
+        update_mask: Some(prost_types::FieldMask { paths }),
+        etag: caller.if_match()?,
+        request_id: caller.idempotency_key()?,
+        reason,
+    };
+    let request = gateway
+        .requests()
+        .update_request(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let etag = request.etag.clone();
+    Ok(with_etag(StatusCode::OK, &etag, Request::from(request)))
+}
+
+/// Takes a lifecycle action on a request and returns it in its new state.
+///
+/// An action the state does not allow is 400 with reason ILLEGAL_TRANSITION; a guard that fails is
+/// 400 with its own reason (INCOMPLETE_REQUEST, CONSULTATION_REQUIRED, ...); an action the caller's
+/// side or roles do not allow is 403.
+#[utoipa::path(
+    post,
+    path = "/v1/requests/{id}/transitions",
+    tag = "requests",
+    operation_id = "TransitionRequest",
+    request_body = Transition,
+    params(
+        ("id" = String, Path, description = "The request's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and changes nothing."),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended action; a retry with the same key returns the first outcome."),
+    ),
+    responses(
+        (status = 200, description = "The request in its new state.", body = Request,
+            headers(("ETag" = String, description = "The new etag, quoted"))),
+    ),
+)]
+pub async fn transition_request(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let members = json_object(&caller, &body)?;
+    let transition: Transition = typed(&caller, members)?;
+    let message = transition.into_wire(id, caller.if_match()?, caller.idempotency_key()?);
+    let request = gateway
+        .requests()
+        .transition_request(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let etag = request.etag.clone();
+    Ok(with_etag(StatusCode::OK, &etag, Request::from(request)))
+}
+
+/// Lists a request's audit events, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}/events",
+    tag = "requests",
+    operation_id = "ListRequestEvents",
+    params(("id" = String, Path, description = "The request's id"), PageQuery),
+    responses((status = 200, description = "One page of the request's audit trail.", body = EventList)),
+)]
+pub async fn list_request_events(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let page: PageQuery = query(&caller, raw.as_deref())?;
+    let mut params = Params(Vec::new());
+    let page_size = params.int("page_size", &page.page_size);
+    params.finish(&caller, ())?;
+    let message =
+        pb::ListRequestEventsRequest { id, page_size, page_token: page.page_token.unwrap_or_default() };
+    let page = gateway
+        .requests()
+        .list_request_events(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let list = EventList {
+        events: page.events.into_iter().map(Into::into).collect(),
+        next_page_token: page.next_page_token,
+    };
+    Ok(axum::Json(list).into_response())
+}
