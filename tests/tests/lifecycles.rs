@@ -152,7 +152,7 @@ async fn clarification_loops_and_postponement_stop_the_clock(backend: Backend) {
     let Some((broker, p)) = setup(backend).await else { return };
     let mut client = broker.requests().await;
     let request = incoming_under_review(&broker, &p).await;
-    let due_before = request.due_time.clone().unwrap();
+    let due_before = request.due_time.unwrap();
 
     let ask = action_with_reason(&request.id, A::RequestClarification, "Which bank accounts?");
     let r = client.transition_request(authed(ask, &p.legal)).await.unwrap().into_inner();

@@ -169,8 +169,7 @@ pub fn request_in(fields: &mut Fields, r: &pb::Request) -> RequestInput {
         due_time: r
             .due_time
             .as_ref()
-            .map(|t| fields.take("request.due_time", timestamp_in(t).map(Some)))
-            .flatten(),
+            .and_then(|t| fields.take("request.due_time", timestamp_in(t).map(Some))),
     }
 }
 
