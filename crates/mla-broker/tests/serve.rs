@@ -181,14 +181,25 @@ fn serve_starts_on_a_fresh_directory_and_exits_zero_on_sigterm() {
     let mut command = scratch.broker(&["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "serve"]);
     command.env("MLA_LOG", "info").env("MLA_LOG_FORMAT", "json").stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = command.spawn().expect("the binary starts");
-    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The log is read on a thread of its own, so that every wait below is bounded: a broker that
+    // never logs what is expected fails the test instead of hanging it.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, log) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let next_line = || log.recv_timeout(std::time::Duration::from_secs(60)).ok();
 
     // The structured start-up line says where gRPC listens; reading it is waiting on the event itself.
     let mut seen = Vec::new();
     let grpc_addr: SocketAddr = loop {
-        let Some(Ok(line)) = log.next() else {
+        let Some(line) = next_line() else {
             let _ = child.kill();
-            panic!("the broker exited before serving:\n{}", seen.join("\n"));
+            panic!("the broker did not report serving:\n{}", seen.join("\n"));
         };
         let entry: serde_json::Value =
             serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
@@ -202,7 +213,7 @@ fn serve_starts_on_a_fresh_directory_and_exits_zero_on_sigterm() {
 
     let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(killed.expect("kill runs").success());
-    let rest: Vec<String> = log.map_while(Result::ok).collect();
+    let rest: Vec<String> = std::iter::from_fn(next_line).collect();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit after SIGTERM: {rest:#?}");
     assert!(rest.iter().any(|l| l.contains("stopped after draining")), "{rest:#?}");
