@@ -8,6 +8,7 @@ use mla_auth::{AuthError, Verifier, bearer_token};
 use mla_domain::Principal;
 use tonic::Status;
 use tonic::body::Body;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower_http::auth::{AsyncAuthorizeRequest, AsyncRequireAuthorizationLayer};
 
 /// Services any caller may reach: load balancers probe health, and grpcurl lists services.
@@ -43,6 +44,11 @@ impl AsyncAuthorizeRequest<Body> for Authenticate {
             };
             match principal {
                 Ok(principal) => {
+                    if let Some(certificate) = presented_certificate(&request)
+                        && !certificate_binds(&certificate, &principal)
+                    {
+                        return Err(certificate_mismatch());
+                    }
                     let span = tracing::Span::current();
                     span.record("subject", principal.subject());
                     if let Some(code) = principal.partner_code() {
@@ -64,6 +70,41 @@ fn unauthenticated(error: &AuthError) -> Response<Body> {
         Status::unauthenticated(error.description())
     };
     if let Ok(value) = error.www_authenticate().parse() {
+        status.metadata_mut().insert("www-authenticate", value);
+    }
+    status.into_http()
+}
+
+/// The leaf certificate the caller presented over mutual TLS, if any.
+fn presented_certificate(request: &Request<Body>) -> Option<Vec<u8>> {
+    let info = request.extensions().get::<TlsConnectInfo<TcpConnectInfo>>()?;
+    info.peer_certs()?.first().map(|der| der.as_ref().to_vec())
+}
+
+/// Over mutual TLS a partner's certificate is bound to its partner code: its subject common name,
+/// or a URI name `urn:mla:partner:CODE`, must be the code of the token's partner. A token stolen from
+/// one partner is then useless over another partner's connection. Staff tokens are not bound.
+fn certificate_binds(der: &[u8], principal: &Principal) -> bool {
+    let Some(code) = principal.partner_code() else { return true };
+    let Ok((_, certificate)) = x509_parser::parse_x509_certificate(der) else { return false };
+    let uri = format!("urn:mla:partner:{code}");
+    let named_by_uri = certificate.subject_alternative_name().ok().flatten().is_some_and(|san| {
+        san.value
+            .general_names
+            .iter()
+            .any(|name| matches!(name, x509_parser::extensions::GeneralName::URI(value) if *value == uri))
+    });
+    named_by_uri
+        || certificate
+            .subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok())
+            .any(|cn| cn == code.as_str())
+}
+
+fn certificate_mismatch() -> Response<Body> {
+    let mut status = Status::unauthenticated("the client certificate was not issued to this token's partner");
+    if let Ok(value) = r#"Bearer error="invalid_token""#.parse() {
         status.metadata_mut().insert("www-authenticate", value);
     }
     status.into_http()
