@@ -176,6 +176,30 @@ impl Broker {
         .expect("a token")
     }
 
+    /// A token for one of [`PRINCIPALS`]: a staff role's name, or a partner's code.
+    pub fn token_for(&self, who: &str) -> String {
+        match Role::parse(who) {
+            Some(role) => self.staff(&format!("{who}-1"), &[role]),
+            None => self.partner(who),
+        }
+    }
+
+    /// A request `partner` drafted and submitted to the NCIJC (INCOMING, SUBMITTED).
+    pub async fn submitted_by(&self, partner: &str, title: &str) -> pb::Request {
+        let token = self.partner(partner);
+        let mut client = self.requests().await;
+        let create = pb::CreateRequestRequest {
+            request: Some(complete_request("", title)),
+            request_id: String::new(),
+        };
+        let id = client.create_request(authed(create, &token)).await.expect("created").into_inner().id;
+        client
+            .transition_request(authed(action(&id, pb::Action::Submit), &token))
+            .await
+            .expect("submitted")
+            .into_inner()
+    }
+
     /// Registers active partners through the API, as an administrator would.
     pub async fn register_partners(&self, codes: &[&str]) {
         let admin = self.staff("admin", &[Role::Admin]);
@@ -239,6 +263,20 @@ impl Broker {
         self.server.await.expect("the server task").expect("a clean shutdown");
     }
 }
+
+/// Every kind of caller the authorization matrices check, in their column order: each staff role,
+/// an administrator, the partner that owns the requests (FR-MOJ) and another partner (DE-BJ).
+pub const PRINCIPALS: [&str; 9] = [
+    "registrar",
+    "legal_officer",
+    "judge",
+    "evidence_officer",
+    "supervisor",
+    "auditor",
+    "admin",
+    "FR-MOJ",
+    "DE-BJ",
+];
 
 /// A call carrying a bearer token.
 pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {

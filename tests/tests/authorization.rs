@@ -11,39 +11,8 @@ const NF: Code = Code::NotFound;
 const PD: Code = Code::PermissionDenied;
 const IA: Code = Code::InvalidArgument;
 
-/// Columns of every row below.
-const PRINCIPALS: [&str; 9] = [
-    "registrar",
-    "legal_officer",
-    "judge",
-    "evidence_officer",
-    "supervisor",
-    "auditor",
-    "admin",
-    "FR-MOJ",
-    "DE-BJ",
-];
-
-fn token(broker: &Broker, who: &str) -> String {
-    match Role::parse(who) {
-        Some(role) => broker.staff(&format!("{who}-1"), &[role]),
-        None => broker.partner(who),
-    }
-}
-
 fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
     result.map_or_else(|s| s.code(), |_| Code::Ok)
-}
-
-/// A request France submitted to Iraq (INCOMING, SUBMITTED), fresh for each use.
-async fn submitted_by_france(broker: &Broker) -> String {
-    let france = broker.partner("FR-MOJ");
-    let mut client = broker.requests().await;
-    let create =
-        pb::CreateRequestRequest { request: Some(complete_request("", "Matrix")), request_id: String::new() };
-    let id = client.create_request(authed(create, &france)).await.unwrap().into_inner().id;
-    client.transition_request(authed(action(&id, pb::Action::Submit), &france)).await.unwrap();
-    id
 }
 
 async fn every_rpc_answers_every_principal_as_the_rules_say(backend: Backend) {
@@ -51,7 +20,7 @@ async fn every_rpc_answers_every_principal_as_the_rules_say(backend: Backend) {
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
     let mut requests = broker.requests().await;
     let mut partners = broker.partners().await;
-    let shared = submitted_by_france(&broker).await;
+    let shared = broker.submitted_by("FR-MOJ", "Matrix").await.id;
 
     let rows: [(&str, [Code; 9]); 9] = [
         ("GetRequest", [OK, OK, OK, OK, OK, OK, NF, OK, NF]),
@@ -66,7 +35,7 @@ async fn every_rpc_answers_every_principal_as_the_rules_say(backend: Backend) {
     ];
     for (rpc, expected) in rows {
         for (who, want) in PRINCIPALS.iter().zip(expected) {
-            let t = token(&broker, who);
+            let t = broker.token_for(who);
             let got = match rpc {
                 "GetRequest" => code_of(
                     requests.get_request(authed(pb::GetRequestRequest { id: shared.clone() }, &t)).await,
@@ -76,7 +45,7 @@ async fn every_rpc_answers_every_principal_as_the_rules_say(backend: Backend) {
                     code_of(requests.list_request_events(authed(m, &t)).await)
                 }
                 "TransitionRequest ACKNOWLEDGE" => {
-                    let id = submitted_by_france(&broker).await;
+                    let id = broker.submitted_by("FR-MOJ", "Matrix").await.id;
                     code_of(
                         requests.transition_request(authed(action(&id, pb::Action::Acknowledge), &t)).await,
                     )
@@ -143,7 +112,7 @@ async fn lists_hold_only_what_the_caller_may_see(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
     let mut client = broker.requests().await;
-    submitted_by_france(&broker).await;
+    broker.submitted_by("FR-MOJ", "Matrix").await;
     // A French draft (invisible to staff) and an NCIJC draft to Germany (invisible to Germany).
     let french_draft =
         pb::CreateRequestRequest { request: Some(complete_request("", "Draft")), request_id: String::new() };
@@ -155,7 +124,7 @@ async fn lists_hold_only_what_the_caller_may_see(backend: Backend) {
     client.create_request(authed(ncijc_draft, &broker.staff("j", &[Role::Judge]))).await.unwrap();
 
     let count = |who: &'static str| {
-        let t = token(&broker, who);
+        let t = broker.token_for(who);
         let mut client = client.clone();
         async move {
             client

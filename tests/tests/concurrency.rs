@@ -8,19 +8,10 @@ use mla_domain::Role;
 use mla_proto::v1 as pb;
 use mla_tests::*;
 
-async fn submitted_by_france(broker: &Broker) -> pb::Request {
-    let france = broker.partner("FR-MOJ");
-    let mut client = broker.requests().await;
-    let create =
-        pb::CreateRequestRequest { request: Some(complete_request("", "Race")), request_id: String::new() };
-    let id = client.create_request(authed(create, &france)).await.unwrap().into_inner().id;
-    client.transition_request(authed(action(&id, pb::Action::Submit), &france)).await.unwrap().into_inner()
-}
-
 async fn of_parallel_transitions_on_one_request_exactly_one_wins(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ"]).await;
-    let request = submitted_by_france(&broker).await;
+    let request = broker.submitted_by("FR-MOJ", "Race").await;
     let registrar = broker.staff("registrar-1", &[Role::Registrar]);
     let client = broker.requests().await;
     let attempts = (0..16).map(|_| {
@@ -95,7 +86,7 @@ async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate(backend
     let Some(broker) = Broker::start(backend).await else { return };
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
     let auditor = broker.staff("auditor-1", &[Role::Auditor]);
-    let before = submitted_by_france(&broker).await;
+    let before = broker.submitted_by("FR-MOJ", "Race").await;
 
     let mut client = broker.requests().await;
     let mut feed = client
@@ -115,7 +106,7 @@ async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate(backend
     let registrar = broker.staff("registrar-1", &[Role::Registrar]);
     let mut live = Vec::new();
     for _ in 0..5 {
-        let r = submitted_by_france(&broker).await;
+        let r = broker.submitted_by("FR-MOJ", "Race").await;
         client.transition_request(authed(action(&r.id, pb::Action::Acknowledge), &registrar)).await.unwrap();
         live.push(r.id);
     }
@@ -157,7 +148,7 @@ async fn the_live_feed_follows_writes_made_on_another_replica() {
 
     let mut written = Vec::new();
     for _ in 0..3 {
-        written.push(submitted_by_france(&second).await.id);
+        written.push(second.submitted_by("FR-MOJ", "Race").await.id);
     }
     let mut seen = Vec::new();
     while seen.len() < written.len() {

@@ -742,25 +742,6 @@ const PD: u16 = 403;
 const CR: u16 = 201;
 const IA: u16 = 400;
 
-const PRINCIPALS: [&str; 9] = [
-    "registrar",
-    "legal_officer",
-    "judge",
-    "evidence_officer",
-    "supervisor",
-    "auditor",
-    "admin",
-    "FR-MOJ",
-    "DE-BJ",
-];
-
-fn token(broker: &Broker, who: &str) -> String {
-    match Role::parse(who) {
-        Some(role) => broker.staff(&format!("{who}-1"), &[role]),
-        None => broker.partner(who),
-    }
-}
-
 #[tokio::test]
 async fn the_gateway_answers_every_principal_as_the_grpc_api_does() {
     let broker = Broker::sqlite().await;
@@ -779,7 +760,7 @@ async fn the_gateway_answers_every_principal_as_the_grpc_api_does() {
     ];
     for (row, expected) in rows {
         for (who, want) in PRINCIPALS.iter().zip(expected) {
-            let t = token(&broker, who);
+            let t = broker.token_for(who);
             let answer = match row {
                 "GET request" => rest.get(&format!("/v1/requests/{shared}"), &t).await,
                 "GET events" => rest.get(&format!("/v1/requests/{shared}/events"), &t).await,
@@ -814,13 +795,13 @@ async fn the_gateway_answers_every_principal_as_the_grpc_api_does() {
 
     // Lists hold only what the caller may see: Germany sees nothing of France's.
     let count = |who: &'static str| {
-        let t = token(&broker, who);
+        let t = broker.token_for(who);
         let rest = &rest;
         async move { rest.get("/v1/requests", &t).await.body["requests"].as_array().unwrap().len() }
     };
     assert!(count("auditor").await > 0);
     assert_eq!(count("DE-BJ").await, 0);
-    let filtered = rest.get("/v1/requests?partner_code=FR-MOJ", &token(&broker, "DE-BJ")).await;
+    let filtered = rest.get("/v1/requests?partner_code=FR-MOJ", &broker.token_for("DE-BJ")).await;
     assert_eq!(filtered.body["requests"], json!([]));
     broker.stop().await;
 }
