@@ -5,6 +5,7 @@
 mod error;
 mod mask;
 mod partners;
+mod time;
 mod watch;
 
 use std::sync::Arc;
@@ -24,8 +25,9 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 pub use error::{AppError, Code};
-pub use mask::UpdateInput;
+pub use mask::{UpdateInput, request_paths};
 pub use partners::PartnerFields;
+pub use time::{ManualClock, SystemClock, TimeSource};
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -56,11 +58,12 @@ pub struct RequestFilter {
     pub query: Option<String>,
 }
 
-/// The application: the store, the deadline policy, and the signal that ends live streams.
+/// The application: the store, the deadline policy, the clock, and the signal that ends live streams.
 #[derive(Debug, Clone)]
 pub struct App {
     store: Arc<dyn Store>,
     sla: SlaPolicy,
+    clock: Arc<dyn TimeSource>,
     shutdown: CancellationToken,
 }
 
@@ -71,8 +74,14 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 const RACE_RETRIES: usize = 3;
 
 impl App {
+    /// An application on the system clock.
     pub fn new(store: Arc<dyn Store>, sla: SlaPolicy, shutdown: CancellationToken) -> Self {
-        Self { store, sla, shutdown }
+        Self { store, sla, clock: Arc::new(SystemClock), shutdown }
+    }
+
+    /// The same application reading the time from `clock`.
+    pub fn with_clock(self, clock: Arc<dyn TimeSource>) -> Self {
+        Self { clock, ..self }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -81,15 +90,14 @@ impl App {
 
     /// Now, at the microsecond precision that storage and the audit hash keep.
     fn now(&self) -> Timestamp {
-        chrono::Utc::now().trunc_subsecs(6)
+        self.clock.now().trunc_subsecs(6)
     }
 
+    /// The request as `principal` may see it: its internal fields only for the side they belong to.
     fn view(&self, principal: &Principal, request: Request) -> RequestView {
-        RequestView {
-            allowed_actions: lifecycle::allowed_actions(&request, principal),
-            overdue: request.is_overdue(self.now()),
-            request,
-        }
+        let allowed_actions = lifecycle::allowed_actions(&request, principal);
+        let request = request.as_seen_in(&Scope::of(principal));
+        RequestView { allowed_actions, overdue: request.is_overdue(self.now()), request }
     }
 
     /// The idempotency record for a call, and the outcome of an earlier call with the same key.
@@ -106,11 +114,13 @@ impl App {
         }
         let payload = serde_json::to_string(payload).map_err(|e| AppError::Internal(e.to_string()))?;
         let fingerprint = hex::encode(Sha256::digest(format!("{operation}\n{payload}")));
-        let scope = format!(
-            "{}|{}",
-            principal.partner_code().map(PartnerCode::as_str).unwrap_or("NCIJC"),
-            principal.subject()
-        );
+        // Keys are per principal. The scope is a JSON array, so that no partner code or subject can
+        // be written to look like another principal's scope.
+        let scope = match principal.partner_code() {
+            Some(code) => serde_json::json!(["partner", code.as_str(), principal.subject()]),
+            None => serde_json::json!(["ncijc", principal.subject()]),
+        }
+        .to_string();
         let record = Idempotency { scope, key: key.to_owned(), fingerprint };
         let replay = match self.store.replay(&record).await? {
             Some(value) => {
@@ -171,7 +181,23 @@ impl App {
         page_token: &str,
     ) -> AppResult<Page<RequestView>> {
         let limit = page_limit(page_size)?;
-        let mut query = RequestQuery::new(Scope::of(principal), limit + 1);
+        let scope = Scope::of(principal);
+        // Filtering on an internal field would answer what reading it may not: refuse, whatever
+        // the value, so that the refusal itself tells nothing.
+        if !scope.sees_internal_fields() {
+            let internal = [("assignee", filter.assignee.is_some()), ("overdue", filter.overdue)];
+            let violations: Vec<_> = internal
+                .iter()
+                .filter(|(_, used)| *used)
+                .map(|(field, _)| {
+                    mla_domain::FieldViolation::new(*field, "this filter is internal to the NCIJC")
+                })
+                .collect();
+            if !violations.is_empty() {
+                return Err(AppError::InvalidArgument(violations));
+            }
+        }
+        let mut query = RequestQuery::new(scope, limit + 1);
         query.state = filter.state;
         query.direction = filter.direction;
         query.partner_code = filter.partner_code;

@@ -42,6 +42,12 @@ const READ_ONLY_FIELDS: [&str; 13] = [
     "overdue",
 ];
 
+/// Every path an update mask may name or refuse by name: the request's fields as the contract
+/// declares them (a test in `mla-grpc` holds the two together).
+pub fn request_paths() -> impl Iterator<Item = &'static str> {
+    CONTENT_FIELDS.into_iter().chain(["assignee", "due_time"]).chain(READ_ONLY_FIELDS)
+}
+
 /// An UpdateRequest as parsed from the wire: the incoming values and the mask that selects them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct UpdateInput {

@@ -105,11 +105,11 @@ impl DomainError {
             }
             DomainError::IllegalTransition { .. }
             | DomainError::IncompleteRequest { .. }
+            | DomainError::UnknownPartner(_)
             | DomainError::PartnerInactive(_)
             | DomainError::ConsultationRequired { .. }
             | DomainError::NotEditable { .. } => ErrorClass::FailedPrecondition,
-            DomainError::UnknownPartner(_)
-            | DomainError::MissingReason { .. }
+            DomainError::MissingReason { .. }
             | DomainError::MissingConditions
             | DomainError::MissingRefusalGround
             | DomainError::MissingOutcome

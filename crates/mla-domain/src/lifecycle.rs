@@ -254,7 +254,7 @@ pub fn transition(
         action: command.action.as_str().to_owned(),
         from_state: Some(request.state),
         to_state: next.state,
-        details: transition_details(command, request, &next),
+        details: transition_details(command),
         audience: Audience::of(&next, false),
     };
     Ok(Transition { request: next, event })
@@ -340,7 +340,7 @@ fn answer_conditions(request: &mut Request, status: ConditionStatus, principal: 
     }
 }
 
-fn transition_details(command: &Command, before: &Request, after: &Request) -> Value {
+fn transition_details(command: &Command) -> Value {
     let mut details = Map::new();
     let mut put_text = |key: &str, text: &LongText| {
         if !text.is_blank() {
@@ -360,9 +360,9 @@ fn transition_details(command: &Command, before: &Request, after: &Request) -> V
     if let Some(outcome) = command.outcome.filter(|_| command.action == Action::CompleteExecution) {
         details.insert("outcome".into(), json!(outcome));
     }
-    if after.clock.due_at != before.clock.due_at {
-        details.insert("due_time".into(), json!(after.clock.due_at));
-    }
+    // The due date is internal to the NCIJC while the transition is shared with the partner, so it
+    // stays out of the details: it follows from the event times and the SLA, and a supervisor's
+    // extension is an internal UPDATE event of its own.
     Value::Object(details)
 }
 
@@ -509,7 +509,8 @@ pub fn update(
         from_state: Some(request.state),
         to_state: request.state,
         details: json!({ "changed": changed }),
-        audience: Audience::of(&next, patch.content.is_none()),
+        // An update that touches an internal field is internal as a whole.
+        audience: Audience::of(&next, patch.assignee.is_some() || patch.due.is_some()),
     };
     Ok(Transition { request: next, event })
 }

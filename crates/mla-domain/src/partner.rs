@@ -15,6 +15,9 @@ pub enum PartnerKind {
 }
 
 impl PartnerKind {
+    pub const ALL: &'static [PartnerKind] =
+        &[PartnerKind::StateAuthority, PartnerKind::InternationalMechanism];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PartnerKind::StateAuthority => "STATE_AUTHORITY",
@@ -23,9 +26,7 @@ impl PartnerKind {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [PartnerKind::StateAuthority, PartnerKind::InternationalMechanism]
-            .into_iter()
-            .find(|k| k.as_str() == raw)
+        Self::ALL.iter().copied().find(|k| k.as_str() == raw)
     }
 }
 
@@ -46,14 +47,14 @@ pub struct Partner {
     pub update_time: Timestamp,
 }
 
-/// Parses an ISO 3166-1 alpha-2 country code (two upper-case letters), or the empty string for an
-/// international body.
+/// Parses an ISO 3166-1 alpha-2 country code (`IQ`, `FR`: an assigned code, not any two letters), or
+/// the empty string for an international body or an unknown nationality.
 pub fn parse_country(raw: &str) -> Result<String, crate::text::ParseError> {
-    if raw.is_empty() || (raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_uppercase())) {
+    if raw.is_empty() || isocountry::CountryCode::for_alpha2(raw).is_ok() {
         Ok(raw.to_owned())
     } else {
         Err(crate::text::ParseError(format!(
-            "{raw:?} is not an ISO 3166-1 alpha-2 country code (two upper-case letters, or empty for an international body)"
+            "{raw:?} is not an ISO 3166-1 alpha-2 country code (an assigned code such as IQ or FR, or empty)"
         )))
     }
 }

@@ -2,8 +2,8 @@
 //! it into a query filter and single checks use the very same rule.
 
 use crate::principal::{Party, Principal, Role};
-use crate::request::{Direction, State};
-use crate::text::PartnerCode;
+use crate::request::{Direction, Request, State};
+use crate::text::{PartnerCode, ShortText};
 
 /// The requests a principal may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +44,24 @@ impl Scope {
             Scope::Partner(own) => own == partner_code && !(draft && direction == Direction::Outgoing),
             Scope::Nothing => false,
         }
+    }
+
+    /// Whether the NCIJC's internal fields of a request (its assignee and its internal due date, and
+    /// what derives from it, `overdue`) are shown: to NCIJC staff only, never to a partner.
+    pub fn sees_internal_fields(&self) -> bool {
+        matches!(self, Scope::Ncijc)
+    }
+}
+
+impl Request {
+    /// The request as a principal with `scope` sees it: without the fields internal to the other
+    /// side. Applied to every answer that carries a request, so that no door shows more.
+    pub fn as_seen_in(mut self, scope: &Scope) -> Request {
+        if !scope.sees_internal_fields() {
+            self.assignee = ShortText::default();
+            self.clock = Default::default();
+        }
+        self
     }
 }
 

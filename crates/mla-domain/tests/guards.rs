@@ -71,7 +71,11 @@ fn submission_needs_a_registered_and_active_partner() {
     let refused = transition(&draft, &submit, &judge, &ctx(&inactive, at(1))).unwrap_err();
     assert_eq!(refused.reason(), "PARTNER_INACTIVE");
     let unregistered = Context { now: at(1), partner: None, sla: Default::default() };
-    assert_eq!(transition(&draft, &submit, &judge, &unregistered).unwrap_err().reason(), "UNKNOWN_PARTNER");
+    let unknown = transition(&draft, &submit, &judge, &unregistered).unwrap_err();
+    assert_eq!(unknown.reason(), "UNKNOWN_PARTNER");
+    // A guard of the lifecycle, as the contract says of SUBMIT: not malformed input.
+    assert_eq!(unknown.class(), ErrorClass::FailedPrecondition);
+    assert_eq!(refused.class(), ErrorClass::FailedPrecondition);
 }
 
 #[test]

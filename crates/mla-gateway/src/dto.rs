@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// Declares a JSON enum that crosses to and from a proto enum by variant, with the JSON names being
-/// the proto names without their prefix (checked by a test for every value).
+/// the proto names without their prefix (checked by a test for every value of the contract).
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident: $pb:ident = $prefix:literal { $($variant:ident),+ $(,)? }) => {
         $(#[$doc])*
@@ -31,11 +31,12 @@ macro_rules! wire_enum {
             }
 
             /// The value for a proto number; `None` for UNSPECIFIED and numbers this build does not
-            /// know (a newer broker may add values).
+            /// know (a newer broker may add values). The match is exhaustive, so a value added to the
+            /// proto fails the build until it has its JSON twin here.
             pub fn from_wire(raw: i32) -> Option<Self> {
                 match pb::$pb::try_from(raw).ok()? {
+                    pb::$pb::Unspecified => None,
                     $(pb::$pb::$variant => Some($name::$variant),)+
-                    _ => None,
                 }
             }
 
@@ -690,27 +691,89 @@ mod tests {
         assert_eq!(RefusalGround::NeBisInIdem.name(), "NE_BIS_IN_IDEM");
     }
 
-    /// Every proto value has a JSON twin: a value added to the contract fails here until it is added
-    /// to the gateway too.
+    /// Every value the contract declares (read from its descriptor set) has a JSON twin of the same
+    /// name, and the JSON enum has no value the contract lacks.
     #[test]
-    fn every_proto_value_has_a_json_name() {
-        assert_eq!(State::ALL.len(), 13);
-        assert_eq!(Action::ALL.len(), 16);
-        for raw in 1..=13 {
-            assert!(State::from_wire(raw).is_some(), "state {raw}");
+    fn every_contract_value_has_a_json_name() {
+        fn check<T: Copy>(
+            proto_enum: &str,
+            prefix: &str,
+            all: &[T],
+            name: fn(T) -> &'static str,
+            from: fn(i32) -> Option<T>,
+        ) {
+            let values = mla_proto::contract::enum_values(proto_enum);
+            for (proto_name, number) in values.iter().filter(|(_, n)| *n != 0) {
+                let value = from(*number).unwrap_or_else(|| panic!("{proto_name} has no JSON twin"));
+                assert_eq!(format!("{prefix}{}", name(value)), *proto_name);
+            }
+            assert_eq!(values.len(), all.len() + 1, "{proto_enum}: one JSON value per proto value");
         }
-        for raw in 1..=16 {
-            assert!(Action::from_wire(raw).is_some(), "action {raw}");
-        }
-        for raw in 1..=13 {
-            assert!(RefusalGround::from_wire(raw).is_some(), "ground {raw}");
-        }
-        for raw in 1..=10 {
-            assert!(RequestType::from_wire(raw).is_some(), "type {raw}");
-        }
-        for raw in 1..=8 {
-            assert!(ConditionKind::from_wire(raw).is_some(), "kind {raw}");
-        }
+        check("mla.v1.State", "STATE_", State::ALL, State::name, State::from_wire);
+        check("mla.v1.Action", "ACTION_", Action::ALL, Action::name, Action::from_wire);
+        check("mla.v1.Direction", "DIRECTION_", Direction::ALL, Direction::name, Direction::from_wire);
+        check(
+            "mla.v1.RequestType",
+            "REQUEST_TYPE_",
+            RequestType::ALL,
+            RequestType::name,
+            RequestType::from_wire,
+        );
+        check("mla.v1.Priority", "PRIORITY_", Priority::ALL, Priority::name, Priority::from_wire);
+        check(
+            "mla.v1.Confidentiality",
+            "CONFIDENTIALITY_",
+            Confidentiality::ALL,
+            Confidentiality::name,
+            Confidentiality::from_wire,
+        );
+        check(
+            "mla.v1.RefusalGround",
+            "REFUSAL_GROUND_",
+            RefusalGround::ALL,
+            RefusalGround::name,
+            RefusalGround::from_wire,
+        );
+        check(
+            "mla.v1.ConditionKind",
+            "CONDITION_KIND_",
+            ConditionKind::ALL,
+            ConditionKind::name,
+            ConditionKind::from_wire,
+        );
+        check(
+            "mla.v1.ConditionStatus",
+            "CONDITION_STATUS_",
+            ConditionStatus::ALL,
+            ConditionStatus::name,
+            ConditionStatus::from_wire,
+        );
+        check("mla.v1.Outcome", "OUTCOME_", Outcome::ALL, Outcome::name, Outcome::from_wire);
+        check("mla.v1.PersonRole", "PERSON_ROLE_", PersonRole::ALL, PersonRole::name, PersonRole::from_wire);
+        check(
+            "mla.v1.PartnerKind",
+            "PARTNER_KIND_",
+            PartnerKind::ALL,
+            PartnerKind::name,
+            PartnerKind::from_wire,
+        );
+    }
+
+    /// The member lists that guard request bodies are the contract's fields, no more and no less.
+    #[test]
+    fn member_lists_are_the_contracts_fields() {
+        let sorted = |list: &[&str]| {
+            let mut list: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+            list.sort();
+            list
+        };
+        let fields = |message: &str| {
+            let mut fields = mla_proto::contract::message_fields(message);
+            fields.sort();
+            fields
+        };
+        assert_eq!(sorted(REQUEST_MEMBERS), fields("mla.v1.Request"));
+        assert_eq!(sorted(PARTNER_MEMBERS), fields("mla.v1.Partner"));
     }
 
     #[test]

@@ -13,47 +13,147 @@ use mla_domain::{FieldViolation, LongText, Partner, PartnerCode, RequestId, Shor
 use mla_proto::v1 as pb;
 use prost_types::Timestamp as PbTimestamp;
 
-/// Bridges a protobuf enum and a domain vocabulary through their names (`STATE_DRAFT` ⇄ `DRAFT`).
+/// Bridges a protobuf enum and a domain vocabulary, variant by variant. Both matches are exhaustive,
+/// so a value added to the proto or to the domain without its twin fails the build; a test checks
+/// the pairs against the contract's names.
 macro_rules! enum_bridge {
-    ($into_domain:ident, $into_wire:ident, $pb:ty, $domain:ty, $prefix:literal) => {
+    ($into_domain:ident, $into_wire:ident, $pb:ident, $domain:ident { $($variant:ident),+ $(,)? }) => {
         /// `Ok(None)` for the UNSPECIFIED value; an error for a number the contract does not define.
         #[allow(dead_code, reason = "each bridge defines both directions; some messages use one")]
         pub fn $into_domain(raw: i32) -> Result<Option<$domain>, ParseError> {
-            let wire = <$pb>::try_from(raw).map_err(|_| ParseError(format!("{raw} is not a known value")))?;
-            let name = wire.as_str_name().strip_prefix($prefix).unwrap_or("");
-            Ok(<$domain>::parse(name))
+            match pb::$pb::try_from(raw) {
+                Ok(pb::$pb::Unspecified) => Ok(None),
+                $(Ok(pb::$pb::$variant) => Ok(Some($domain::$variant)),)+
+                Err(_) => Err(ParseError(format!("{raw} is not a known value"))),
+            }
         }
 
         #[allow(dead_code, reason = "each bridge defines both directions; some messages use one")]
         pub fn $into_wire(value: $domain) -> i32 {
-            <$pb>::from_str_name(&format!("{}{}", $prefix, value.as_str())).map_or(0, |v| v as i32)
+            match value {
+                $($domain::$variant => pb::$pb::$variant as i32,)+
+            }
         }
     };
 }
 
-enum_bridge!(state_in, state_out, pb::State, State, "STATE_");
-enum_bridge!(action_in, action_out, pb::Action, Action, "ACTION_");
-enum_bridge!(direction_in, direction_out, pb::Direction, Direction, "DIRECTION_");
-enum_bridge!(request_type_in, request_type_out, pb::RequestType, RequestType, "REQUEST_TYPE_");
-enum_bridge!(priority_in, priority_out, pb::Priority, Priority, "PRIORITY_");
+enum_bridge!(
+    state_in,
+    state_out,
+    State,
+    State {
+        Draft,
+        Submitted,
+        Received,
+        UnderReview,
+        ClarificationRequested,
+        ConditionsProposed,
+        Accepted,
+        InExecution,
+        Postponed,
+        Executed,
+        Refused,
+        Withdrawn,
+        Closed,
+    }
+);
+enum_bridge!(
+    action_in,
+    action_out,
+    Action,
+    Action {
+        Submit,
+        Acknowledge,
+        StartReview,
+        RequestClarification,
+        ProvideClarification,
+        ProposeConditions,
+        AcceptConditions,
+        DeclineConditions,
+        Accept,
+        Refuse,
+        StartExecution,
+        Postpone,
+        Resume,
+        CompleteExecution,
+        Close,
+        Withdraw,
+    }
+);
+enum_bridge!(direction_in, direction_out, Direction, Direction { Incoming, Outgoing });
+enum_bridge!(
+    request_type_in,
+    request_type_out,
+    RequestType,
+    RequestType {
+        Evidence,
+        SearchAndSeizure,
+        ServiceOfDocuments,
+        AssetFreeze,
+        Extradition,
+        TransferOfProceedings,
+        TransferOfSentencedPerson,
+        SpontaneousInformation,
+        DigitalEvidence,
+        Other,
+    }
+);
+enum_bridge!(priority_in, priority_out, Priority, Priority { Normal, Urgent });
 enum_bridge!(
     confidentiality_in,
     confidentiality_out,
-    pb::Confidentiality,
     Confidentiality,
-    "CONFIDENTIALITY_"
+    Confidentiality { Standard, Confidential, StrictlyConfidential }
 );
-enum_bridge!(person_role_in, person_role_out, pb::PersonRole, PersonRole, "PERSON_ROLE_");
-enum_bridge!(condition_kind_in, condition_kind_out, pb::ConditionKind, ConditionKind, "CONDITION_KIND_");
+enum_bridge!(person_role_in, person_role_out, PersonRole, PersonRole { Suspect, Witness, Victim, Other });
+enum_bridge!(
+    condition_kind_in,
+    condition_kind_out,
+    ConditionKind,
+    ConditionKind {
+        DeathPenaltyNonImposition,
+        NonTorture,
+        FairTrial,
+        Speciality,
+        NoOnwardTransfer,
+        DataProtection,
+        Confidentiality,
+        Other,
+    }
+);
 enum_bridge!(
     condition_status_in,
     condition_status_out,
-    pb::ConditionStatus,
     ConditionStatus,
-    "CONDITION_STATUS_"
+    ConditionStatus { Proposed, Accepted, Declined }
 );
-enum_bridge!(refusal_ground_in, refusal_ground_out, pb::RefusalGround, RefusalGround, "REFUSAL_GROUND_");
-enum_bridge!(outcome_in, outcome_out, pb::Outcome, Outcome, "OUTCOME_");
+enum_bridge!(
+    refusal_ground_in,
+    refusal_ground_out,
+    RefusalGround,
+    RefusalGround {
+        SovereigntySecurityPublicOrder,
+        PoliticalOffence,
+        PersecutionRisk,
+        DeathPenaltyRisk,
+        TortureRisk,
+        FairTrialRisk,
+        NeBisInIdem,
+        NoDualCriminality,
+        MilitaryOffence,
+        ContraryToDomesticLaw,
+        InsufficientInformation,
+        DataProtection,
+        Other,
+    }
+);
+enum_bridge!(outcome_in, outcome_out, Outcome, Outcome { Full, Partial });
+enum_bridge!(
+    partner_kind_in,
+    partner_kind_out,
+    PartnerKind,
+    PartnerKind { StateAuthority, InternationalMechanism }
+);
 
 /// Collects the violations of one message while its fields are parsed.
 #[derive(Debug, Default)]
@@ -138,7 +238,7 @@ pub fn request_in(fields: &mut Fields, r: &pb::Request) -> RequestInput {
                     .unwrap_or(PersonRole::Other),
                 nationality: fields.take(
                     format!("request.persons[{i}].nationality"),
-                    ShortText::parse(p.nationality.clone()),
+                    parse_country(&p.nationality).and_then(ShortText::parse),
                 ),
                 protected: p.protected,
             })
@@ -288,12 +388,6 @@ pub fn event_out(e: Event) -> pb::Event {
     }
 }
 
-pub fn partner_kind_in(raw: i32) -> Result<Option<PartnerKind>, ParseError> {
-    let wire =
-        pb::PartnerKind::try_from(raw).map_err(|_| ParseError(format!("{raw} is not a known value")))?;
-    Ok(PartnerKind::parse(wire.as_str_name().strip_prefix("PARTNER_KIND_").unwrap_or("")))
-}
-
 pub fn partner_fields_in(fields: &mut Fields, p: &pb::Partner) -> PartnerFields {
     let kind = fields.take("partner.kind", partner_kind_in(p.kind));
     PartnerFields {
@@ -306,13 +400,11 @@ pub fn partner_fields_in(fields: &mut Fields, p: &pb::Partner) -> PartnerFields 
 }
 
 pub fn partner_out(p: Partner) -> pb::Partner {
-    let kind =
-        pb::PartnerKind::from_str_name(&format!("PARTNER_KIND_{}", p.kind.as_str())).map_or(0, |k| k as i32);
     pb::Partner {
         code: p.code.to_string(),
         name: p.name.into(),
         country: p.country,
-        kind,
+        kind: partner_kind_out(p.kind),
         legal_bases: p.legal_bases.into_iter().map(Into::into).collect(),
         active: p.active,
         create_time: Some(timestamp_out(p.create_time)),
@@ -325,24 +417,127 @@ pub fn partner_out(p: Partner) -> pb::Partner {
 mod tests {
     use super::*;
 
+    fn sorted(list: impl IntoIterator<Item = impl ToString>) -> Vec<String> {
+        let mut list: Vec<String> = list.into_iter().map(|s| s.to_string()).collect();
+        list.sort();
+        list
+    }
+
+    /// The update mask knows exactly the contract's Request fields, and the partner mask the
+    /// Partner fields (those an administrator may change plus the fixed and output-only ones).
     #[test]
-    fn every_domain_value_crosses_the_wire_and_back() {
-        for &s in State::ALL {
-            assert_eq!(state_in(state_out(s)).unwrap(), Some(s));
+    fn masks_know_exactly_the_contracts_fields() {
+        assert_eq!(
+            sorted(mla_app::request_paths()),
+            sorted(mla_proto::contract::message_fields("mla.v1.Request"))
+        );
+        let partner =
+            crate::partners::MUTABLE.into_iter().chain(["code", "create_time", "update_time", "etag"]);
+        assert_eq!(sorted(partner), sorted(mla_proto::contract::message_fields("mla.v1.Partner")));
+    }
+
+    /// Every value of each contract enum, read from the descriptor set, crosses to the domain value
+    /// of the same name and back to the same number; UNSPECIFIED is no value; an unknown number is an
+    /// error, never a silent zero.
+    #[test]
+    fn every_contract_value_crosses_to_the_domain_value_of_its_name_and_back() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            proto_enum: &str,
+            prefix: &str,
+            domain_count: usize,
+            name: fn(T) -> &'static str,
+            into_domain: fn(i32) -> Result<Option<T>, ParseError>,
+            into_wire: fn(T) -> i32,
+        ) {
+            let values = mla_proto::contract::enum_values(proto_enum);
+            for (proto_name, number) in &values {
+                let value = into_domain(*number).unwrap_or_else(|e| panic!("{proto_name}: {}", e.0));
+                match value {
+                    None => assert_eq!(*number, 0, "{proto_name}"),
+                    Some(value) => {
+                        assert_eq!(format!("{prefix}{}", name(value)), *proto_name);
+                        assert_eq!(into_wire(value), *number, "{proto_name}");
+                    }
+                }
+            }
+            assert_eq!(values.len(), domain_count + 1, "{proto_enum}: one proto value per domain value");
+            assert!(into_domain(values.len() as i32 + 100).is_err(), "{proto_enum}: unknown numbers");
         }
-        for &a in Action::ALL {
-            assert_eq!(action_in(action_out(a)).unwrap(), Some(a));
-        }
-        for &g in RefusalGround::ALL {
-            assert_eq!(refusal_ground_in(refusal_ground_out(g)).unwrap(), Some(g));
-        }
-        for &k in ConditionKind::ALL {
-            assert_eq!(condition_kind_in(condition_kind_out(k)).unwrap(), Some(k));
-        }
-        for &t in RequestType::ALL {
-            assert_eq!(request_type_in(request_type_out(t)).unwrap(), Some(t));
-        }
-        assert_eq!(state_in(0).unwrap(), None);
-        assert!(state_in(999).is_err());
+        check("mla.v1.State", "STATE_", State::ALL.len(), State::as_str, state_in, state_out);
+        check("mla.v1.Action", "ACTION_", Action::ALL.len(), Action::as_str, action_in, action_out);
+        let direction = Direction::ALL.len();
+        check("mla.v1.Direction", "DIRECTION_", direction, Direction::as_str, direction_in, direction_out);
+        let types = RequestType::ALL.len();
+        check(
+            "mla.v1.RequestType",
+            "REQUEST_TYPE_",
+            types,
+            RequestType::as_str,
+            request_type_in,
+            request_type_out,
+        );
+        check(
+            "mla.v1.Priority",
+            "PRIORITY_",
+            Priority::ALL.len(),
+            Priority::as_str,
+            priority_in,
+            priority_out,
+        );
+        let levels = Confidentiality::ALL.len();
+        check(
+            "mla.v1.Confidentiality",
+            "CONFIDENTIALITY_",
+            levels,
+            Confidentiality::as_str,
+            confidentiality_in,
+            confidentiality_out,
+        );
+        let roles = PersonRole::ALL.len();
+        check(
+            "mla.v1.PersonRole",
+            "PERSON_ROLE_",
+            roles,
+            PersonRole::as_str,
+            person_role_in,
+            person_role_out,
+        );
+        let kinds = ConditionKind::ALL.len();
+        check(
+            "mla.v1.ConditionKind",
+            "CONDITION_KIND_",
+            kinds,
+            ConditionKind::as_str,
+            condition_kind_in,
+            condition_kind_out,
+        );
+        let statuses = ConditionStatus::ALL.len();
+        check(
+            "mla.v1.ConditionStatus",
+            "CONDITION_STATUS_",
+            statuses,
+            ConditionStatus::as_str,
+            condition_status_in,
+            condition_status_out,
+        );
+        let grounds = RefusalGround::ALL.len();
+        check(
+            "mla.v1.RefusalGround",
+            "REFUSAL_GROUND_",
+            grounds,
+            RefusalGround::as_str,
+            refusal_ground_in,
+            refusal_ground_out,
+        );
+        check("mla.v1.Outcome", "OUTCOME_", Outcome::ALL.len(), Outcome::as_str, outcome_in, outcome_out);
+        let partner_kinds = PartnerKind::ALL.len();
+        check(
+            "mla.v1.PartnerKind",
+            "PARTNER_KIND_",
+            partner_kinds,
+            PartnerKind::as_str,
+            partner_kind_in,
+            partner_kind_out,
+        );
     }
 }

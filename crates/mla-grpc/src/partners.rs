@@ -16,7 +16,21 @@ pub struct Partners {
 }
 
 /// Fields of a partner an administrator may change.
-const MUTABLE: [&str; 5] = ["name", "country", "kind", "legal_bases", "active"];
+pub(crate) const MUTABLE: [&str; 5] = ["name", "country", "kind", "legal_bases", "active"];
+
+/// Without a mask, an update changes the fields set in the message (AIP-134) and nothing else. An
+/// unset field and its zero value look alike on the wire, so clearing a field or setting `active` to
+/// false needs the field named in the mask.
+fn fields_set(partner: &pb::Partner) -> Vec<String> {
+    let set = [
+        ("name", !partner.name.is_empty()),
+        ("country", !partner.country.is_empty()),
+        ("kind", partner.kind != 0),
+        ("legal_bases", !partner.legal_bases.is_empty()),
+        ("active", partner.active),
+    ];
+    set.into_iter().filter(|(_, is_set)| *is_set).map(|(path, _)| path.to_owned()).collect()
+}
 
 fn code_in(fields: &mut Fields, field: &str, raw: &str) -> PartnerCode {
     fields
@@ -85,8 +99,11 @@ impl PartnerService for Partners {
         let code = code_in(&mut fields, "partner.code", &incoming.code);
         let paths: Vec<String> = match m.update_mask {
             Some(mask) if !mask.paths.is_empty() => mask.paths,
-            _ => MUTABLE.iter().map(|p| p.to_string()).collect(),
+            _ => fields_set(&incoming),
         };
+        if paths.is_empty() {
+            fields.refuse("update_mask", "names no field to change, and the partner sets none");
+        }
         for path in paths.iter().filter(|p| !MUTABLE.contains(&p.as_str())) {
             fields.refuse(format!("update_mask.paths[{path}]"), format!("{path} cannot be changed"));
         }

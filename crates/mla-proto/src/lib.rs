@@ -21,3 +21,43 @@ pub use mla::v1;
 /// `google.api` annotations, the well-known types) plus the `google.rpc` error model, with source
 /// comments. Pass it to `tonic_reflection::server::Builder::register_encoded_file_descriptor_set`.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mla_descriptor.bin"));
+
+/// What the contract declares, read from [`FILE_DESCRIPTOR_SET`]: the field names of a message and
+/// the values of an enum. The other crates' tests check their own lists against it, so that a field or
+/// value added to the proto cannot be forgotten by a hand-written list or mapping.
+pub mod contract {
+    use prost::Message as _;
+    use prost_types::FileDescriptorSet;
+
+    fn descriptor_set() -> FileDescriptorSet {
+        FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).expect("the embedded descriptor set decodes")
+    }
+
+    /// The field names of a message, in declaration order, by its full name (`mla.v1.Request`).
+    /// Panics if the contract has no such message: a caller names it from the proto files.
+    pub fn message_fields(full_name: &str) -> Vec<String> {
+        let set = descriptor_set();
+        set.file
+            .iter()
+            .flat_map(|file| {
+                file.message_type.iter().map(move |m| (format!("{}.{}", file.package(), m.name()), m))
+            })
+            .find(|(name, _)| name == full_name)
+            .map(|(_, message)| message.field.iter().map(|f| f.name().to_owned()).collect())
+            .unwrap_or_else(|| panic!("the contract has no message {full_name}"))
+    }
+
+    /// The values of an enum (name and number, UNSPECIFIED included), by its full name
+    /// (`mla.v1.State`).
+    pub fn enum_values(full_name: &str) -> Vec<(String, i32)> {
+        let set = descriptor_set();
+        set.file
+            .iter()
+            .flat_map(|file| {
+                file.enum_type.iter().map(move |e| (format!("{}.{}", file.package(), e.name()), e))
+            })
+            .find(|(name, _)| name == full_name)
+            .map(|(_, e)| e.value.iter().map(|v| (v.name().to_owned(), v.number())).collect())
+            .unwrap_or_else(|| panic!("the contract has no enum {full_name}"))
+    }
+}
