@@ -74,7 +74,7 @@ async fn bench(calls: usize) {
         request_id: String::new(),
     };
     let id = broker.requests().await.create_request(authed(create, &judge)).await.unwrap().into_inner().id;
-    let base = broker.start_gateway().await;
+    let base = broker.gateway_url();
     let channel = broker.channel().await;
     let http = http_client();
     let url = format!("{base}/v1/requests/{id}");

@@ -1,11 +1,12 @@
-//! The end-to-end harness: boots the broker in-process on port 0 over a fresh database, waits on its
-//! health check, and hands out real gRPC clients and development tokens for any principal.
+//! The end-to-end harness: boots the broker through `mla_broker::run`, the very wiring that
+//! `mla-broker serve` runs (gRPC and the REST gateway in one process), on port 0 over a fresh database,
+//! waits on its health check, and hands out real gRPC clients and tokens for any principal.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use mla_app::App;
-use mla_auth::{AuthConfig, Verifier};
+use mla_app::{ManualClock, SystemClock, TimeSource};
+use mla_broker::{Config, Listeners, Secret};
 use mla_domain::{PartnerCode, Role};
 use mla_proto::v1 as pb;
 use mla_store::Store;
@@ -19,19 +20,29 @@ use tonic_types::StatusExt;
 pub use pb::partner_service_client::PartnerServiceClient;
 pub use pb::request_service_client::RequestServiceClient;
 
+/// Every wait of a test on the broker is bounded by this: a broken promise fails the test instead of
+/// hanging the run.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Waits for `future` at most [`PATIENCE`], failing the test with `what` if it does not complete.
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .unwrap_or_else(|_| panic!("gave up after {PATIENCE:?} waiting for {what}"))
+}
+
 /// A broker running in this process, and what a test needs to talk to it.
 #[derive(Debug)]
 pub struct Broker {
+    /// The gRPC API.
     pub url: String,
-    pub store: Arc<dyn Store>,
-    /// The application and the verifier the server runs, kept so that a REST gateway can call the
-    /// same services in-process.
-    app: App,
-    verifier: Verifier,
-    secret: Vec<u8>,
+    /// The REST gateway, served by the same process.
+    pub http_url: String,
+    config: Config,
+    secret: String,
     shutdown: CancellationToken,
-    server: JoinHandle<Result<(), tonic::transport::Error>>,
-    _data: tempfile::TempDir,
+    server: JoinHandle<anyhow::Result<()>>,
+    _data: Arc<tempfile::TempDir>,
     /// The PostgreSQL database the broker serves, shared with its replicas; dropped with the last.
     _database: Option<Arc<TestDatabase>>,
 }
@@ -64,80 +75,99 @@ macro_rules! on_both_backends {
 impl Broker {
     /// A broker over a fresh SQLite database in a temporary directory.
     pub async fn sqlite() -> Broker {
-        let data = tempfile::tempdir().expect("a temporary directory");
-        let path = data.path().join("broker.db");
-        let store =
-            mla_store_sqlite::SqliteStore::open(path.to_str().expect("a UTF-8 path")).await.expect("open");
-        Self::over(Arc::new(store), data).await
-    }
-
-    /// A broker over `store`, serving on a free port of the loopback interface.
-    pub async fn over(store: Arc<dyn Store>, data: tempfile::TempDir) -> Broker {
-        let secret = mla_auth::dev_secret(data.path()).expect("a development secret");
-        Self::serving(store, data, secret, None).await
+        Self::start(Backend::Sqlite).await.expect("SQLite is always there")
     }
 
     /// A broker on `backend`; `None` when PostgreSQL is skipped on purpose (`MLA_SKIP_POSTGRES=1`).
     pub async fn start(backend: Backend) -> Option<Broker> {
-        match backend {
-            Backend::Sqlite => Some(Self::sqlite().await),
-            Backend::Postgres => {
-                let database = Arc::new(TestDatabase::create().await?);
-                let data = tempfile::tempdir().expect("a temporary directory");
-                let secret = mla_auth::dev_secret(data.path()).expect("a development secret");
-                Some(Self::on_postgres(database, data, secret).await)
-            }
-        }
+        Self::start_with_clock(backend, Arc::new(SystemClock)).await
+    }
+
+    /// A broker on `backend` whose time is `clock`'s (see [`ManualClock`]).
+    pub async fn start_with_clock(backend: Backend, clock: Arc<dyn TimeSource>) -> Option<Broker> {
+        let data = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Arc::new(TestDatabase::create().await?)),
+        };
+        let mut config = Config::with_data_dir(data.path());
+        config.database_url = database.as_ref().map(|db| db.url());
+        Some(Self::boot(config, test_secret(), clock, data, database).await)
+    }
+
+    /// A broker with `configure` applied to the configuration the harness would use (TLS files, say),
+    /// over a fresh SQLite database.
+    pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> Broker {
+        let data = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        let mut config = Config::with_data_dir(data.path());
+        configure(&mut config);
+        Self::boot(config, test_secret(), Arc::new(SystemClock), data, None).await
+    }
+
+    /// A broker at a fixed instant that moves only when the test moves it.
+    pub async fn start_at(backend: Backend, instant: mla_domain::Timestamp) -> Option<(Broker, ManualClock)> {
+        let clock = ManualClock::at(instant);
+        Some((Self::start_with_clock(backend, Arc::new(clock.clone())).await?, clock))
     }
 
     /// Another replica serving the same PostgreSQL database, trusting the same tokens: what several
     /// stateless `mla-broker serve` processes in front of one database are.
     pub async fn replica(&self) -> Broker {
         let database = self._database.clone().expect("replicas share a PostgreSQL database");
-        Self::on_postgres(database, tempfile::tempdir().expect("a temporary directory"), self.secret.clone())
-            .await
+        let data = Arc::new(tempfile::tempdir().expect("a temporary directory"));
+        let config = Config { data_dir: data.path().to_owned(), ..self.config.clone() };
+        Self::boot(config, self.secret.clone(), Arc::new(SystemClock), data, Some(database)).await
     }
 
-    async fn on_postgres(database: Arc<TestDatabase>, data: tempfile::TempDir, secret: Vec<u8>) -> Broker {
-        let store = mla_store_postgres::PostgresStore::connect(&database.url()).await.expect("connect");
-        Self::serving(Arc::new(store), data, secret, Some(database)).await
-    }
-
-    async fn serving(
-        store: Arc<dyn Store>,
-        data: tempfile::TempDir,
-        secret: Vec<u8>,
+    async fn boot(
+        mut config: Config,
+        secret: String,
+        clock: Arc<dyn TimeSource>,
+        data: Arc<tempfile::TempDir>,
         database: Option<Arc<TestDatabase>>,
     ) -> Broker {
-        let verifier = Verifier::new(AuthConfig::development(secret.clone())).await.expect("a verifier");
+        // A configured HS256 secret (with the development issuer and audience), so that replicas
+        // trust each other's tokens as production replicas sharing a key do.
+        config.jwt_hs256_secret = Some(Secret::new(secret.clone()));
+        let grpc = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let http = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", grpc.local_addr().expect("an address"));
+        let http_url = format!("http://{}", http.local_addr().expect("an address"));
         let shutdown = CancellationToken::new();
-        let app = App::new(store.clone(), Default::default(), shutdown.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let url = format!("http://{}", listener.local_addr().expect("an address"));
-        let stop = shutdown.clone();
-        let server =
-            tokio::spawn(mla_grpc::serve(app.clone(), verifier.clone(), listener, None, async move {
-                stop.cancelled().await
-            }));
+        let server = tokio::spawn(mla_broker::run_with_clock(
+            config.clone(),
+            Listeners { grpc, http },
+            clock,
+            shutdown.clone(),
+        ));
         let broker =
-            Broker { url, store, app, verifier, secret, shutdown, server, _data: data, _database: database };
+            Broker { url, http_url, config, secret, shutdown, server, _data: data, _database: database };
         broker.wait_until_serving().await;
         broker
     }
 
+    /// The broker's store, opened anew on its database as an operator's tool (`audit verify`) would.
+    pub async fn open_store(&self) -> Arc<dyn Store> {
+        let url = self.config.database_url.clone().unwrap_or_default();
+        mla_broker::open_store(&url, &self.config.data_dir).await.expect("the broker's database opens")
+    }
+
+    /// Waits until the broker answers ready on its gateway (the database reachable), which works
+    /// whether gRPC is plain or behind (mutual) TLS: both listeners are served by the same `run`.
     async fn wait_until_serving(&self) {
-        use tonic_health::pb::health_check_response::ServingStatus;
-        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-        let mut health = HealthClient::new(self.channel().await);
-        for _ in 0..200 {
-            let answer = health.check(HealthCheckRequest { service: String::new() }).await;
-            if answer.is_ok_and(|a| a.get_ref().status == ServingStatus::Serving as i32) {
-                return;
+        let http = http_client();
+        let ready = format!("{}/readyz", self.http_url);
+        let serving = async {
+            loop {
+                if http.get(&ready).send().await.is_ok_and(|answer| answer.status().is_success()) {
+                    return;
+                }
+                assert!(!self.server.is_finished(), "the broker stopped while starting");
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the broker did not report SERVING");
+        };
+        within("the broker to answer ready", serving).await;
     }
 
     pub async fn channel(&self) -> Channel {
@@ -165,7 +195,7 @@ impl Broker {
 
     fn mint(&self, subject: &str, roles: &[Role], partner: Option<&PartnerCode>) -> String {
         mla_auth::mint_token(
-            &self.secret,
+            self.secret.as_bytes(),
             mla_auth::DEV_ISSUER,
             mla_auth::DEV_AUDIENCE,
             subject,
@@ -224,43 +254,24 @@ impl Broker {
         }
     }
 
-    /// The broker's services in this process, as `mla-broker serve` hands them to its gateway.
-    pub fn in_process(&self) -> mla_grpc::InProcess {
-        mla_grpc::in_process(self.app.clone(), self.verifier.clone())
+    /// The REST gateway that the broker serves beside gRPC, in-process (as `mla-broker serve` does).
+    pub fn gateway_url(&self) -> String {
+        self.http_url.clone()
     }
 
-    /// Starts the REST gateway over the in-process services, on a free loopback port, until the
-    /// broker stops; returns its base URL (`http://127.0.0.1:PORT`). Readiness pings the store, as
-    /// the in-process upstream has no health service.
-    pub async fn start_gateway(&self) -> String {
-        let store = self.store.clone();
-        let readiness = mla_gateway::Readiness::new(move || {
-            let store = store.clone();
-            async move { store.ping().await.is_ok() }
-        });
-        let config = mla_gateway::GatewayConfig { readiness: Some(readiness), ..Default::default() };
-        self.serve_gateway(mla_gateway::router(self.in_process(), config)).await
-    }
-
-    /// Starts the REST gateway in front of the broker's gRPC port, as `mla-broker gateway --upstream`
-    /// does; readiness asks the broker's health service.
+    /// Starts the REST gateway alone in front of the broker's gRPC port, as
+    /// `mla-broker gateway --upstream` runs it, until the broker stops; returns its base URL.
     pub async fn start_remote_gateway(&self) -> String {
-        let channel = mla_gateway::upstream_channel(&self.url, None).expect("a valid upstream URL");
-        self.serve_gateway(mla_gateway::router(channel, mla_gateway::GatewayConfig::default())).await
-    }
-
-    async fn serve_gateway(&self, router: axum::Router) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
-        let stop = self.shutdown.clone();
-        tokio::spawn(mla_gateway::serve(listener, router, async move { stop.cancelled().await }));
+        tokio::spawn(mla_broker::gateway_on(listener, self.url.clone(), None, self.shutdown.clone()));
         url
     }
 
     /// Stops the broker as SIGTERM would, and waits for it to drain.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.server.await.expect("the server task").expect("a clean shutdown");
+        within("the broker to drain", self.server).await.expect("the server task").expect("a clean shutdown");
     }
 }
 
@@ -277,6 +288,11 @@ pub const PRINCIPALS: [&str; 9] = [
     "FR-MOJ",
     "DE-BJ",
 ];
+
+/// A fresh HS256 secret (at least 32 bytes) for one broker and its replicas.
+fn test_secret() -> String {
+    format!("{}{}", uuid::Uuid::now_v7().simple(), uuid::Uuid::now_v7().simple())
+}
 
 /// A call carrying a bearer token.
 pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {

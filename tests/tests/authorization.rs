@@ -166,6 +166,98 @@ async fn calls_without_a_valid_token_are_unauthenticated_but_health_stays_open(b
     assert_eq!(status.code(), Code::Unauthenticated);
     let valid = broker.staff("auditor-1", &[Role::Auditor]);
     partners.list_partners(authed(pb::ListPartnersRequest::default(), &valid)).await.expect("still serving");
+    // Health needs no token at all: load balancers probe it bare.
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let mut health = HealthClient::new(broker.channel().await);
+    for service in ["", "mla.v1.RequestService", "mla.v1.PartnerService"] {
+        let answer = health.check(HealthCheckRequest { service: service.into() }).await;
+        let answer =
+            answer.unwrap_or_else(|status| panic!("health of {service:?} without a token: {status:?}"));
+        assert_eq!(answer.into_inner().status, ServingStatus::Serving as i32, "{service:?}");
+    }
+    broker.stop().await;
+}
+
+/// The NCIJC's internal fields (the assignee, the internal due date and what derives from it) never
+/// reach the partner: not in answers or lists over gRPC or REST, not as filters, not in the CSV
+/// export, not in its events or its live feed.
+async fn internal_fields_never_reach_a_partner(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    broker.register_partners(&["FR-MOJ"]).await;
+    let mut client = broker.requests().await;
+    let france = broker.partner("FR-MOJ");
+    let supervisor = broker.staff("supervisor-1", &[Role::Supervisor]);
+    let request = broker.submitted_by("FR-MOJ", "Internal fields").await;
+    let id = request.id.clone();
+    client.transition_request(authed(action(&id, pb::Action::Acknowledge), &supervisor)).await.unwrap();
+    let assign = pb::UpdateRequestRequest {
+        request: Some(pb::Request { id: id.clone(), assignee: "officer-layla".into(), ..Default::default() }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["assignee".into()] }),
+        ..Default::default()
+    };
+    let staff_view = client.update_request(authed(assign, &supervisor)).await.unwrap().into_inner();
+    assert_eq!(staff_view.assignee, "officer-layla");
+    assert!(staff_view.due_time.is_some());
+
+    // Answers and lists over gRPC.
+    let get = || authed(pb::GetRequestRequest { id: id.clone() }, &france);
+    let seen = client.get_request(get()).await.unwrap().into_inner();
+    assert_eq!((seen.assignee.as_str(), seen.due_time, seen.overdue), ("", None, false));
+    let listed = client.list_requests(authed(pb::ListRequestsRequest::default(), &france)).await.unwrap();
+    for r in listed.into_inner().requests {
+        assert_eq!((r.assignee.as_str(), r.due_time), ("", None));
+    }
+    // Filters on internal fields are refused whatever their value, so they answer nothing.
+    for filter in [
+        pb::ListRequestsRequest { assignee: "officer-layla".into(), ..Default::default() },
+        pb::ListRequestsRequest { assignee: "nobody".into(), ..Default::default() },
+        pb::ListRequestsRequest { overdue: true, ..Default::default() },
+    ] {
+        let refused = client.list_requests(authed(filter, &france)).await.unwrap_err();
+        assert_eq!(refused.code(), IA, "{refused:?}");
+    }
+    // Its events: the assignment is not among them, and no shared event carries the due date.
+    let events = client
+        .list_request_events(authed(
+            pb::ListRequestEventsRequest { id: id.clone(), ..Default::default() },
+            &france,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["CREATE", "SUBMIT", "ACKNOWLEDGE"]);
+    let mut feed =
+        client.watch_events(authed(pb::WatchEventsRequest::default(), &france)).await.unwrap().into_inner();
+    let mut fed = Vec::new();
+    while fed.len() < events.len() {
+        fed.push(within("France's feed", futures::StreamExt::next(&mut feed)).await.unwrap().unwrap());
+    }
+    for event in events.iter().chain(&fed) {
+        assert!(!event.details.contains("officer-layla") && !event.details.contains("due_time"), "{event:?}");
+    }
+    assert_eq!(
+        fed.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        events.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
+
+    // The same over REST: the answer, the list and the CSV export.
+    let http = http_client();
+    let rest = |path: &str| http.get(format!("{}{path}", broker.gateway_url())).bearer_auth(&france).send();
+    let answer: serde_json::Value = rest(&format!("/v1/requests/{id}")).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (&answer["assignee"], &answer["due_time"]),
+        (&serde_json::json!(""), &serde_json::Value::Null)
+    );
+    let list = rest("/v1/requests").await.unwrap().text().await.unwrap();
+    let csv = rest("/v1/requests.csv").await.unwrap().text().await.unwrap();
+    for body in [list, csv] {
+        assert!(!body.contains("officer-layla"), "{body}");
+    }
+    let filtered = rest("/v1/requests?assignee=officer-layla").await.unwrap();
+    assert_eq!(filtered.status(), reqwest::StatusCode::BAD_REQUEST);
     broker.stop().await;
 }
 
@@ -173,4 +265,5 @@ on_both_backends!(
     every_rpc_answers_every_principal_as_the_rules_say,
     lists_hold_only_what_the_caller_may_see,
     calls_without_a_valid_token_are_unauthenticated_but_health_stays_open,
+    internal_fields_never_reach_a_partner,
 );

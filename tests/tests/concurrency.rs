@@ -23,7 +23,11 @@ async fn of_parallel_transitions_on_one_request_exactly_one_wins(backend: Backen
         let token = registrar.clone();
         tokio::spawn(async move { client.transition_request(authed(call, &token)).await })
     });
-    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap()).collect();
+    let results: Vec<_> = within("the racing transitions", futures::future::join_all(attempts))
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
     let wins = results.iter().filter(|r| r.is_ok()).count();
     let aborted =
         results.iter().filter(|r| r.as_ref().is_err_and(|s| s.code() == tonic::Code::Aborted)).count();
@@ -60,7 +64,7 @@ async fn retried_creates_with_one_key_register_one_request(backend: Backend) {
             async move { client.create_request(authed(call, &token)).await.map(|r| r.into_inner().id) },
         )
     });
-    let ids: HashSet<String> = futures::future::join_all(retries)
+    let ids: HashSet<String> = within("the retried creates", futures::future::join_all(retries))
         .await
         .into_iter()
         .map(|r| r.unwrap().expect("each retry succeeds"))
@@ -99,7 +103,7 @@ async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate(backend
         .await
         .unwrap()
         .into_inner();
-    let replayed = feed.next().await.unwrap().unwrap();
+    let replayed = within("the replayed SUBMIT", feed.next()).await.unwrap().unwrap();
     assert_eq!((replayed.action.as_str(), replayed.request_id.as_str()), ("SUBMIT", before.id.as_str()));
 
     // Writes while the watcher is live: each must arrive once, in cursor order.
@@ -112,7 +116,7 @@ async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate(backend
     }
     let mut seen = vec![replayed.cursor];
     while seen.len() < 11 {
-        let event = feed.next().await.unwrap().unwrap();
+        let event = within("the next live event", feed.next()).await.unwrap().unwrap();
         seen.push(event.cursor);
     }
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "strictly increasing cursors: {seen:?}");
@@ -120,12 +124,13 @@ async fn the_live_feed_replays_then_follows_with_no_gap_and_no_duplicate(backend
     // Resuming after the last cursor seen replays nothing twice.
     let resume = pb::WatchEventsRequest { after_cursor: seen[5].to_string() };
     let mut resumed = client.watch_events(authed(resume, &auditor)).await.unwrap().into_inner();
-    let next = resumed.next().await.unwrap().unwrap();
+    let next = within("the first event after the cursor", resumed.next()).await.unwrap().unwrap();
     assert_eq!(next.cursor, seen[6]);
 
     // Germany saw none of it: its stream has nothing to say, and ends with the broker.
     broker.stop().await;
-    assert!(germany_feed.next().await.and_then(|r| r.ok()).is_none(), "no French event reached Germany");
+    let germany_saw = within("Germany's feed to end", germany_feed.next()).await;
+    assert!(germany_saw.and_then(|r| r.ok()).is_none(), "no French event reached Germany");
 }
 
 on_both_backends!(
@@ -152,7 +157,10 @@ async fn the_live_feed_follows_writes_made_on_another_replica() {
     }
     let mut seen = Vec::new();
     while seen.len() < written.len() {
-        let event = feed.next().await.expect("the feed stays open").expect("an event");
+        let event = within("the other replica's event", feed.next())
+            .await
+            .expect("the feed stays open")
+            .expect("an event");
         assert_eq!(event.action, "SUBMIT");
         seen.push(event.request_id);
     }

@@ -50,7 +50,7 @@ impl Answer {
 
 impl Rest {
     async fn start(broker: &Broker) -> Rest {
-        Rest { base: broker.start_gateway().await, http: http_client() }
+        Rest { base: broker.gateway_url(), http: http_client() }
     }
 
     async fn call(
@@ -860,11 +860,11 @@ async fn probes_request_ids_compression_cors_and_a_remote_upstream() {
     let cors_base = format!("http://{}", listener.local_addr().unwrap());
     let stop = tokio_util::sync::CancellationToken::new();
     let stopped = stop.clone();
-    let server = tokio::spawn(mla_gateway::serve(
-        listener,
-        mla_gateway::router(broker.in_process(), config),
-        async move { stopped.cancelled().await },
-    ));
+    let upstream = mla_gateway::upstream_channel(&broker.url, None).unwrap();
+    let server =
+        tokio::spawn(mla_gateway::serve(listener, mla_gateway::router(upstream, config), async move {
+            stopped.cancelled().await
+        }));
     let cors = Rest { base: cors_base, http: http_client() };
     for (origin, allowed) in [("https://tools.ncijc.example", true), ("https://elsewhere.example", false)] {
         let answer = cors
@@ -878,7 +878,7 @@ async fn probes_request_ids_compression_cors_and_a_remote_upstream() {
             .await;
         assert_eq!(answer.headers.get("access-control-allow-origin").is_some(), allowed, "{origin}");
     }
-    // The in-process upstream has no health service; without a probe, its UNIMPLEMENTED is ready.
+    // Without a readiness probe of its own, the gateway asks the broker's health service.
     let ready = cors.call(Method::GET, "/readyz", None, &[], None).await;
     assert_eq!(ready.status, StatusCode::OK);
     // An idle feed gets keep-alive comments, so that proxies do not close it.

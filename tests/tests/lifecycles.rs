@@ -110,7 +110,10 @@ async fn an_incoming_request_goes_from_draft_to_closed(backend: Backend) {
     for pair in events.windows(2) {
         assert_eq!(pair[1].prev_hash, pair[0].hash);
     }
-    assert_eq!(mla_store::verify_audit(broker.store.as_ref()).await.unwrap().unwrap().requests, 1);
+    assert_eq!(
+        mla_store::verify_audit(broker.open_store().await.as_ref()).await.unwrap().unwrap().requests,
+        1
+    );
     broker.stop().await;
 }
 
@@ -148,43 +151,83 @@ async fn a_refusal_on_a_curable_ground_needs_consultation_first(backend: Backend
     broker.stop().await;
 }
 
+/// The wire form of an instant, for exact comparisons with the broker's answers.
+fn at(instant: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: instant.timestamp(),
+        nanos: instant.timestamp_subsec_nanos() as i32,
+    })
+}
+
+/// The deadline clock end to end, on a clock the test moves: it starts at acknowledgement, stops
+/// while France is asked for clarification and while execution is postponed, and the due date moves
+/// out by exactly the time stopped; the request is overdue exactly after it.
 async fn clarification_loops_and_postponement_stop_the_clock(backend: Backend) {
-    let Some((broker, p)) = setup(backend).await else { return };
+    use chrono::{Duration, TimeZone, Utc};
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
+    let Some((broker, clock)) = Broker::start_at(backend, t0).await else { return };
+    broker.register_partners(&["FR-MOJ"]).await;
+    let p = Parties {
+        judge: broker.staff("judge-1", &[Role::Judge]),
+        registrar: broker.staff("registrar-1", &[Role::Registrar]),
+        legal: broker.staff("legal-1", &[Role::LegalOfficer]),
+        evidence: broker.staff("evidence-1", &[Role::EvidenceOfficer]),
+        france: broker.partner("FR-MOJ"),
+    };
     let mut client = broker.requests().await;
-    let request = incoming_under_review(&broker, &p).await;
-    let due_before = request.due_time.unwrap();
+    let base = client.clone();
+    let step = |token: &str, call: pb::TransitionRequestRequest| {
+        let mut client = base.clone();
+        let call = authed(call, token);
+        async move { client.transition_request(call).await.unwrap().into_inner() }
+    };
+    let create =
+        pb::CreateRequestRequest { request: Some(complete_request("", "Clock")), request_id: String::new() };
+    let draft = client.create_request(authed(create, &p.france)).await.unwrap().into_inner();
+    let id = draft.id.clone();
+    step(&p.france, action(&id, A::Submit)).await;
 
-    let ask = action_with_reason(&request.id, A::RequestClarification, "Which bank accounts?");
-    let r = client.transition_request(authed(ask, &p.legal)).await.unwrap().into_inner();
-    assert_eq!(r.state, pb::State::ClarificationRequested as i32);
-    let missing = action(&request.id, A::ProvideClarification);
-    let status = client.transition_request(authed(missing, &p.france)).await.unwrap_err();
-    assert_eq!(
-        (status.code(), reason_of(&status).as_str()),
-        (tonic::Code::InvalidArgument, "REASON_REQUIRED")
-    );
-    let answer = action_with_reason(&request.id, A::ProvideClarification, "Accounts 1 and 2");
-    let r = client.transition_request(authed(answer, &p.france)).await.unwrap().into_inner();
+    // Acknowledged an hour later: NORMAL priority has 90 days from then.
+    clock.advance(Duration::hours(1));
+    let acknowledged = t0 + Duration::hours(1);
+    let r = step(&p.registrar, action(&id, A::Acknowledge)).await;
+    assert_eq!(r.received_time, at(acknowledged));
+    assert_eq!(r.due_time, at(acknowledged + Duration::days(90)));
+
+    // Two days of review, then ten days waiting on France: the clock stands still meanwhile.
+    clock.advance(Duration::days(2));
+    step(&p.legal, action(&id, A::StartReview)).await;
+    let r = step(&p.legal, action_with_reason(&id, A::RequestClarification, "Which bank accounts?")).await;
+    assert_eq!(r.due_time, at(acknowledged + Duration::days(90)), "stopping does not move the date yet");
+    clock.advance(Duration::days(10));
+    let r = step(&p.france, action_with_reason(&id, A::ProvideClarification, "Accounts 1 and 2")).await;
     assert_eq!(r.state, pb::State::UnderReview as i32);
-    let due_after = r.due_time.unwrap();
-    assert!(
-        (due_after.seconds, due_after.nanos) >= (due_before.seconds, due_before.nanos),
-        "the due date moved out by the time stopped"
-    );
+    assert_eq!(r.due_time, None, "the due date is internal to the NCIJC: France's answer has none");
+    let get = |token: &str| authed(pb::GetRequestRequest { id: id.clone() }, token);
+    let r = client.get_request(get(&p.judge)).await.unwrap().into_inner();
+    assert_eq!(r.due_time, at(acknowledged + Duration::days(100)), "moved out by exactly the ten days");
 
-    let r = client.transition_request(authed(action(&r.id, A::Accept), &p.judge)).await.unwrap().into_inner();
-    let r = client
-        .transition_request(authed(action(&r.id, A::StartExecution), &p.legal))
-        .await
-        .unwrap()
-        .into_inner();
-    let postpone = action_with_reason(&r.id, A::Postpone, "Ongoing domestic investigation");
-    let r = client.transition_request(authed(postpone, &p.judge)).await.unwrap().into_inner();
+    // Accepted and executing; postponed for a week and half an hour.
+    step(&p.judge, action(&id, A::Accept)).await;
+    step(&p.legal, action(&id, A::StartExecution)).await;
+    clock.advance(Duration::days(5));
+    let r = step(&p.judge, action_with_reason(&id, A::Postpone, "Ongoing domestic investigation")).await;
     assert_eq!(r.state, pb::State::Postponed as i32);
-    assert!(!r.overdue);
-    let r =
-        client.transition_request(authed(action(&r.id, A::Resume), &p.evidence)).await.unwrap().into_inner();
+    let postponed_for = Duration::days(7) + Duration::minutes(30);
+    clock.advance(postponed_for);
+    let r = step(&p.evidence, action(&id, A::Resume)).await;
     assert_eq!(r.state, pb::State::InExecution as i32);
+    let due = acknowledged + Duration::days(100) + postponed_for;
+    assert_eq!(r.due_time, at(due));
+
+    // Overdue exactly after the due date, and only then.
+    clock.set(due);
+    assert!(!client.get_request(get(&p.judge)).await.unwrap().into_inner().overdue);
+    clock.set(due + Duration::microseconds(1));
+    assert!(client.get_request(get(&p.judge)).await.unwrap().into_inner().overdue);
+    let overdue = pb::ListRequestsRequest { overdue: true, ..Default::default() };
+    let listed = client.list_requests(authed(overdue, &p.judge)).await.unwrap().into_inner().requests;
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
     broker.stop().await;
 }
 

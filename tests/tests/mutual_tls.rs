@@ -2,14 +2,12 @@
 //! certificate from its CA, and binds a partner's certificate to its partner code, so that a partner
 //! token is refused over a connection made with another partner's certificate.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use mla_domain::Role;
 use mla_proto::v1 as pb;
 use mla_tests::*;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 /// A test PKI: a CA, the server's certificate for `localhost`, and client certificates by name.
@@ -60,50 +58,19 @@ async fn channel(url: &str, pki: &Pki, client: Option<&str>) -> Result<Channel, 
 
 #[tokio::test]
 async fn a_partner_token_is_honoured_only_over_that_partners_certificate() {
-    // The broker, over TLS with client certificates required.
+    // The broker, over TLS with client certificates required, booted as `serve` boots it.
     let pki = Pki::new();
     let (server_cert, server_key) = pki.issue("localhost");
-    let tls = mla_grpc::tls_config(
-        &pki.write("server.pem", &server_cert),
-        &pki.write("server.key", &server_key),
-        Some(&pki.write("ca.pem", &pki.ca.pem())),
-    )
-    .unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let store =
-        mla_store_sqlite::SqliteStore::open(data.path().join("broker.db").to_str().unwrap()).await.unwrap();
-    let secret = mla_auth::dev_secret(data.path()).unwrap();
-    let verifier = mla_auth::Verifier::new(mla_auth::AuthConfig::development(secret.clone())).await.unwrap();
-    let shutdown = CancellationToken::new();
-    let app = mla_app::App::new(Arc::new(store), Default::default(), shutdown.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("https://{}", listener.local_addr().unwrap());
-    let stop = shutdown.clone();
-    let server =
-        tokio::spawn(mla_grpc::serve(
-            app,
-            verifier,
-            listener,
-            Some(tls),
-            async move { stop.cancelled().await },
-        ));
-    let token = |subject: &str, roles: &[Role], partner: Option<&str>| {
-        let partner = partner.map(|p| mla_domain::PartnerCode::parse(p).unwrap());
-        let ttl = Duration::from_secs(600);
-        mla_auth::mint_token(
-            &secret,
-            mla_auth::DEV_ISSUER,
-            mla_auth::DEV_AUDIENCE,
-            subject,
-            roles,
-            partner.as_ref(),
-            ttl,
-        )
-        .unwrap()
-    };
+    let broker = Broker::sqlite_with(|config| {
+        config.tls_cert = Some(pki.write("server.pem", &server_cert));
+        config.tls_key = Some(pki.write("server.key", &server_key));
+        config.tls_client_ca = Some(pki.write("ca.pem", &pki.ca.pem()));
+    })
+    .await;
+    let url = broker.url.clone();
 
     // Staff tokens are not bound: an administrator registers France over any valid certificate.
-    let admin = token("admin", &[Role::Admin], None);
+    let admin = broker.staff("admin", &[Role::Admin]);
     let mut partners = pb::partner_service_client::PartnerServiceClient::new(
         channel(&url, &pki, Some("ncijc-staff")).await.unwrap(),
     );
@@ -123,7 +90,7 @@ async fn a_partner_token_is_honoured_only_over_that_partners_certificate() {
         .await
         .expect("TLS works end to end");
 
-    let french_token = token("fr-system", &[Role::Partner], Some("FR-MOJ"));
+    let french_token = broker.partner("FR-MOJ");
     let list = || authed(pb::ListRequestsRequest::default(), &french_token);
     let mut over_french = RequestServiceClient::new(channel(&url, &pki, Some("FR-MOJ")).await.unwrap());
     over_french.list_requests(list()).await.expect("France's token over France's certificate");
@@ -139,6 +106,15 @@ async fn a_partner_token_is_honoured_only_over_that_partners_certificate() {
     };
     assert!(anonymous, "a caller without a client certificate is turned away");
 
-    shutdown.cancel();
-    server.await.unwrap().unwrap();
+    // Nor is there another door: the REST gateway beside it has no certificate to show, so France's
+    // token is refused there, while staff tokens (not bound to certificates) still work.
+    let http = http_client();
+    let via_gateway =
+        http.get(format!("{}/v1/requests", broker.http_url)).bearer_auth(&french_token).send().await;
+    assert_eq!(via_gateway.unwrap().status(), reqwest::StatusCode::UNAUTHORIZED);
+    let judge = broker.staff("judge-1", &[Role::Judge]);
+    let staff = http.get(format!("{}/v1/requests", broker.http_url)).bearer_auth(&judge).send().await;
+    assert_eq!(staff.unwrap().status(), reqwest::StatusCode::OK);
+
+    broker.stop().await;
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use mla_app::App;
+use mla_app::{App, SystemClock, TimeSource};
 use mla_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, KeySource, Verifier};
 use mla_gateway::{GatewayConfig, Readiness};
 use mla_store::Store;
@@ -33,6 +33,17 @@ pub use config::{Config, ConfigLayer, LogFormat, Secret};
 /// `shutdown` is cancelled when this returns, whatever the reason, so that nothing the caller hung on
 /// it outlives the server.
 pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_with_clock(config, listeners, Arc::new(SystemClock), shutdown).await
+}
+
+/// [`run`], reading the time from `clock` instead of the system's: tests boot the very same broker
+/// with a clock they move by hand, to check deadlines to the microsecond.
+pub async fn run_with_clock(
+    config: Config,
+    listeners: Listeners,
+    clock: Arc<dyn TimeSource>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let _cancel_on_return = shutdown.clone().drop_guard();
     config.validate()?;
     let grpc_addr = listeners.grpc.local_addr().context("cannot read the gRPC listener's address")?;
@@ -43,7 +54,11 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
     let verifier = build_verifier(&config).await?;
     let tls = tls_config(&config)?;
     let backend = Backend::open(config.database_url.as_deref(), &config.data_dir).await?;
-    let app = App::new(backend.store(), config.sla(), shutdown.clone());
+    let app = App::new(backend.store(), config.sla(), shutdown.clone()).with_clock(clock);
+    // Where mutual TLS is configured, partners must present their certificate: on gRPC, and through
+    // the in-process gateway too, which has no certificate to show.
+    let authentication = mla_grpc::Authentication::new(verifier)
+        .requiring_partner_certificates(config.tls_client_ca.is_some());
 
     // The REST gateway calls the same services in-process, through the same authentication layer:
     // no network hop, and no rule of its own.
@@ -53,7 +68,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         async move { store.ping().await.is_ok() }
     });
     let gateway = mla_gateway::router(
-        mla_grpc::in_process(app.clone(), verifier.clone()),
+        mla_grpc::in_process(app.clone(), authentication.clone()),
         GatewayConfig { readiness: Some(readiness), ..GatewayConfig::default() },
     );
 
@@ -65,7 +80,7 @@ pub async fn run(config: Config, listeners: Listeners, shutdown: CancellationTok
         database = %redact_url(&config.database_url()),
         "mla-broker is serving gRPC and the REST gateway"
     );
-    let grpc = mla_grpc::serve(app, verifier, listeners.grpc, tls, shutdown.clone().cancelled_owned());
+    let grpc = mla_grpc::serve(app, authentication, listeners.grpc, tls, shutdown.clone().cancelled_owned());
     let http = mla_gateway::serve(listeners.http, gateway, shutdown.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.
     let stop_both = shutdown.clone();
@@ -120,16 +135,27 @@ pub async fn gateway(
     upstream_ca: Option<&Path>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let ca = match upstream_ca {
-        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
-        None => None,
-    };
-    let channel = mla_gateway::upstream_channel(upstream, ca.as_deref())
-        .with_context(|| format!("cannot use {upstream} as the upstream broker"))?;
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on {} (http_addr)", config.http_addr))?;
-    tracing::info!(http_addr = %config.http_addr, upstream, "the REST gateway is serving");
+    gateway_on(listener, upstream.to_owned(), upstream_ca.map(Path::to_owned), shutdown).await
+}
+
+/// The gateway of [`gateway`] on an already bound listener (tests bind port 0).
+pub async fn gateway_on(
+    listener: TcpListener,
+    upstream: String,
+    upstream_ca: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let ca = match &upstream_ca {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?),
+        None => None,
+    };
+    let channel = mla_gateway::upstream_channel(&upstream, ca.as_deref())
+        .with_context(|| format!("cannot use {upstream} as the upstream broker"))?;
+    let http_addr = listener.local_addr().context("cannot read the HTTP listener's address")?;
+    tracing::info!(%http_addr, upstream, "the REST gateway is serving");
     mla_gateway::serve(
         listener,
         mla_gateway::router(channel, GatewayConfig::default()),

@@ -18,9 +18,31 @@ const OPEN_PREFIXES: [&str; 3] = [
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
+/// How callers prove who they are: a bearer token always and, where the deployment requires it,
+/// a partner's client certificate as well.
+#[derive(Debug, Clone)]
+pub struct Authentication {
+    verifier: Verifier,
+    partner_certificates_required: bool,
+}
+
+impl Authentication {
+    /// Callers authenticate with a bearer token verified by `verifier`.
+    pub fn new(verifier: Verifier) -> Self {
+        Self { verifier, partner_certificates_required: false }
+    }
+
+    /// Partner principals must also present a client certificate issued to their partner code (the
+    /// deployment requires mutual TLS). The rule follows the principal, not the door: a partner token
+    /// that arrives without a certificate, through the REST gateway for instance, is refused.
+    pub fn requiring_partner_certificates(self, required: bool) -> Self {
+        Self { partner_certificates_required: required, ..self }
+    }
+}
+
 /// Verifies the bearer token of each call and attaches the principal to it.
 #[derive(Debug, Clone)]
-pub struct Authenticate(Verifier);
+pub struct Authenticate(Authentication);
 
 impl AsyncAuthorizeRequest<Body> for Authenticate {
     type RequestBody = Body;
@@ -28,7 +50,7 @@ impl AsyncAuthorizeRequest<Body> for Authenticate {
     type Future = BoxFuture<'static, Result<Request<Body>, Response<Body>>>;
 
     fn authorize(&mut self, mut request: Request<Body>) -> Self::Future {
-        let verifier = self.0.clone();
+        let Authentication { verifier, partner_certificates_required } = self.0.clone();
         Box::pin(async move {
             if OPEN_PREFIXES.iter().any(|p| request.uri().path().starts_with(p)) {
                 return Ok(request);
@@ -44,10 +66,18 @@ impl AsyncAuthorizeRequest<Body> for Authenticate {
             };
             match principal {
                 Ok(principal) => {
-                    if let Some(certificate) = presented_certificate(&request)
-                        && !certificate_binds(&certificate, &principal)
-                    {
-                        return Err(certificate_mismatch());
+                    match presented_certificate(&request) {
+                        Some(certificate) if !certificate_binds(&certificate, &principal) => {
+                            return Err(certificate_refused(
+                                "the client certificate was not issued to this token's partner",
+                            ));
+                        }
+                        None if partner_certificates_required && principal.partner_code().is_some() => {
+                            return Err(certificate_refused(
+                                "a partner must call over mutual TLS with a client certificate issued to it",
+                            ));
+                        }
+                        _ => {}
                     }
                     let span = tracing::Span::current();
                     span.record("subject", principal.subject());
@@ -102,17 +132,17 @@ fn certificate_binds(der: &[u8], principal: &Principal) -> bool {
             .any(|cn| cn == code.as_str())
 }
 
-fn certificate_mismatch() -> Response<Body> {
-    let mut status = Status::unauthenticated("the client certificate was not issued to this token's partner");
+fn certificate_refused(why: &str) -> Response<Body> {
+    let mut status = Status::unauthenticated(why);
     if let Ok(value) = r#"Bearer error="invalid_token""#.parse() {
         status.metadata_mut().insert("www-authenticate", value);
     }
     status.into_http()
 }
 
-/// The layer that authenticates calls with `verifier`.
-pub fn layer(verifier: Verifier) -> AsyncRequireAuthorizationLayer<Authenticate> {
-    AsyncRequireAuthorizationLayer::new(Authenticate(verifier))
+/// The layer that authenticates calls.
+pub fn layer(authentication: Authentication) -> AsyncRequireAuthorizationLayer<Authenticate> {
+    AsyncRequireAuthorizationLayer::new(Authenticate(authentication))
 }
 
 /// The principal the layer attached to a call.

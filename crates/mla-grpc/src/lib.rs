@@ -9,5 +9,6 @@ mod partners;
 mod requests;
 mod server;
 
+pub use auth::Authentication;
 pub use error::status_of;
 pub use server::{InProcess, in_process, serve, tls_config};

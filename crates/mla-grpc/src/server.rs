@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use mla_app::App;
-use mla_auth::Verifier;
 use mla_proto::v1::partner_service_server::PartnerServiceServer;
 use mla_proto::v1::request_service_server::RequestServiceServer;
 use tokio::net::TcpListener;
@@ -18,6 +17,7 @@ use tonic_health::ServingStatus;
 use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::Authentication;
 use crate::partners::Partners;
 use crate::requests::Requests;
 
@@ -29,7 +29,7 @@ const HEALTH_PROBE: Duration = Duration::from_secs(2);
 /// Serves the gRPC API on `listener` until `shutdown` completes, then drains calls in flight.
 pub async fn serve(
     app: App,
-    verifier: Verifier,
+    authentication: Authentication,
     listener: TcpListener,
     tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -72,7 +72,7 @@ pub async fn serve(
     }
     let result = builder
         .layer(trace)
-        .layer(crate::auth::layer(verifier))
+        .layer(crate::auth::layer(authentication))
         .add_routes(routes(app).add_service(health_service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
@@ -111,9 +111,9 @@ pub type InProcess = tower::util::BoxCloneSyncService<
     Box<dyn std::error::Error + Send + Sync>,
 >;
 
-pub fn in_process(app: App, verifier: Verifier) -> InProcess {
+pub fn in_process(app: App, authentication: Authentication) -> InProcess {
     let service = tower::ServiceBuilder::new()
-        .layer(crate::auth::layer(verifier))
+        .layer(crate::auth::layer(authentication))
         .service(routes(app))
         .map_err(|never| -> Box<dyn std::error::Error + Send + Sync> { match never {} });
     tower::util::BoxCloneSyncService::new(service)

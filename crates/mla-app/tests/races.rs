@@ -1,0 +1,190 @@
+//! Lost races, made deterministic: a competitor commits a change between the moment a use case loads
+//! a request and the moment it saves. The competitor is a store wrapper over a real SQLite database
+//! that, before letting a save through, has a supervisor reassign the request first.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use mla_app::{App, AppError, ManualClock, PartnerFields};
+use mla_domain::audit::Event;
+use mla_domain::lifecycle::{self, Command, Context, Patch};
+use mla_domain::partner::PartnerKind;
+use mla_domain::{
+    Action, NewRequest, Partner, PartnerCode, Principal, Request, RequestContent, RequestId, Role, ShortText,
+    State, Timestamp, Transition,
+};
+use mla_store::{EventReader, Idempotency, RequestQuery, Store, StoreResult};
+use mla_store_sqlite::SqliteStore;
+use tokio_util::sync::CancellationToken;
+
+/// A store through which a competitor wins the next `races` saves.
+#[derive(Debug)]
+struct Interloper {
+    inner: SqliteStore,
+    races: AtomicUsize,
+    competitor: Principal,
+}
+
+impl Interloper {
+    /// The competitor's change: the same request, reassigned, committed first.
+    async fn compete(&self, id: RequestId) -> StoreResult<()> {
+        let current = self.inner.get_request(id).await?.expect("the request exists");
+        let nth = current.version;
+        let patch =
+            Patch { assignee: Some(ShortText::parse(format!("officer-{nth}")).unwrap()), ..Patch::default() };
+        let ctx = Context { now: current.update_time, partner: None, sla: Default::default() };
+        let change =
+            lifecycle::update(&current, &patch, &self.competitor, &ctx).expect("a supervisor may assign");
+        self.inner.save_change(current.version, change, None).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl Store for Interloper {
+    async fn create_request(&self, new: NewRequest, key: Option<&Idempotency>) -> StoreResult<Request> {
+        self.inner.create_request(new, key).await
+    }
+    async fn get_request(&self, id: RequestId) -> StoreResult<Option<Request>> {
+        self.inner.get_request(id).await
+    }
+    async fn list_requests(&self, query: &RequestQuery) -> StoreResult<Vec<Request>> {
+        self.inner.list_requests(query).await
+    }
+    async fn save_change(
+        &self,
+        version: i64,
+        change: Transition,
+        key: Option<&Idempotency>,
+    ) -> StoreResult<Request> {
+        if self.races.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            self.compete(change.request.id).await?;
+        }
+        self.inner.save_change(version, change, key).await
+    }
+    async fn replay(&self, key: &Idempotency) -> StoreResult<Option<serde_json::Value>> {
+        self.inner.replay(key).await
+    }
+    async fn request_events(
+        &self,
+        id: RequestId,
+        reader: &EventReader,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        self.inner.request_events(id, reader, after, limit).await
+    }
+    async fn events_after(&self, reader: &EventReader, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
+        self.inner.events_after(reader, after, limit).await
+    }
+    fn event_signal(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.inner.event_signal()
+    }
+    async fn create_partner(&self, partner: Partner, key: Option<&Idempotency>) -> StoreResult<Partner> {
+        self.inner.create_partner(partner, key).await
+    }
+    async fn get_partner(&self, code: &PartnerCode) -> StoreResult<Option<Partner>> {
+        self.inner.get_partner(code).await
+    }
+    async fn list_partners(
+        &self,
+        inactive: bool,
+        after: Option<&PartnerCode>,
+        limit: u32,
+    ) -> StoreResult<Vec<Partner>> {
+        self.inner.list_partners(inactive, after, limit).await
+    }
+    async fn update_partner(
+        &self,
+        partner: Partner,
+        version: i64,
+        key: Option<&Idempotency>,
+    ) -> StoreResult<Partner> {
+        self.inner.update_partner(partner, version, key).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+}
+
+fn instant() -> Timestamp {
+    Timestamp::from_timestamp(1_772_355_600, 0).unwrap()
+}
+
+/// An application over the interloping store, and a request France submitted to the NCIJC.
+async fn submitted() -> (App, Arc<Interloper>, RequestId) {
+    let supervisor = Principal::staff("supervisor-9", [Role::Supervisor]).unwrap();
+    let inner = SqliteStore::open("sqlite::memory:").await.unwrap();
+    let store = Arc::new(Interloper { inner, races: AtomicUsize::new(0), competitor: supervisor });
+    let app = App::new(store.clone(), Default::default(), CancellationToken::new())
+        .with_clock(Arc::new(ManualClock::at(instant())));
+    let admin = Principal::staff("admin", [Role::Admin]).unwrap();
+    let france = PartnerCode::parse("FR-MOJ").unwrap();
+    let fields = PartnerFields {
+        name: ShortText::parse("Ministère de la Justice").unwrap(),
+        country: "FR".into(),
+        kind: PartnerKind::StateAuthority,
+        legal_bases: vec![],
+        active: true,
+    };
+    app.create_partner(&admin, france.clone(), fields, None).await.unwrap();
+    let partner = Principal::partner("fr-system", france).unwrap();
+    let content = RequestContent {
+        request_type: Some(mla_domain::RequestType::Evidence),
+        title: ShortText::parse("Race").unwrap(),
+        requesting_authority: ShortText::parse("Parquet de Paris").unwrap(),
+        summary_of_facts: mla_domain::LongText::parse("Facts.").unwrap(),
+        purpose: mla_domain::LongText::parse("Proceedings.").unwrap(),
+        legal_basis: ShortText::parse("UNTOC art. 18").unwrap(),
+        measures: vec![ShortText::parse("Bank records").unwrap()],
+        ..RequestContent::default()
+    };
+    let draft = app.create_request(&partner, None, content, None).await.unwrap();
+    let id = draft.request.id;
+    app.transition_request(&partner, id, Command::new(Action::Submit), "", None).await.unwrap();
+    (app, store, id)
+}
+
+fn registrar() -> Principal {
+    Principal::staff("registrar-1", [Role::Registrar]).unwrap()
+}
+
+#[tokio::test]
+async fn without_an_etag_a_lost_race_is_decided_again_on_the_fresh_state() {
+    let (app, store, id) = submitted().await;
+    store.races.store(1, Ordering::SeqCst);
+    let acknowledged =
+        app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), "", None).await;
+    let acknowledged = acknowledged.expect("the retry on the fresh state succeeds").request;
+    assert_eq!(acknowledged.state, State::Received);
+    assert_eq!(
+        acknowledged.assignee.as_str(),
+        "officer-2",
+        "the competitor's change is kept, not overwritten"
+    );
+    assert_eq!(acknowledged.version, 4, "create, submit, the competitor's assignment, the acknowledgement");
+}
+
+#[tokio::test]
+async fn a_race_lost_every_time_is_a_concurrent_modification_and_changes_nothing_of_ours() {
+    let (app, store, id) = submitted().await;
+    store.races.store(usize::MAX, Ordering::SeqCst);
+    let lost = app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), "", None).await;
+    let error = lost.expect_err("every attempt loses");
+    assert!(matches!(error, AppError::Conflict), "{error:?}");
+    assert_eq!(error.reason(), "CONCURRENT_MODIFICATION");
+    store.races.store(0, Ordering::SeqCst);
+    let request = store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(request.state, State::Submitted, "no attempt of ours was saved");
+}
+
+#[tokio::test]
+async fn with_an_etag_a_lost_race_is_an_etag_mismatch() {
+    let (app, store, id) = submitted().await;
+    let etag = store.get_request(id).await.unwrap().unwrap().etag();
+    store.races.store(1, Ordering::SeqCst);
+    let lost = app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), &etag, None).await;
+    assert!(matches!(lost, Err(AppError::EtagMismatch { .. })), "{lost:?}");
+    let request = store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(request.state, State::Submitted);
+}
