@@ -193,7 +193,8 @@ impl Broker {
         self.mint(&format!("{code}-system"), &[Role::Partner], Some(&code))
     }
 
-    fn mint(&self, subject: &str, roles: &[Role], partner: Option<&PartnerCode>) -> String {
+    /// A token for any subject, with `roles`, for `partner` when it is a partner's.
+    pub fn mint(&self, subject: &str, roles: &[Role], partner: Option<&PartnerCode>) -> String {
         mla_auth::mint_token(
             self.secret.as_bytes(),
             mla_auth::DEV_ISSUER,
