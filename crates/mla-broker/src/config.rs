@@ -234,7 +234,16 @@ where
 impl ConfigLayer {
     /// Parses a TOML document holding any of the keys (see `deploy/mla-broker.example.toml`).
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-        toml::from_str(text).context("the configuration is not valid TOML for mla-broker")
+        toml::from_str(text).map_err(|error| {
+            // toml's own rendering quotes the offending line, which may hold the database password or
+            // the HS256 secret; the line number and the reason are enough to find the mistake.
+            let line = error
+                .span()
+                .and_then(|span| text.get(..span.start))
+                .map(|before| before.matches('\n').count() + 1);
+            let at = line.map(|line| format!(" (line {line})")).unwrap_or_default();
+            anyhow::anyhow!("the configuration is not valid TOML for mla-broker{at}: {}", error.message())
+        })
     }
 
     /// Reads the configuration file at `path`.

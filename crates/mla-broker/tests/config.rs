@@ -309,3 +309,11 @@ fn the_debug_form_of_the_configuration_shows_no_secret() {
     assert_eq!(serde_json::to_string(hs256).unwrap(), "\"<redacted>\"");
     assert_eq!(hs256.expose(), secret);
 }
+
+#[test]
+fn a_toml_mistake_on_a_secrets_line_does_not_quote_the_line() {
+    let text = "log = \"info\"\ndatabase_url = postgres://u:s3cr3t-pw@h/db\n";
+    let error = format!("{:#}", ConfigLayer::from_toml(text).unwrap_err());
+    assert!(!error.contains("s3cr3t-pw"), "{error}");
+    assert!(error.contains("line 2"), "the mistake is still located: {error}");
+}
