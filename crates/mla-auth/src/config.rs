@@ -49,17 +49,28 @@ pub enum KeySource {
     /// JWKS document. A PEM key's algorithm follows from its type: RS256 for RSA, ES256 for P-256, ES384
     /// for P-384, EdDSA for Ed25519.
     File(PathBuf),
-    /// An identity provider's JWKS endpoint, fetched at start-up and again when a token names a key id
-    /// the cache does not hold (or when the start-up fetch failed). There is no timed refresh: a key
-    /// the identity provider withdraws stays trusted until the next refresh replaces the cache.
+    /// An identity provider's JWKS endpoint, fetched at start-up, again when the document's lifetime
+    /// runs out (timed refresh), and again when a token names a key id the cache does not hold (or
+    /// when the start-up fetch failed). The lifetime is the response's `Cache-Control: max-age`, or
+    /// `refresh_interval` when it states none, kept between `min_refresh_interval` and
+    /// `max_refresh_interval`; `no-store` and `no-cache` mean the minimum. So a key the identity
+    /// provider withdraws is refused at most one lifetime later. While the identity provider cannot
+    /// be reached the cached keys stay in use, and a refresh is tried again every
+    /// `min_refresh_interval`.
     JwksUrl {
         /// The JWKS document's URL (`https://`; `http://` is accepted but warned about off loopback).
         url: String,
         /// How long one fetch may take, connection included.
         fetch_timeout: Duration,
-        /// The shortest time between two refreshes, so that tokens with made-up key ids cannot make the
-        /// broker hammer the identity provider.
+        /// The shortest time between two refreshes, so that tokens with made-up key ids (or an
+        /// identity provider announcing `max-age=0`) cannot make the broker hammer the identity
+        /// provider.
         min_refresh_interval: Duration,
+        /// How long fetched keys are trusted when the response does not say (no `max-age`).
+        refresh_interval: Duration,
+        /// The longest time fetched keys are trusted, whatever `max-age` the response announces, so
+        /// that a withdrawn key cannot stay trusted for a year because a cache header said so.
+        max_refresh_interval: Duration,
     },
 }
 
@@ -67,15 +78,23 @@ impl KeySource {
     /// The fetch timeout used by [`KeySource::jwks_url`].
     pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
-    /// The refresh interval used by [`KeySource::jwks_url`].
+    /// The minimum refresh interval used by [`KeySource::jwks_url`].
     pub const DEFAULT_MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
-    /// A JWKS URL source with the default timeout and refresh interval.
+    /// The lifetime of a JWKS document without `max-age`, used by [`KeySource::jwks_url`].
+    pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+    /// The maximum refresh interval used by [`KeySource::jwks_url`].
+    pub const DEFAULT_MAX_REFRESH_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+
+    /// A JWKS URL source with the default timeout and refresh intervals.
     pub fn jwks_url(url: impl Into<String>) -> Self {
         Self::JwksUrl {
             url: url.into(),
             fetch_timeout: Self::DEFAULT_FETCH_TIMEOUT,
             min_refresh_interval: Self::DEFAULT_MIN_REFRESH_INTERVAL,
+            refresh_interval: Self::DEFAULT_REFRESH_INTERVAL,
+            max_refresh_interval: Self::DEFAULT_MAX_REFRESH_INTERVAL,
         }
     }
 }
@@ -88,11 +107,19 @@ impl fmt::Debug for KeySource {
                 f.debug_struct("Hs256Secret").field("len", &secret.len()).finish_non_exhaustive()
             }
             KeySource::File(path) => f.debug_tuple("File").field(path).finish(),
-            KeySource::JwksUrl { url, fetch_timeout, min_refresh_interval } => f
+            KeySource::JwksUrl {
+                url,
+                fetch_timeout,
+                min_refresh_interval,
+                refresh_interval,
+                max_refresh_interval,
+            } => f
                 .debug_struct("JwksUrl")
                 .field("url", url)
                 .field("fetch_timeout", fetch_timeout)
                 .field("min_refresh_interval", min_refresh_interval)
+                .field("refresh_interval", refresh_interval)
+                .field("max_refresh_interval", max_refresh_interval)
                 .finish(),
         }
     }

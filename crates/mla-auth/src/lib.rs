@@ -11,8 +11,9 @@
 //!   provider fails loudly instead of granting less (or more) than intended. The only names skipped are
 //!   Keycloak's built-in realm roles, see [`claims`].
 //!
-//! Keys come from an HS256 secret (development), a PEM or JWKS file, or a JWKS URL that is cached and
-//! refreshed when a token names an unknown `kid` (at most once per configured interval).
+//! Keys come from an HS256 secret (development), a PEM or JWKS file, or a JWKS URL that is cached for
+//! the document's `Cache-Control: max-age` (within configured bounds) and refreshed when that runs out
+//! or when a token names an unknown `kid` (at most once per configured interval).
 //!
 //! This crate knows no transport: the gRPC layer turns an [`AuthError`] into `Unauthenticated` with
 //! [`AuthError::www_authenticate`] as the challenge.

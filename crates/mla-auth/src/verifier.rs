@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::claims::BrokerClaims;
 use crate::config::{AuthConfig, KeySource};
 use crate::keys::{KeySet, Lookup, VerificationKey};
-use crate::remote::{Refresh, RemoteJwks};
+use crate::remote::{Lifetimes, RemoteJwks};
 use crate::{AuthError, AuthSetupError};
 
 /// The longest token accepted, in bytes. Real access tokens are one or two KiB; anything much longer is
@@ -89,9 +89,20 @@ impl Verifier {
                     .map_err(|reason| AuthSetupError::KeyFile { path: path.clone(), reason })?;
                 (keys, None, "key-file")
             }
-            KeySource::JwksUrl { url, fetch_timeout, min_refresh_interval } => {
-                let remote = RemoteJwks::new(url, *fetch_timeout, *min_refresh_interval)?;
-                let keys = match remote.fetch().await {
+            KeySource::JwksUrl {
+                url,
+                fetch_timeout,
+                min_refresh_interval,
+                refresh_interval,
+                max_refresh_interval,
+            } => {
+                let lifetimes = Lifetimes {
+                    min: *min_refresh_interval,
+                    default: *refresh_interval,
+                    max: *max_refresh_interval,
+                };
+                let remote = RemoteJwks::new(url, *fetch_timeout, lifetimes)?;
+                let keys = match remote.fetch_at_start_up().await {
                     Ok(keys) => keys,
                     Err(reason) => {
                         tracing::warn!(
@@ -126,21 +137,22 @@ impl Verifier {
         let kid = header.kid.as_deref();
 
         let mut keys = self.inner.current_keys();
-        // Only a key the cache lacks is worth asking the identity provider about: a known key named
-        // with the wrong algorithm, or a missing kid among several keys, is not fixed by a refresh.
-        if let (Some(remote), Err(AuthError::UnknownKey | AuthError::KeysUnavailable)) =
-            (&self.inner.remote, resolve(&keys, kid, algorithm))
-        {
-            let still_missing = || {
+        if let Some(remote) = &self.inner.remote {
+            // Keys past their lifetime are refreshed before they vouch for a token, so that a key the
+            // identity provider has withdrawn stops working. Otherwise only a key the cache lacks is
+            // worth asking about: a known key named with the wrong algorithm, or a missing kid among
+            // several keys, is not fixed by a refresh.
+            let missing = |keys: &KeySet| {
                 matches!(
-                    resolve(&self.inner.current_keys(), kid, algorithm),
+                    resolve(keys, kid, algorithm),
                     Err(AuthError::UnknownKey | AuthError::KeysUnavailable)
                 )
             };
-            if let Some(Refresh::Fetched(fresh)) = remote.refresh(still_missing).await {
-                self.inner.replace_keys(fresh);
+            if remote.is_due() || missing(&keys) {
+                let still_needed = || remote.is_due() || missing(&self.inner.current_keys());
+                remote.refresh(still_needed, |fresh| self.inner.replace_keys(fresh)).await;
+                keys = self.inner.current_keys();
             }
-            keys = self.inner.current_keys();
         }
         let key = resolve(&keys, kid, algorithm)?;
         self.check_signature_and_claims(token, key)?.into_principal()

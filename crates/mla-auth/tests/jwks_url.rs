@@ -1,13 +1,14 @@
 //! A JWKS URL served by a tiny local identity provider: key rotation, refresh on an unknown `kid`, the
-//! refresh rate limit, and what happens while the identity provider is down.
+//! refresh rate limit, the timed refresh within its bounds, and what happens while the identity
+//! provider is down.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use jsonwebtoken::Algorithm;
-use mla_auth::AuthError;
+use mla_auth::{AuthError, KeySource};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
@@ -160,4 +161,132 @@ async fn keys_from_a_jwks_url_are_pinned_to_their_algorithm() {
     let no_kid = sign(Algorithm::ES256, &ec_key("ec-p256"), None, &staff_claims(&["admin"]));
     assert_eq!(verifier.verify(&no_kid).await, Err(AuthError::MissingKeyId));
     assert_eq!(idp.hits(), 1, "none of these needs a refresh");
+}
+
+/// Runs `check` every few milliseconds until it returns true, for at most `bound`; whether it did.
+async fn eventually(bound: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    while Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+/// Long enough for any refresh these tests expect, short enough that a missing one fails quickly.
+const BOUND: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_withdrawn_key_is_refused_once_the_documents_max_age_has_run_out() {
+    let idp = Idp::start(jwks(&[old_jwk(), new_jwk()])).await;
+    idp.set_cache_control("public, max-age=2");
+    let verifier = verifier(jwks_source(&idp.url, Duration::ZERO)).await;
+    assert!(verifier.verify(&token("rsa-a", "old")).await.is_ok());
+
+    // The old key is withdrawn. Within the document's lifetime the cache is used as it is.
+    idp.publish(jwks(&[new_jwk()]));
+    assert!(verifier.verify(&token("rsa-a", "old")).await.is_ok());
+    assert_eq!(idp.hits(), 1, "no fetch within max-age");
+
+    // Once the lifetime has run out, the next token is checked against a fresh copy: the withdrawn key
+    // is refused, although no token ever named an unknown key id.
+    let refused = eventually(BOUND, async || {
+        verifier.verify(&token("rsa-a", "old")).await == Err(AuthError::UnknownKey)
+    })
+    .await;
+    assert!(refused, "the withdrawn key is still accepted after max-age");
+    assert_eq!(idp.hits(), 2, "one timed refresh");
+    assert!(verifier.verify(&token("rsa-b", "new")).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_huge_max_age_is_cut_to_the_maximum_refresh_interval() {
+    let idp = Idp::start(jwks(&[old_jwk(), new_jwk()])).await;
+    idp.set_cache_control("max-age=31536000");
+    let ceiling = Duration::from_millis(300);
+    let verifier = verifier(jwks_source_with_lifetimes(
+        &idp.url,
+        Duration::ZERO,
+        KeySource::DEFAULT_REFRESH_INTERVAL,
+        ceiling,
+    ))
+    .await;
+    idp.publish(jwks(&[new_jwk()]));
+    let refused = eventually(BOUND, async || {
+        verifier.verify(&token("rsa-a", "old")).await == Err(AuthError::UnknownKey)
+    })
+    .await;
+    assert!(refused, "a year's max-age kept a withdrawn key beyond the maximum refresh interval");
+    assert_eq!(idp.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_zero_max_age_or_no_store_refreshes_at_the_floor_and_no_faster() {
+    for cache_control in ["max-age=0", "no-store"] {
+        let floor = Duration::from_millis(300);
+        let idp = Idp::start(jwks(&[old_jwk(), new_jwk()])).await;
+        idp.set_cache_control(cache_control);
+        let started = Instant::now();
+        let verifier = verifier(jwks_source_with_lifetimes(
+            &idp.url,
+            floor,
+            KeySource::DEFAULT_REFRESH_INTERVAL,
+            KeySource::DEFAULT_MAX_REFRESH_INTERVAL,
+        ))
+        .await;
+        // However fast tokens arrive, the identity provider is asked at most once per floor.
+        let at_most = || 1 + started.elapsed().as_millis() / floor.as_millis();
+        for _ in 0..50 {
+            assert!(verifier.verify(&token("rsa-a", "old")).await.is_ok());
+            assert!(idp.hits() as u128 <= at_most(), "{cache_control}: {} fetches", idp.hits());
+        }
+
+        // And it is asked again once the floor has passed.
+        idp.publish(jwks(&[new_jwk()]));
+        let refused = eventually(BOUND, async || {
+            let refused = verifier.verify(&token("rsa-a", "old")).await == Err(AuthError::UnknownKey);
+            assert!(idp.hits() as u128 <= at_most(), "{cache_control}: {} fetches", idp.hits());
+            refused
+        })
+        .await;
+        assert!(refused, "{cache_control}: the withdrawn key is still accepted after the floor");
+    }
+}
+
+#[tokio::test]
+async fn while_the_identity_provider_is_down_the_cached_keys_serve_and_the_refresh_is_retried() {
+    let floor = Duration::from_millis(200);
+    let idp = Idp::start(jwks(&[old_jwk(), new_jwk()])).await;
+    let started = Instant::now();
+    let verifier = verifier(jwks_source_with_lifetimes(
+        &idp.url,
+        floor,
+        Duration::from_millis(400),
+        KeySource::DEFAULT_MAX_REFRESH_INTERVAL,
+    ))
+    .await;
+
+    // The document (no Cache-Control: the configured lifetime) expires while the identity provider
+    // fails: every token is still checked against the cached keys, and the refresh is tried again
+    // after the floor, not by every token.
+    idp.set_failing(true);
+    let retried = eventually(BOUND, async || {
+        assert!(verifier.verify(&token("rsa-a", "old")).await.is_ok());
+        assert!(idp.hits() as u128 <= 1 + started.elapsed().as_millis() / floor.as_millis());
+        idp.hits() >= 3
+    })
+    .await;
+    assert!(retried, "the failed refresh was not retried: {} fetches", idp.hits());
+
+    // Back up, without the old key: a retry picks that up.
+    idp.publish(jwks(&[new_jwk()]));
+    idp.set_failing(false);
+    let refused = eventually(BOUND, async || {
+        verifier.verify(&token("rsa-a", "old")).await == Err(AuthError::UnknownKey)
+    })
+    .await;
+    assert!(refused, "the withdrawn key is still accepted after the identity provider came back");
+    assert!(verifier.verify(&token("rsa-b", "new")).await.is_ok());
 }

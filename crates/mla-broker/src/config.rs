@@ -15,6 +15,8 @@ use anyhow::{Context as _, bail};
 use mla_domain::clock::SlaPolicy;
 use serde::{Deserialize, Serialize};
 
+use crate::redact_url;
+
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -37,13 +39,17 @@ impl FromStr for LogFormat {
     }
 }
 
-/// A secret value. Its `Debug` form shows only its length, so that printing a configuration (or
-/// logging one by accident) never reveals it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A secret value. Its `Debug`, `Display` and `Serialize` forms hide it, so that printing a
+/// configuration (or logging one by accident) never reveals it; [`Secret::expose`] is the only way to
+/// the value.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {
+    /// What every output shows in place of a secret.
+    pub const REDACTED: &'static str = "<redacted>";
+
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
@@ -56,7 +62,19 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secret(<{} bytes, redacted>)", self.0.len())
+        write!(f, "Secret({})", Self::REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Self::REDACTED)
     }
 }
 
@@ -67,12 +85,75 @@ impl FromStr for Secret {
     }
 }
 
+/// A database URL in `Debug` output: the password hidden by [`redact_url`], the one masking used for
+/// URLs in logs, errors and `mla-broker config` alike.
+struct RedactedUrl<'a>(&'a str);
+
+impl fmt::Debug for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&redact_url(self.0), f)
+    }
+}
+
+/// `Debug` for a configuration struct, written out rather than derived so that `database_url` goes
+/// through [`RedactedUrl`] (the HS256 secret is a [`Secret`], which hides itself). The struct is taken
+/// apart without `..`, so that a field added later and not listed here fails to compile.
+macro_rules! debug_with_redacted_url {
+    ($type:ident { $($field:ident),* $(,)? }) => {
+        impl fmt::Debug for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let $type { database_url, $($field),* } = self;
+                f.debug_struct(stringify!($type))
+                    .field("database_url", &database_url.as_deref().map(RedactedUrl))
+                    $(.field(stringify!($field), $field))*
+                    .finish()
+            }
+        }
+    };
+}
+
+debug_with_redacted_url!(ConfigLayer {
+    grpc_addr,
+    http_addr,
+    data_dir,
+    jwt_issuer,
+    jwt_audience,
+    jwt_hs256_secret,
+    jwt_keys_file,
+    jwt_jwks_url,
+    log,
+    log_format,
+    tls_cert,
+    tls_key,
+    tls_client_ca,
+    sla_normal_days,
+    sla_urgent_hours,
+});
+
+debug_with_redacted_url!(Config {
+    grpc_addr,
+    http_addr,
+    data_dir,
+    jwt_issuer,
+    jwt_audience,
+    jwt_hs256_secret,
+    jwt_keys_file,
+    jwt_jwks_url,
+    log,
+    log_format,
+    tls_cert,
+    tls_key,
+    tls_client_ca,
+    sla_normal_days,
+    sla_urgent_hours,
+});
+
 /// The settings of one source (file, environment or flags). A key left out (`None`) leaves the value
 /// of the sources below it in place.
 ///
 /// The same struct is the TOML schema (unknown keys are refused, so that a typo is an error rather
 /// than a silently ignored setting) and the global command-line flags.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, clap::Args)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 #[command(next_help_heading = "Configuration (each flag overrides its MLA_* variable and the file)")]
 pub struct ConfigLayer {
@@ -153,7 +234,16 @@ where
 impl ConfigLayer {
     /// Parses a TOML document holding any of the keys (see `deploy/mla-broker.example.toml`).
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
-        toml::from_str(text).context("the configuration is not valid TOML for mla-broker")
+        toml::from_str(text).map_err(|error| {
+            // toml's own rendering quotes the offending line, which may hold the database password or
+            // the HS256 secret; the line number and the reason are enough to find the mistake.
+            let line = error
+                .span()
+                .and_then(|span| text.get(..span.start))
+                .map(|before| before.matches('\n').count() + 1);
+            let at = line.map(|line| format!(" (line {line})")).unwrap_or_default();
+            anyhow::anyhow!("the configuration is not valid TOML for mla-broker{at}: {}", error.message())
+        })
     }
 
     /// Reads the configuration file at `path`.
@@ -211,7 +301,7 @@ impl ConfigLayer {
 }
 
 /// The effective configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// `sqlite://PATH` or `postgres://...`; `None` means the SQLite file `broker.db` in `data_dir`.
     pub database_url: Option<String>,
@@ -355,7 +445,7 @@ impl Config {
         self.jwt_hs256_secret.is_none() && self.jwt_keys_file.is_none() && self.jwt_jwks_url.is_none()
     }
 
-    /// The configuration as TOML, the secret redacted: what `mla-broker config` prints.
+    /// The configuration as TOML, secrets redacted: what `mla-broker config` prints.
     pub fn to_redacted_toml(&self) -> String {
         #[derive(Serialize)]
         struct Shown<'a> {
@@ -368,7 +458,7 @@ impl Config {
             #[serde(skip_serializing_if = "Option::is_none")]
             jwt_audience: Option<&'a str>,
             #[serde(skip_serializing_if = "Option::is_none")]
-            jwt_hs256_secret: Option<&'static str>,
+            jwt_hs256_secret: Option<&'a Secret>,
             #[serde(skip_serializing_if = "Option::is_none")]
             jwt_keys_file: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -386,13 +476,13 @@ impl Config {
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
-            database_url: self.database_url(),
+            database_url: redact_url(&self.database_url()),
             grpc_addr: self.grpc_addr.to_string(),
             http_addr: self.http_addr.to_string(),
             data_dir: self.data_dir.display().to_string(),
             jwt_issuer: self.jwt_issuer.as_deref(),
             jwt_audience: self.jwt_audience.as_deref(),
-            jwt_hs256_secret: self.jwt_hs256_secret.as_ref().map(|_| "<redacted>"),
+            jwt_hs256_secret: self.jwt_hs256_secret.as_ref(),
             jwt_keys_file: path(&self.jwt_keys_file),
             jwt_jwks_url: self.jwt_jwks_url.as_deref(),
             log: &self.log,

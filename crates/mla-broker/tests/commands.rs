@@ -186,6 +186,23 @@ fn the_binary_layers_file_environment_and_flags() {
 }
 
 #[test]
+fn config_masks_the_database_password_and_the_hs256_secret() {
+    let scratch = Scratch::fresh();
+    let secret = "an-hs256-secret-that-must-never-be-shown-0123";
+    let mut command = scratch.broker(&["config"]);
+    command.env("MLA_DATABASE_URL", "postgres://u:s3cr3t-pw@h/db").env("MLA_JWT_HS256_SECRET", secret);
+    let finished = scratch.run_command(command);
+    assert_eq!(finished.code, Some(0), "{finished:#?}");
+    for output in [&finished.stdout, &finished.stderr] {
+        assert!(!output.contains("s3cr3t-pw"), "the database password is shown: {output}");
+        assert!(!output.contains(secret), "the HS256 secret is shown: {output}");
+    }
+    // Masked in place, so that the operator still sees what is configured.
+    assert!(finished.stdout.contains("database_url = \"postgres://u:***@h/db\""), "{finished:#?}");
+    assert!(finished.stdout.contains("jwt_hs256_secret = \"<redacted>\""), "{finished:#?}");
+}
+
+#[test]
 fn audit_verify_refuses_a_database_that_does_not_exist() {
     let scratch = Scratch::fresh();
     let missing = scratch.run(&["audit", "verify"]);

@@ -281,3 +281,39 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     assert!(tls_cert.is_some() && tls_key.is_some() && tls_client_ca.is_some());
     assert!(sla_normal_days.is_some() && sla_urgent_hours.is_some());
 }
+
+#[test]
+fn the_debug_form_of_the_configuration_shows_no_secret() {
+    let password = "s3cr3t-pw";
+    let secret = "an-hs256-secret-that-must-never-be-shown-0123";
+    let url = "postgres://u:s3cr3t-pw@h/db";
+    let environment = [("MLA_DATABASE_URL", url), ("MLA_JWT_HS256_SECRET", secret)];
+    let config =
+        Config::load(None, env(&environment), ConfigLayer::default()).expect("the configuration loads");
+    let cli =
+        Cli::try_parse_from(["mla-broker", "--database-url", url, "--jwt-hs256-secret", secret, "serve"])
+            .expect("the flags parse");
+
+    for shown in
+        [format!("{config:?}"), format!("{config:#?}"), format!("{:?}", cli.settings), format!("{cli:?}")]
+    {
+        assert!(!shown.contains(password), "{shown}");
+        assert!(!shown.contains(secret), "{shown}");
+        // Masked, not left out: the reader still sees what is configured.
+        assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
+        assert!(shown.contains("Secret(<redacted>)"), "{shown}");
+    }
+    // The secret type hides itself in every form it can be written in.
+    let hs256 = config.jwt_hs256_secret.as_ref().expect("the secret is set");
+    assert_eq!(hs256.to_string(), "<redacted>");
+    assert_eq!(serde_json::to_string(hs256).unwrap(), "\"<redacted>\"");
+    assert_eq!(hs256.expose(), secret);
+}
+
+#[test]
+fn a_toml_mistake_on_a_secrets_line_does_not_quote_the_line() {
+    let text = "log = \"info\"\ndatabase_url = postgres://u:s3cr3t-pw@h/db\n";
+    let error = format!("{:#}", ConfigLayer::from_toml(text).unwrap_err());
+    assert!(!error.contains("s3cr3t-pw"), "{error}");
+    assert!(error.contains("line 2"), "the mistake is still located: {error}");
+}

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -114,8 +115,30 @@ pub async fn hs256_verifier() -> Verifier {
     verifier(KeySource::Hs256Secret(SECRET.to_vec())).await
 }
 
+/// A JWKS URL source with the given minimum refresh interval and the default lifetimes otherwise.
 pub fn jwks_source(url: &str, min_refresh_interval: Duration) -> KeySource {
-    KeySource::JwksUrl { url: url.to_owned(), fetch_timeout: Duration::from_secs(2), min_refresh_interval }
+    jwks_source_with_lifetimes(
+        url,
+        min_refresh_interval,
+        KeySource::DEFAULT_REFRESH_INTERVAL,
+        KeySource::DEFAULT_MAX_REFRESH_INTERVAL,
+    )
+}
+
+/// A JWKS URL source with every refresh interval chosen by the test.
+pub fn jwks_source_with_lifetimes(
+    url: &str,
+    min_refresh_interval: Duration,
+    refresh_interval: Duration,
+    max_refresh_interval: Duration,
+) -> KeySource {
+    KeySource::JwksUrl {
+        url: url.to_owned(),
+        fetch_timeout: Duration::from_secs(2),
+        min_refresh_interval,
+        refresh_interval,
+        max_refresh_interval,
+    }
 }
 
 /// A tiny identity provider serving a JWKS document that the test can change, counting the requests.
@@ -132,6 +155,7 @@ struct IdpState {
     document: Arc<Mutex<Value>>,
     hits: Arc<AtomicUsize>,
     failing: Arc<AtomicBool>,
+    cache_control: Arc<Mutex<Option<String>>>,
 }
 
 async fn serve_jwks(State(state): State<IdpState>) -> Response {
@@ -140,7 +164,11 @@ async fn serve_jwks(State(state): State<IdpState>) -> Response {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let document = state.document.lock().unwrap().clone();
-    axum::Json(document).into_response()
+    let mut response = axum::Json(document).into_response();
+    if let Some(cache_control) = state.cache_control.lock().unwrap().as_deref() {
+        response.headers_mut().insert(CACHE_CONTROL, cache_control.parse().unwrap());
+    }
+    response
 }
 
 impl Idp {
@@ -154,6 +182,7 @@ impl Idp {
             document: Arc::new(Mutex::new(document)),
             hits: Arc::new(AtomicUsize::new(0)),
             failing: Arc::new(AtomicBool::new(false)),
+            cache_control: Arc::new(Mutex::new(None)),
         };
         let app = Router::new()
             .route("/realms/ncijc/protocol/openid-connect/certs", get(serve_jwks))
@@ -182,6 +211,11 @@ impl Idp {
 
     pub fn set_failing(&self, failing: bool) {
         self.state.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// The `Cache-Control` header sent with the document from now on (none by default).
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = Some(value.to_owned());
     }
 
     pub fn hits(&self) -> usize {
