@@ -5,8 +5,8 @@
 //! The test data is made by the domain (`create`, `transition`, `update` with real principals), so
 //! what the scenarios store are changes the domain decided, not shapes invented for storage.
 //!
-//! A backend's `tests/conformance.rs` implements [`Harness`] (and [`Tamper`], the hook for the one
-//! scenario that rewrites the database behind the store's back) and invokes
+//! A backend's `tests/conformance.rs` implements [`Harness`] (and [`Tamper`], the hooks for the
+//! scenarios that rewrite the database behind the store's back) and invokes
 //! `mla_store::conformance_tests!(ItsHarness);`, which makes one `#[tokio::test]` per scenario.
 
 use std::any::Any;
@@ -50,16 +50,23 @@ pub trait Harness: Tamper + Sized + Send + Sync + 'static {
 }
 
 /// Rewrites the database behind the store's back, as an intruder with SQL access or an operator's
-/// mistake would: the audit trail must refuse it and, once forced, show it.
+/// mistake would: the audit trail must refuse it and, once forced, show it. The scenarios write the
+/// SQL (portable, with its values inlined); a backend only runs it.
 #[async_trait]
 pub trait Tamper: Send + Sync {
-    /// A plain `UPDATE` of an event's details, over a connection of its own. The database must refuse
-    /// it: the result is the database's error message, or `Ok` if it (wrongly) went through.
-    async fn try_rewrite_event_details(&self, cursor: i64, details: &str) -> Result<(), String>;
+    /// Runs one statement over a connection of its own: the database's error message if it refuses,
+    /// else how many rows it changed.
+    async fn execute(&self, sql: &str) -> Result<u64, String>;
 
-    /// Switches the append-only guard off by a deliberate schema change and rewrites the event's
-    /// details. Panics if that fails: the scenario is about what the verifier sees afterwards.
-    async fn force_rewrite_event_details(&self, cursor: i64, details: &str);
+    /// Switches the database's guards off by deliberate schema changes (the append-only triggers on
+    /// `events`, the foreign key from `events` to `requests`), runs `sql` and says how many rows it
+    /// changed. Panics if that fails: the scenarios are about what the verifier sees afterwards.
+    async fn force(&self, sql: &str) -> u64;
+}
+
+/// A SQL string literal, quotes doubled: the same in every dialect.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Every scenario, by name: [`conformance_tests!`](crate::conformance_tests) makes one test of each.
@@ -147,7 +154,9 @@ macro_rules! conformance_tests {
             idempotent_partner_writes,
             ping_answers,
         );
-        $crate::conformance_tests!(@tamper $harness; tampered_event_is_named);
+        $crate::conformance_tests!(@tamper $harness;
+            tampered_event_is_named,
+        );
     };
     (@store $harness:ty; $($name:ident),+ $(,)?) => {
         $(
@@ -165,20 +174,22 @@ macro_rules! conformance_tests {
             }
         )+
     };
-    (@tamper $harness:ty; $name:ident) => {
-        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
-                return;
-            };
-            let outcome = $crate::conformance::guarded($crate::conformance::$name(
-                $crate::conformance::Harness::store(&harness),
-                &harness,
-            ))
-            .await;
-            $crate::conformance::Harness::finish(harness).await;
-            $crate::conformance::rethrow(outcome);
-        }
+    (@tamper $harness:ty; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
+                    return;
+                };
+                let outcome = $crate::conformance::guarded($crate::conformance::$name(
+                    $crate::conformance::Harness::store(&harness),
+                    &harness,
+                ))
+                .await;
+                $crate::conformance::Harness::finish(harness).await;
+                $crate::conformance::rethrow(outcome);
+            }
+        )+
     };
 }
 
@@ -1216,12 +1227,12 @@ pub async fn tampered_event_is_named(store: &dyn Store, tamper: &dyn Tamper) {
         events_of(store, draft.id).await.into_iter().find(|e| e.seq == 3).expect("the withdrawal event");
     assert_eq!(target.action, "WITHDRAW");
     let forged = r#"{"reason":"Withdrawn at the partner's request"}"#;
-    let refused = tamper.try_rewrite_event_details(target.cursor, forged).await;
-    let message = refused.expect_err("the database let an audit event be rewritten");
+    let rewrite = format!("UPDATE events SET details = {} WHERE cursor = {}", literal(forged), target.cursor);
+    let message = tamper.execute(&rewrite).await.expect_err("the database let an audit event be rewritten");
     assert!(message.contains("append-only"), "unexpected refusal: {message}");
     assert_eq!(events_of(store, draft.id).await[2], target, "the refused UPDATE changed the event");
 
-    tamper.force_rewrite_event_details(target.cursor, forged).await;
+    assert_eq!(tamper.force(&rewrite).await, 1);
     assert_eq!(events_of(store, draft.id).await[2].details, forged, "the rewrite did not happen");
     let broken = verify_audit(store).await.expect("read").expect_err("the verifier missed the rewrite");
     assert_eq!((broken.request_id, broken.seq, broken.cursor), (draft.id, 3, target.cursor));

@@ -11,6 +11,7 @@ use mla_domain::{
     NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, State, Timestamp, Transition,
 };
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 
 /// What can go wrong in storage, in the terms the application acts on.
