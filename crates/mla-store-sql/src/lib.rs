@@ -137,6 +137,13 @@ macro_rules! store_through_sql {
                 self.$field.replay(idempotency).await
             }
 
+            async fn purge_idempotency(
+                &self,
+                created_before: ::mla_domain::Timestamp,
+            ) -> ::mla_store::StoreResult<u64> {
+                self.$field.purge_idempotency(created_before).await
+            }
+
             async fn request_events(
                 &self,
                 id: ::mla_domain::RequestId,

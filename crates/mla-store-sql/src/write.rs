@@ -35,17 +35,22 @@ impl<D: Dialect> SqlStore<D> {
     ) -> StoreResult<Begun<D, T>> {
         let mut tx = self.writer.begin_with(D::BEGIN_WRITE).await.map_err(db_error::<D>)?;
         let Some(key) = key else { return Ok(Begun::Fresh(tx)) };
-        if idempotency::claim::<D>(&mut tx, key, at).await? {
-            return Ok(Begun::Fresh(tx));
-        }
-        let recorded = idempotency::recorded::<D>(&mut tx, key).await;
-        tx.rollback().await.map_err(db_error::<D>)?;
-        match recorded? {
-            Some(outcome) => serde_json::from_value(outcome)
+        // A record purged between the claim and the read leaves the key free: the second claim takes it.
+        for _ in 0..2 {
+            if idempotency::claim::<D>(&mut tx, key, at).await? {
+                return Ok(Begun::Fresh(tx));
+            }
+            let recorded = idempotency::recorded::<D>(&mut tx, key).await;
+            if matches!(recorded, Ok(None)) {
+                continue;
+            }
+            tx.rollback().await.map_err(db_error::<D>)?;
+            let outcome = recorded?.unwrap_or_default();
+            return serde_json::from_value(outcome)
                 .map(Begun::Recorded)
-                .map_err(|e| corrupt("idempotent outcome", e)),
-            None => Err(corrupt("idempotency key", "claimed, but no outcome was recorded")),
+                .map_err(|e| corrupt("idempotent outcome", e));
         }
+        Err(corrupt("idempotency key", "taken, but no record of it can be read"))
     }
 
     /// Ends a write: records `outcome` under the claimed key, appends the change's event to the

@@ -94,6 +94,7 @@ pub const SCENARIOS: &[&str] = &[
     "idempotency_keys_are_per_scope",
     "idempotent_change_replays_first_outcome",
     "failed_outcomes_are_not_recorded",
+    "purged_idempotency_keys_execute_anew",
     "events_chain_per_request_with_global_cursor",
     "event_audience_is_filtered_in_the_query",
     "request_events_page_by_seq",
@@ -139,6 +140,7 @@ macro_rules! conformance_tests {
             idempotency_keys_are_per_scope,
             idempotent_change_replays_first_outcome,
             failed_outcomes_are_not_recorded,
+            purged_idempotency_keys_execute_anew,
             events_chain_per_request_with_global_cursor,
             event_audience_is_filtered_in_the_query,
             request_events_page_by_seq,
@@ -1007,6 +1009,42 @@ pub async fn failed_outcomes_are_not_recorded(store: &dyn Store) {
     let duplicate = store.create_partner(sample_partner("FR-MOJ", "Again"), Some(&partner_key)).await;
     assert!(matches!(duplicate, Err(StoreError::AlreadyExists)), "got {duplicate:?}");
     assert_eq!(store.replay(&partner_key).await.expect("read"), None);
+}
+
+/// Records older than the cut are purged: a retry with such a key executes anew; a younger record
+/// still replays. The cut is measured against the time of the write that made the record.
+pub async fn purged_idempotency_keys_execute_anew(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let old_key = idempotency("judge.amira", "create-old", "fp-old");
+    let young_key = idempotency("judge.amira", "create-young", "fp-young");
+    let old_new = outgoing(&fr, sample_content("Old"), at(0));
+    let old = store.create_request(old_new.clone(), Some(&old_key)).await.expect("stored");
+    let young_new = outgoing(&fr, sample_content("Young"), at(3600));
+    let young = store.create_request(young_new.clone(), Some(&young_key)).await.expect("stored");
+    let draft = create(store, outgoing(&fr, sample_content("Changed"), at(10))).await;
+    let change_key = idempotency("judge.amira", "submit-old", "fp-submit");
+    let decide = || {
+        mla_domain::transition(&draft, &command(Action::Submit), &judge(), &context(at(20), &fr))
+            .expect("decided")
+    };
+    store.save_change(draft.version, decide(), Some(&change_key)).await.expect("stored");
+
+    assert_eq!(store.purge_idempotency(at(0)).await.expect("purged"), 0, "the cut is exclusive");
+    assert_eq!(store.purge_idempotency(at(1800)).await.expect("purged"), 2);
+    assert_eq!(store.purge_idempotency(at(1800)).await.expect("purged"), 0, "a second purge finds nothing");
+    assert_eq!(store.replay(&old_key).await.expect("read"), None);
+    assert_eq!(store.replay(&change_key).await.expect("read"), None);
+
+    let again = store.create_request(old_new, Some(&old_key)).await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists)), "the retry executed anew: got {again:?}");
+    let anew = outgoing(&fr, sample_content("Old, retried"), at(7200));
+    let retried = store.create_request(anew, Some(&old_key)).await.expect("executed anew");
+    assert_ne!(retried.id, old.id);
+    assert_eq!(retried.reference.number, 4, "the retry took a registry number of its own");
+    let replayed = store.create_request(young_new, Some(&young_key)).await.expect("replayed");
+    assert_eq!(replayed, young, "the younger record still replays");
+    let stale = store.save_change(draft.version, decide(), Some(&change_key)).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "got {stale:?}");
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -120,6 +120,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// is [`StoreError::IdempotencyMismatch`].
     async fn replay(&self, idempotency: &Idempotency) -> StoreResult<Option<serde_json::Value>>;
 
+    /// Deletes the idempotency records made before `created_before` (by the time of the write that
+    /// made each) and says how many; a retry with a purged key executes anew. Works in short batches,
+    /// so it never holds a lock for long.
+    async fn purge_idempotency(&self, created_before: Timestamp) -> StoreResult<u64>;
+
     /// One request's events in `seq` order after `after_seq`, as far as `reader` may see them.
     async fn request_events(
         &self,
