@@ -77,9 +77,8 @@ impl Dialect for PgDialect {
         code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
     }
 
-    /// The title and the reference are columns of their own already.
-    fn search_columns(_content: &RequestContent) -> Vec<(&'static str, Value<'_>)> {
-        Vec::new()
+    fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)> {
+        vec![("partner_reference", Value::Text(content.partner_reference.as_str()))]
     }
 
     fn push_text_match(sql: &mut QueryBuilder<Postgres>, text: &str) {
@@ -87,6 +86,8 @@ impl Dialect for PgDialect {
         sql.push("(title ILIKE ")
             .push_bind(pattern.clone())
             .push(" ESCAPE '\\' OR reference ILIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR partner_reference ILIKE ")
             .push_bind(pattern)
             .push(" ESCAPE '\\')");
     }

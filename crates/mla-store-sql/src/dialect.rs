@@ -47,8 +47,8 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// The columns the backend keeps beside a request to serve the text query, with their values.
     fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)>;
 
-    /// Appends the text query's term: a case-insensitive, literal substring of the title or the
-    /// registry reference.
+    /// Appends the text query's term: a case-insensitive, literal substring of the title, the
+    /// registry reference or the partner's reference.
     fn push_text_match(sql: &mut QueryBuilder<Self::Db>, text: &str);
 
     /// Takes the cursor of the event about to be appended, so that cursor order is commit order.

@@ -74,7 +74,10 @@ impl Dialect for SqliteDialect {
     }
 
     fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)> {
-        vec![("title_folded", Value::OwnedText(fold(content.title.as_str())))]
+        vec![
+            ("title_folded", Value::OwnedText(fold(content.title.as_str()))),
+            ("partner_reference_folded", Value::OwnedText(fold(content.partner_reference.as_str()))),
+        ]
     }
 
     fn push_text_match(sql: &mut QueryBuilder<Sqlite>, text: &str) {
@@ -84,6 +87,8 @@ impl Dialect for SqliteDialect {
         sql.push("(instr(title_folded, ")
             .push_bind(needle.clone())
             .push(") > 0 OR instr(lower(reference), ")
+            .push_bind(needle.clone())
+            .push(") > 0 OR instr(partner_reference_folded, ")
             .push_bind(needle)
             .push(") > 0)");
     }

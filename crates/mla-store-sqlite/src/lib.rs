@@ -15,11 +15,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use mla_store::{StoreError, StoreResult};
-use mla_store_sql::SqlStore;
 use mla_store_sql::errors::{db_error, migrate_error};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use mla_store_sql::{Dialect, SqlStore};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
-use crate::dialect::SqliteDialect;
+use crate::dialect::{SqliteDialect, fold};
 
 /// The schema, embedded so that the binary migrates without the source tree.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -31,6 +33,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Readers in parallel: enough for a small node with two cores, and each is a file handle.
 const READ_CONNECTIONS: u32 = 4;
+
+/// Rows folded per write transaction when the store opens a database stored before the partner's
+/// reference had a folded column.
+const FOLD_BATCH: i64 = 500;
 
 /// The SQLite store. Cloning shares the pools and the event signal.
 #[derive(Debug, Clone)]
@@ -92,6 +98,7 @@ impl SqliteStore {
             .await
             .map_err(db_error::<SqliteDialect>)?;
         MIGRATOR.run(&writer).await.map_err(migrate_error::<SqliteDialect>)?;
+        fold_partner_references(&writer).await?;
         // An in-memory database shares its cache between connections with table locks, not WAL:
         // reading through the one writer connection is the only way that never reports a lock.
         let reader = if in_memory {
@@ -109,5 +116,35 @@ impl SqliteStore {
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.sql.close().await;
+    }
+}
+
+/// Folds the partner's reference of the rows stored before migration 0002 gave it a folded column
+/// (there it is NULL, and the partial index `requests_unfolded` finds those rows at once). The fold is
+/// the store's, as for the title: SQLite's `lower()` knows ASCII only.
+async fn fold_partner_references(writer: &SqlitePool) -> StoreResult<()> {
+    loop {
+        let mut tx =
+            writer.begin_with(SqliteDialect::BEGIN_WRITE).await.map_err(db_error::<SqliteDialect>)?;
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT id, json_extract(content, '$.partner_reference') FROM requests \
+             WHERE partner_reference_folded IS NULL LIMIT ?",
+        )
+        .bind(FOLD_BATCH)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error::<SqliteDialect>)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for (id, reference) in rows {
+            sqlx::query("UPDATE requests SET partner_reference_folded = ? WHERE id = ?")
+                .bind(fold(reference.as_deref().unwrap_or_default()))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error::<SqliteDialect>)?;
+        }
+        tx.commit().await.map_err(db_error::<SqliteDialect>)?;
     }
 }

@@ -84,6 +84,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_by_assignee",
     "list_filters_overdue",
     "list_text_query_is_case_insensitive_and_literal",
+    "list_text_query_matches_the_partner_reference",
     "keyset_pagination_covers_every_row_once",
     "scope_isolation_in_lists",
     "stale_version_changes_nothing",
@@ -130,6 +131,7 @@ macro_rules! conformance_tests {
             list_filters_by_assignee,
             list_filters_overdue,
             list_text_query_is_case_insensitive_and_literal,
+            list_text_query_matches_the_partner_reference,
             keyset_pagination_covers_every_row_once,
             scope_isolation_in_lists,
             stale_version_changes_nothing,
@@ -741,6 +743,38 @@ pub async fn list_text_query_is_case_insensitive_and_literal(store: &dyn Store) 
         assert_eq!(ids(&list(store, &search(text)).await), [third.id], "query {text:?}");
     }
     assert_eq!(list(store, &search("OUT-2026-")).await.len(), titles.len());
+}
+
+/// The text query also matches the partner's own reference, case-insensitively and literally.
+pub async fn list_text_query_matches_the_partner_reference(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let with_reference = |title: &str, reference: &str| RequestContent {
+        partner_reference: short(reference),
+        ..sample_content(title)
+    };
+    let paris =
+        create(store, outgoing(&fr, with_reference("Bank records", "Parquet-Paris/2026_0042"), at(0))).await;
+    let lyon = create(store, outgoing(&fr, with_reference("Witness hearing", "ÉTAT-LYON 100%"), at(1))).await;
+    let search = |text: &str| RequestQuery { text: Some(text.into()), ..staff_query(50) };
+    let cases: &[(&str, &[RequestId])] = &[
+        ("parquet-paris", &[paris.id]),
+        ("PARIS/2026_0042", &[paris.id]),
+        ("état-lyon", &[lyon.id]),
+        ("100%", &[lyon.id]),
+        ("2026_004", &[paris.id]),
+        ("2026%0042", &[]),
+        ("paris_2026", &[]),
+    ];
+    for (text, wanted) in cases {
+        assert_eq!(ids(&list(store, &search(text)).await), *wanted, "query {text:?}");
+    }
+    // A change that rewrites the partner's reference is found by the new one only.
+    let content = RequestContent { partner_reference: short("Parquet-Marseille/77"), ..lyon.content.clone() };
+    let patch = Patch { content: Some((content, vec!["partner_reference".into()])), ..Patch::default() };
+    let change = mla_domain::update(&lyon, &patch, &judge(), &context(at(2), &fr)).expect("decided");
+    store.save_change(lyon.version, change, None).await.expect("stored");
+    assert_eq!(ids(&list(store, &search("marseille")).await), [lyon.id]);
+    assert!(list(store, &search("état-lyon")).await.is_empty());
 }
 
 /// Pages of any size cover every visible request exactly once, newest first, also under a filter.

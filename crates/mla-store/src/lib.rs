@@ -58,7 +58,8 @@ pub struct RequestQuery {
     /// Only requests overdue at this instant.
     pub overdue_at: Option<Timestamp>,
     pub assignee: Option<String>,
-    /// Case-insensitive substring of the title or the registry reference.
+    /// Case-insensitive substring of the title, the registry reference or the partner's reference,
+    /// taken literally.
     pub text: Option<String>,
     /// Newest first: only requests older than this one (the previous page's last).
     pub after: Option<RequestId>,
