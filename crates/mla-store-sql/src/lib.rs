@@ -130,6 +130,14 @@ macro_rules! store_through_sql {
                 self.$field.save_change(expected_version, change, idempotency).await
             }
 
+            async fn request_heads(
+                &self,
+                after: Option<::mla_domain::RequestId>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_store::RequestHead>> {
+                self.$field.request_heads(after, limit).await
+            }
+
             async fn replay(
                 &self,
                 idempotency: &::mla_store::Idempotency,

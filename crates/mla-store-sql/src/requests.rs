@@ -4,7 +4,7 @@
 use chrono::Datelike;
 use mla_domain::clock::Clock;
 use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, ShortText, State, Transition};
-use mla_store::{Idempotency, RequestQuery, StoreError, StoreResult};
+use mla_store::{Idempotency, RequestHead, RequestQuery, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder};
 
 use crate::SqlStore;
@@ -12,7 +12,7 @@ use crate::dialect::{DbConnection, Dialect, Driver};
 use crate::errors::{corrupt, db_error, insert_error};
 use crate::rows::{
     Fields, REQUEST_COLUMNS, as_stored, push_assignments, push_insert, request_changes, request_from_row,
-    request_row,
+    request_head_from_row, request_row,
 };
 use crate::write::Begun;
 
@@ -101,6 +101,20 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(Vec::new());
         }
         D::list_requests(&self.reader, query).await
+    }
+
+    /// Every request's id, version and state, in id order after `after`.
+    pub async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>> {
+        let mut sql = QueryBuilder::new("SELECT id, version, state FROM requests");
+        if let Some(after) = after {
+            sql.push(" WHERE id > ");
+            D::push_id(&mut sql, after);
+        }
+        sql.push(" ORDER BY id LIMIT ");
+        D::Db::bind_int(&mut sql, i64::from(limit));
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        let rows = D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)?;
+        rows.iter().map(request_head_from_row::<D>).collect()
     }
 }
 

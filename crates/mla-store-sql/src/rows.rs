@@ -9,7 +9,7 @@ use mla_domain::request::Direction;
 use mla_domain::{
     Partner, PartnerCode, PartnerKind, Reference, Request, RequestId, ShortText, State, Timestamp,
 };
-use mla_store::StoreResult;
+use mla_store::{RequestHead, StoreResult};
 use serde_json::value::RawValue;
 use sqlx::QueryBuilder;
 
@@ -249,6 +249,11 @@ pub fn request_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Request> {
         submit_time: f.opt_time("submit_time")?,
         received_time: f.opt_time("received_time")?,
     })
+}
+
+pub fn request_head_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<RequestHead> {
+    let f = Fields::<D>::new(row);
+    Ok(RequestHead { id: f.id("id")?, version: f.int("version")?, state: f.state("state")? })
 }
 
 pub fn event_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Event> {

@@ -32,7 +32,7 @@ use mla_domain::{
     ShortText, Timestamp,
 };
 
-use crate::{EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
+use crate::{AuditFinding, EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
 
 /// What a backend's test code provides: a fresh store per scenario, and its disposal.
 #[async_trait]
@@ -102,6 +102,10 @@ pub const SCENARIOS: &[&str] = &[
     "verify_audit_passes_on_a_sound_store",
     "feed_followers_never_miss_an_event",
     "tampered_event_is_named",
+    "truncated_chain_is_named",
+    "state_written_outside_the_lifecycle_is_named",
+    "request_without_events_is_named",
+    "events_without_request_are_named",
     "hostile_strings_round_trip",
     "event_signal_advances_after_a_write",
     "partners_round_trip_and_update",
@@ -160,6 +164,10 @@ macro_rules! conformance_tests {
         );
         $crate::conformance_tests!(@tamper $harness;
             tampered_event_is_named,
+            truncated_chain_is_named,
+            state_written_outside_the_lifecycle_is_named,
+            request_without_events_is_named,
+            events_without_request_are_named,
         );
     };
     (@store $harness:ty; $($name:ident),+ $(,)?) => {
@@ -1306,9 +1314,87 @@ pub async fn tampered_event_is_named(store: &dyn Store, tamper: &dyn Tamper) {
 
     assert_eq!(tamper.force(&rewrite).await, 1);
     assert_eq!(events_of(store, draft.id).await[2].details, forged, "the rewrite did not happen");
-    let broken = verify_audit(store).await.expect("read").expect_err("the verifier missed the rewrite");
+    let findings = verify_audit(store).await.expect("read").expect_err("the verifier missed the rewrite");
+    let [AuditFinding::BrokenLink(broken)] = findings.as_slice() else {
+        panic!("expected one broken link, got {findings:?}");
+    };
     assert_eq!((broken.request_id, broken.seq, broken.cursor), (draft.id, 3, target.cursor));
     assert!(broken.problem.contains("altered"), "{}", broken.problem);
+}
+
+/// A request with a short trail and one finished: the audit is sound before anyone tampers.
+async fn audited_pair(store: &dyn Store) -> (Request, Request) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let other = create(store, outgoing(&fr, sample_content("Untouched"), at(0))).await;
+    let draft = create(store, outgoing(&fr, sample_content("Tampered"), at(1))).await;
+    let submitted = act(store, &draft, command(Action::Submit), &judge(), &fr, at(2)).await;
+    let withdraw = Command { reason: long("Withdrawn by the prosecutor"), ..Command::new(Action::Withdraw) };
+    let withdrawn = act(store, &submitted, withdraw, &judge(), &fr, at(3)).await;
+    assert!(verify_audit(store).await.expect("read").is_ok());
+    (other, withdrawn)
+}
+
+/// The one finding the verifier reports after a tampering, with its message for the operator.
+async fn only_finding(store: &dyn Store) -> (AuditFinding, String) {
+    let findings = verify_audit(store).await.expect("read").expect_err("the verifier missed the tampering");
+    let [finding] = findings.as_slice() else { panic!("expected one finding, got {findings:?}") };
+    (finding.clone(), finding.to_string())
+}
+
+/// The last events of a request deleted (the append-only guard switched off first): every remaining
+/// link still holds, but the chain no longer reaches the row's version.
+pub async fn truncated_chain_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    assert_eq!(withdrawn.version, 3);
+    let delete =
+        format!("DELETE FROM events WHERE request_id = {} AND seq >= 2", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.force(&delete).await, 2);
+    assert_eq!(events_of(store, withdrawn.id).await.len(), 1, "the events were not deleted");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(finding, AuditFinding::EventsMissing { request_id: withdrawn.id, events: 1, version: 3 });
+    assert!(message.contains(&withdrawn.id.to_string()) && message.contains("missing"), "{message}");
+}
+
+/// The row's state written directly: the chain is whole, but it does not lead where the row says.
+pub async fn state_written_outside_the_lifecycle_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    let write =
+        format!("UPDATE requests SET state = 'EXECUTED' WHERE id = {}", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.execute(&write).await, Ok(1), "no guard stands in the way of a row's state");
+    let stored = store.get_request(withdrawn.id).await.expect("read").expect("the request");
+    assert_eq!(stored.state, State::Executed, "the state was not written");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(
+        finding,
+        AuditFinding::StateMismatch {
+            request_id: withdrawn.id,
+            row: State::Executed,
+            chain: State::Withdrawn
+        }
+    );
+    assert!(message.contains("EXECUTED") && message.contains("WITHDRAWN"), "{message}");
+}
+
+/// Every event of a request deleted: a row remains with no trail at all.
+pub async fn request_without_events_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    let delete = format!("DELETE FROM events WHERE request_id = {}", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.force(&delete).await, 3);
+    assert!(events_of(store, withdrawn.id).await.is_empty(), "the events were not deleted");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(finding, AuditFinding::RequestWithoutEvents { request_id: withdrawn.id, version: 3 });
+    assert!(message.contains(&withdrawn.id.to_string()), "{message}");
+}
+
+/// A request's row deleted (its foreign key switched off first): its events remain with no request.
+pub async fn events_without_request_are_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    let delete = format!("DELETE FROM requests WHERE id = {}", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.force(&delete).await, 1);
+    assert_eq!(store.get_request(withdrawn.id).await.expect("read"), None, "the row was not deleted");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(finding, AuditFinding::EventsWithoutRequest { request_id: withdrawn.id, events: 3 });
+    assert!(message.contains("no such request"), "{message}");
 }
 
 // ---------------------------------------------------------------------------------------------------
