@@ -65,10 +65,6 @@ impl<D: Dialect> SqlStore<D> {
         self.signal.subscribe()
     }
 
-    pub fn reader(&self) -> &Pool<D::Db> {
-        &self.reader
-    }
-
     /// Closes both pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.reader.close().await;
