@@ -42,12 +42,24 @@ fn the_gateway_reaches_the_broker_only_through_the_grpc_contract() {
     assert!(!dependencies("mla-gateway").iter().any(|d| d == "sqlx"));
 }
 
+/// The storage crates: the backends and the SQL they share.
+const STORAGE: [&str; 3] = ["mla-store-sql", "mla-store-sqlite", "mla-store-postgres"];
+
 #[test]
-fn only_the_backends_mention_sqlx() {
+fn only_the_storage_crates_mention_sqlx() {
     for krate in crates() {
         let uses_sqlx = dependencies(&krate).iter().any(|d| d == "sqlx");
-        let backend = krate.starts_with("mla-store-");
-        assert_eq!(uses_sqlx, backend, "{krate}: sqlx belongs to the backend crates alone");
+        let storage = STORAGE.contains(&krate.as_str());
+        assert_eq!(uses_sqlx, storage, "{krate}: sqlx belongs to the storage crates alone");
+    }
+}
+
+#[test]
+fn the_shared_sql_names_no_driver() {
+    let manifest = fs::read_to_string(root().join("crates/mla-store-sql/Cargo.toml")).expect("a manifest");
+    let sqlx = manifest.lines().find(|line| line.starts_with("sqlx")).expect("mla-store-sql depends on sqlx");
+    for driver in ["sqlite", "postgres", "mysql", "any"] {
+        assert!(!sqlx.contains(driver), "mla-store-sql enables the {driver} driver: {sqlx}");
     }
 }
 

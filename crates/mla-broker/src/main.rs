@@ -73,11 +73,10 @@ async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
             );
             ExitCode::SUCCESS
         }
-        Err(broken) => {
-            println!(
-                "audit trail BROKEN: request {} event seq {} (cursor {}): {}",
-                broken.request_id, broken.seq, broken.cursor, broken.problem
-            );
+        Err(findings) => {
+            for finding in findings {
+                println!("audit trail BROKEN: {finding}");
+            }
             ExitCode::from(EXIT_AUDIT_BROKEN)
         }
     })

@@ -24,13 +24,13 @@ const BATCH: u64 = 100_000;
 async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
     sqlx::query(
         "INSERT INTO requests (id, direction, year, number, reference, partner_code, state, version, request_type, \
-           title, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, received_time, content, \
-           conditions) \
+           title, partner_reference, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
+           received_time, content, conditions) \
          SELECT \
            (lpad(to_hex($1::bigint + g), 12, '0') || '70008' || lpad(to_hex(g), 15, '0'))::uuid, \
            dir, 2026, g / 2 + 1, \
            (CASE dir WHEN 'INCOMING' THEN 'IN' ELSE 'OUT' END) || '-2026-' || lpad((g / 2 + 1)::text, 6, '0'), \
-           ($2::text[])[g % 20 + 1], st, 1, typ, title, \
+           ($2::text[])[g % 20 + 1], st, 1, typ, title, 'PR-' || g, \
            CASE WHEN g % 2 = 0 THEN 'officer-' || (g % 50) ELSE '' END, \
            CASE WHEN received THEN ct + interval '90 days' END, \
            CASE WHEN st = 'CLARIFICATION_REQUESTED' THEN ct + interval '1 day' END, \

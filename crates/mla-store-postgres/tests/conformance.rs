@@ -6,6 +6,7 @@ use mla_store::Store;
 use mla_store::conformance::{Harness, Tamper};
 use mla_store_postgres::PostgresStore;
 use mla_store_postgres::testing::TestDatabase;
+use sqlx::AssertSqlSafe;
 
 struct PostgresHarness {
     store: PostgresStore,
@@ -33,36 +34,29 @@ impl Harness for PostgresHarness {
 
 #[async_trait]
 impl Tamper for PostgresHarness {
-    async fn try_rewrite_event_details(&self, cursor: i64, details: &str) -> Result<(), String> {
+    async fn execute(&self, sql: &str) -> Result<u64, String> {
         let mut conn = self.database.connect().await;
-        sqlx::query("UPDATE events SET details = $1 WHERE cursor = $2")
-            .bind(details)
-            .bind(cursor)
-            .execute(&mut conn)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        let result = sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut conn).await;
+        result.map(|done| done.rows_affected()).map_err(|e| e.to_string())
     }
 
-    async fn force_rewrite_event_details(&self, cursor: i64, details: &str) {
+    async fn force(&self, sql: &str) -> u64 {
         let mut conn = self.database.connect().await;
-        // A deliberate schema change: switch the append-only guard off, rewrite, switch it back on.
-        sqlx::query("ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete")
-            .execute(&mut conn)
-            .await
-            .expect("the guard is disabled");
-        let changed = sqlx::query("UPDATE events SET details = $1 WHERE cursor = $2")
-            .bind(details)
-            .bind(cursor)
-            .execute(&mut conn)
-            .await
-            .expect("the event is rewritten")
-            .rows_affected();
-        assert_eq!(changed, 1);
+        // Deliberate schema changes: switch the append-only guard off and drop the foreign key from
+        // events to requests, tamper, then switch the guard back on.
+        for statement in [
+            "ALTER TABLE events DISABLE TRIGGER events_no_update_or_delete",
+            "ALTER TABLE events DROP CONSTRAINT IF EXISTS events_request_id_fkey",
+        ] {
+            sqlx::query(statement).execute(&mut conn).await.expect("a guard is switched off");
+        }
+        let done =
+            sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("the tampering runs");
         sqlx::query("ALTER TABLE events ENABLE TRIGGER events_no_update_or_delete")
             .execute(&mut conn)
             .await
-            .expect("the guard is enabled again");
+            .expect("the guard is switched on again");
+        done.rows_affected()
     }
 }
 

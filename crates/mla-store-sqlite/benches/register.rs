@@ -37,13 +37,13 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
              ?6 + g * 30000000 AS ct \
            FROM s) \
          INSERT INTO requests (id, direction, year, number, reference, partner_code, state, version, request_type, \
-           title, title_folded, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
+           title, title_folded, partner_reference_folded, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
            received_time, content, conditions) \
          SELECT \
            printf('%08x-%04x-7000-8%03x-%012x', (?7 + g) >> 16, (?7 + g) & 65535, g >> 48, g & 281474976710655), \
            dir, 2026, g / 2 + 1, \
            (CASE dir WHEN 'INCOMING' THEN 'IN' ELSE 'OUT' END) || '-2026-' || printf('%06d', g / 2 + 1), \
-           json_extract(?8, '$[' || (g % 20) || ']'), st, 1, typ, title, lower(title), \
+           json_extract(?8, '$[' || (g % 20) || ']'), st, 1, typ, title, lower(title), 'pr-' || g, \
            CASE WHEN g % 2 = 0 THEN 'officer-' || (g % 50) ELSE '' END, \
            CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct + 90 * 86400000000 END, \
            CASE WHEN st = 'CLARIFICATION_REQUESTED' THEN ct + 86400000000 END, \

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use mla_store::Store;
 use mla_store::conformance::{Harness, Tamper};
 use mla_store_sqlite::SqliteStore;
-use sqlx::Connection;
 use sqlx::sqlite::SqliteConnection;
+use sqlx::{AssertSqlSafe, Connection};
 
 struct SqliteHarness {
     store: SqliteStore,
@@ -43,29 +43,26 @@ impl Harness for SqliteHarness {
 
 #[async_trait]
 impl Tamper for SqliteHarness {
-    async fn try_rewrite_event_details(&self, cursor: i64, details: &str) -> Result<(), String> {
+    async fn execute(&self, sql: &str) -> Result<u64, String> {
         let mut conn = self.intruder().await;
-        sqlx::query("UPDATE events SET details = ? WHERE cursor = ?")
-            .bind(details)
-            .bind(cursor)
-            .execute(&mut conn)
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        let result = sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut conn).await;
+        result.map(|done| done.rows_affected()).map_err(|e| e.to_string())
     }
 
-    async fn force_rewrite_event_details(&self, cursor: i64, details: &str) {
+    async fn force(&self, sql: &str) -> u64 {
         let mut conn = self.intruder().await;
-        // A deliberate schema change: drop the append-only guard, then rewrite.
-        sqlx::query("DROP TRIGGER events_no_update").execute(&mut conn).await.expect("the guard is dropped");
-        let changed = sqlx::query("UPDATE events SET details = ? WHERE cursor = ?")
-            .bind(details)
-            .bind(cursor)
-            .execute(&mut conn)
-            .await
-            .expect("the event is rewritten")
-            .rows_affected();
-        assert_eq!(changed, 1);
+        // Schema changes an intruder with the file can make: drop the append-only guards; and foreign
+        // keys are a setting of each connection in SQLite, which the intruder's own switches off.
+        for guard_off in [
+            "DROP TRIGGER IF EXISTS events_no_update",
+            "DROP TRIGGER IF EXISTS events_no_delete",
+            "PRAGMA foreign_keys = OFF",
+        ] {
+            sqlx::query(guard_off).execute(&mut conn).await.expect("a guard is switched off");
+        }
+        let done =
+            sqlx::query(AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.expect("the tampering runs");
+        done.rows_affected()
     }
 }
 

@@ -1,6 +1,7 @@
 //! What only the SQLite backend has to show: it makes its file and directory, keeps its data across
 //! reopening, takes URLs, paths and in-memory databases, runs in WAL mode, and never reports a locked
-//! database under concurrent writes, even from two stores on one file.
+//! database under concurrent writes, even from two stores on one file; and it folds the partner's
+//! reference of rows stored before that column existed.
 
 use futures::future::join_all;
 use mla_domain::Scope;
@@ -46,7 +47,7 @@ async fn the_file_and_its_directory_are_made_and_the_data_survives_reopening() {
         .fetch_all(&mut conn)
         .await
         .expect("read");
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
 }
 
 #[tokio::test]
@@ -86,4 +87,29 @@ async fn concurrent_writers_and_readers_never_see_a_locked_database() {
     assert_eq!(report.events, 120);
     one.close().await;
     two.close().await;
+}
+
+/// A database stored before the partner's reference had a folded column holds NULL there; the store
+/// folds those rows when it opens the file, so the text query finds them like every other.
+#[tokio::test]
+async fn rows_stored_before_the_folded_partner_reference_are_folded_on_opening() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("mla.db");
+    let path = path.to_str().expect("UTF-8");
+    let store = SqliteStore::open(path).await.expect("opens");
+    let partner = store.create_partner(sample_partner("FR-MOJ", "Ministry"), None).await.expect("stored");
+    let request = draft(&store, &partner, "Stored long ago").await;
+    store.close().await;
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{path}")).await.expect("opens");
+    sqlx::query("UPDATE requests SET partner_reference_folded = NULL")
+        .execute(&mut conn)
+        .await
+        .expect("unfolded");
+    conn.close().await.expect("closed");
+
+    let reopened = SqliteStore::open(path).await.expect("reopens");
+    let query = RequestQuery { text: Some("pr-2026/118".into()), ..RequestQuery::new(Scope::Ncijc, 10) };
+    let found = reopened.list_requests(&query).await.expect("read");
+    assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), [request.id]);
+    reopened.close().await;
 }

@@ -5,8 +5,8 @@
 //! The test data is made by the domain (`create`, `transition`, `update` with real principals), so
 //! what the scenarios store are changes the domain decided, not shapes invented for storage.
 //!
-//! A backend's `tests/conformance.rs` implements [`Harness`] (and [`Tamper`], the hook for the one
-//! scenario that rewrites the database behind the store's back) and invokes
+//! A backend's `tests/conformance.rs` implements [`Harness`] (and [`Tamper`], the hooks for the
+//! scenarios that rewrite the database behind the store's back) and invokes
 //! `mla_store::conformance_tests!(ItsHarness);`, which makes one `#[tokio::test]` per scenario.
 
 use std::any::Any;
@@ -32,7 +32,7 @@ use mla_domain::{
     ShortText, Timestamp,
 };
 
-use crate::{EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
+use crate::{AuditFinding, EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
 
 /// What a backend's test code provides: a fresh store per scenario, and its disposal.
 #[async_trait]
@@ -50,16 +50,23 @@ pub trait Harness: Tamper + Sized + Send + Sync + 'static {
 }
 
 /// Rewrites the database behind the store's back, as an intruder with SQL access or an operator's
-/// mistake would: the audit trail must refuse it and, once forced, show it.
+/// mistake would: the audit trail must refuse it and, once forced, show it. The scenarios write the
+/// SQL (portable, with its values inlined); a backend only runs it.
 #[async_trait]
 pub trait Tamper: Send + Sync {
-    /// A plain `UPDATE` of an event's details, over a connection of its own. The database must refuse
-    /// it: the result is the database's error message, or `Ok` if it (wrongly) went through.
-    async fn try_rewrite_event_details(&self, cursor: i64, details: &str) -> Result<(), String>;
+    /// Runs one statement over a connection of its own: the database's error message if it refuses,
+    /// else how many rows it changed.
+    async fn execute(&self, sql: &str) -> Result<u64, String>;
 
-    /// Switches the append-only guard off by a deliberate schema change and rewrites the event's
-    /// details. Panics if that fails: the scenario is about what the verifier sees afterwards.
-    async fn force_rewrite_event_details(&self, cursor: i64, details: &str);
+    /// Switches the database's guards off by deliberate schema changes (the append-only triggers on
+    /// `events`, the foreign key from `events` to `requests`), runs `sql` and says how many rows it
+    /// changed. Panics if that fails: the scenarios are about what the verifier sees afterwards.
+    async fn force(&self, sql: &str) -> u64;
+}
+
+/// A SQL string literal, quotes doubled: the same in every dialect.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// Every scenario, by name: [`conformance_tests!`](crate::conformance_tests) makes one test of each.
@@ -77,6 +84,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_by_assignee",
     "list_filters_overdue",
     "list_text_query_is_case_insensitive_and_literal",
+    "list_text_query_matches_the_partner_reference",
     "keyset_pagination_covers_every_row_once",
     "scope_isolation_in_lists",
     "stale_version_changes_nothing",
@@ -87,12 +95,17 @@ pub const SCENARIOS: &[&str] = &[
     "idempotency_keys_are_per_scope",
     "idempotent_change_replays_first_outcome",
     "failed_outcomes_are_not_recorded",
+    "purged_idempotency_keys_execute_anew",
     "events_chain_per_request_with_global_cursor",
     "event_audience_is_filtered_in_the_query",
     "request_events_page_by_seq",
     "verify_audit_passes_on_a_sound_store",
     "feed_followers_never_miss_an_event",
     "tampered_event_is_named",
+    "truncated_chain_is_named",
+    "state_written_outside_the_lifecycle_is_named",
+    "request_without_events_is_named",
+    "events_without_request_are_named",
     "hostile_strings_round_trip",
     "event_signal_advances_after_a_write",
     "partners_round_trip_and_update",
@@ -122,6 +135,7 @@ macro_rules! conformance_tests {
             list_filters_by_assignee,
             list_filters_overdue,
             list_text_query_is_case_insensitive_and_literal,
+            list_text_query_matches_the_partner_reference,
             keyset_pagination_covers_every_row_once,
             scope_isolation_in_lists,
             stale_version_changes_nothing,
@@ -132,6 +146,7 @@ macro_rules! conformance_tests {
             idempotency_keys_are_per_scope,
             idempotent_change_replays_first_outcome,
             failed_outcomes_are_not_recorded,
+            purged_idempotency_keys_execute_anew,
             events_chain_per_request_with_global_cursor,
             event_audience_is_filtered_in_the_query,
             request_events_page_by_seq,
@@ -147,7 +162,13 @@ macro_rules! conformance_tests {
             idempotent_partner_writes,
             ping_answers,
         );
-        $crate::conformance_tests!(@tamper $harness; tampered_event_is_named);
+        $crate::conformance_tests!(@tamper $harness;
+            tampered_event_is_named,
+            truncated_chain_is_named,
+            state_written_outside_the_lifecycle_is_named,
+            request_without_events_is_named,
+            events_without_request_are_named,
+        );
     };
     (@store $harness:ty; $($name:ident),+ $(,)?) => {
         $(
@@ -165,20 +186,22 @@ macro_rules! conformance_tests {
             }
         )+
     };
-    (@tamper $harness:ty; $name:ident) => {
-        #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
-                return;
-            };
-            let outcome = $crate::conformance::guarded($crate::conformance::$name(
-                $crate::conformance::Harness::store(&harness),
-                &harness,
-            ))
-            .await;
-            $crate::conformance::Harness::finish(harness).await;
-            $crate::conformance::rethrow(outcome);
-        }
+    (@tamper $harness:ty; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
+                    return;
+                };
+                let outcome = $crate::conformance::guarded($crate::conformance::$name(
+                    $crate::conformance::Harness::store(&harness),
+                    &harness,
+                ))
+                .await;
+                $crate::conformance::Harness::finish(harness).await;
+                $crate::conformance::rethrow(outcome);
+            }
+        )+
     };
 }
 
@@ -730,6 +753,38 @@ pub async fn list_text_query_is_case_insensitive_and_literal(store: &dyn Store) 
     assert_eq!(list(store, &search("OUT-2026-")).await.len(), titles.len());
 }
 
+/// The text query also matches the partner's own reference, case-insensitively and literally.
+pub async fn list_text_query_matches_the_partner_reference(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let with_reference = |title: &str, reference: &str| RequestContent {
+        partner_reference: short(reference),
+        ..sample_content(title)
+    };
+    let paris =
+        create(store, outgoing(&fr, with_reference("Bank records", "Parquet-Paris/2026_0042"), at(0))).await;
+    let lyon = create(store, outgoing(&fr, with_reference("Witness hearing", "ÉTAT-LYON 100%"), at(1))).await;
+    let search = |text: &str| RequestQuery { text: Some(text.into()), ..staff_query(50) };
+    let cases: &[(&str, &[RequestId])] = &[
+        ("parquet-paris", &[paris.id]),
+        ("PARIS/2026_0042", &[paris.id]),
+        ("état-lyon", &[lyon.id]),
+        ("100%", &[lyon.id]),
+        ("2026_004", &[paris.id]),
+        ("2026%0042", &[]),
+        ("paris_2026", &[]),
+    ];
+    for (text, wanted) in cases {
+        assert_eq!(ids(&list(store, &search(text)).await), *wanted, "query {text:?}");
+    }
+    // A change that rewrites the partner's reference is found by the new one only.
+    let content = RequestContent { partner_reference: short("Parquet-Marseille/77"), ..lyon.content.clone() };
+    let patch = Patch { content: Some((content, vec!["partner_reference".into()])), ..Patch::default() };
+    let change = mla_domain::update(&lyon, &patch, &judge(), &context(at(2), &fr)).expect("decided");
+    store.save_change(lyon.version, change, None).await.expect("stored");
+    assert_eq!(ids(&list(store, &search("marseille")).await), [lyon.id]);
+    assert!(list(store, &search("état-lyon")).await.is_empty());
+}
+
 /// Pages of any size cover every visible request exactly once, newest first, also under a filter.
 pub async fn keyset_pagination_covers_every_row_once(store: &dyn Store) {
     let fr = register_partner(store, "FR-MOJ").await;
@@ -998,6 +1053,42 @@ pub async fn failed_outcomes_are_not_recorded(store: &dyn Store) {
     assert_eq!(store.replay(&partner_key).await.expect("read"), None);
 }
 
+/// Records older than the cut are purged: a retry with such a key executes anew; a younger record
+/// still replays. The cut is measured against the time of the write that made the record.
+pub async fn purged_idempotency_keys_execute_anew(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let old_key = idempotency("judge.amira", "create-old", "fp-old");
+    let young_key = idempotency("judge.amira", "create-young", "fp-young");
+    let old_new = outgoing(&fr, sample_content("Old"), at(0));
+    let old = store.create_request(old_new.clone(), Some(&old_key)).await.expect("stored");
+    let young_new = outgoing(&fr, sample_content("Young"), at(3600));
+    let young = store.create_request(young_new.clone(), Some(&young_key)).await.expect("stored");
+    let draft = create(store, outgoing(&fr, sample_content("Changed"), at(10))).await;
+    let change_key = idempotency("judge.amira", "submit-old", "fp-submit");
+    let decide = || {
+        mla_domain::transition(&draft, &command(Action::Submit), &judge(), &context(at(20), &fr))
+            .expect("decided")
+    };
+    store.save_change(draft.version, decide(), Some(&change_key)).await.expect("stored");
+
+    assert_eq!(store.purge_idempotency(at(0)).await.expect("purged"), 0, "the cut is exclusive");
+    assert_eq!(store.purge_idempotency(at(1800)).await.expect("purged"), 2);
+    assert_eq!(store.purge_idempotency(at(1800)).await.expect("purged"), 0, "a second purge finds nothing");
+    assert_eq!(store.replay(&old_key).await.expect("read"), None);
+    assert_eq!(store.replay(&change_key).await.expect("read"), None);
+
+    let again = store.create_request(old_new, Some(&old_key)).await;
+    assert!(matches!(again, Err(StoreError::AlreadyExists)), "the retry executed anew: got {again:?}");
+    let anew = outgoing(&fr, sample_content("Old, retried"), at(7200));
+    let retried = store.create_request(anew, Some(&old_key)).await.expect("executed anew");
+    assert_ne!(retried.id, old.id);
+    assert_eq!(retried.reference.number, 4, "the retry took a registry number of its own");
+    let replayed = store.create_request(young_new, Some(&young_key)).await.expect("replayed");
+    assert_eq!(replayed, young, "the younger record still replays");
+    let stale = store.save_change(draft.version, decide(), Some(&change_key)).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current: 2 })), "got {stale:?}");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The audit trail.
 
@@ -1216,16 +1307,94 @@ pub async fn tampered_event_is_named(store: &dyn Store, tamper: &dyn Tamper) {
         events_of(store, draft.id).await.into_iter().find(|e| e.seq == 3).expect("the withdrawal event");
     assert_eq!(target.action, "WITHDRAW");
     let forged = r#"{"reason":"Withdrawn at the partner's request"}"#;
-    let refused = tamper.try_rewrite_event_details(target.cursor, forged).await;
-    let message = refused.expect_err("the database let an audit event be rewritten");
+    let rewrite = format!("UPDATE events SET details = {} WHERE cursor = {}", literal(forged), target.cursor);
+    let message = tamper.execute(&rewrite).await.expect_err("the database let an audit event be rewritten");
     assert!(message.contains("append-only"), "unexpected refusal: {message}");
     assert_eq!(events_of(store, draft.id).await[2], target, "the refused UPDATE changed the event");
 
-    tamper.force_rewrite_event_details(target.cursor, forged).await;
+    assert_eq!(tamper.force(&rewrite).await, 1);
     assert_eq!(events_of(store, draft.id).await[2].details, forged, "the rewrite did not happen");
-    let broken = verify_audit(store).await.expect("read").expect_err("the verifier missed the rewrite");
+    let findings = verify_audit(store).await.expect("read").expect_err("the verifier missed the rewrite");
+    let [AuditFinding::BrokenLink(broken)] = findings.as_slice() else {
+        panic!("expected one broken link, got {findings:?}");
+    };
     assert_eq!((broken.request_id, broken.seq, broken.cursor), (draft.id, 3, target.cursor));
     assert!(broken.problem.contains("altered"), "{}", broken.problem);
+}
+
+/// A request with a short trail and one finished: the audit is sound before anyone tampers.
+async fn audited_pair(store: &dyn Store) -> (Request, Request) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let other = create(store, outgoing(&fr, sample_content("Untouched"), at(0))).await;
+    let draft = create(store, outgoing(&fr, sample_content("Tampered"), at(1))).await;
+    let submitted = act(store, &draft, command(Action::Submit), &judge(), &fr, at(2)).await;
+    let withdraw = Command { reason: long("Withdrawn by the prosecutor"), ..Command::new(Action::Withdraw) };
+    let withdrawn = act(store, &submitted, withdraw, &judge(), &fr, at(3)).await;
+    assert!(verify_audit(store).await.expect("read").is_ok());
+    (other, withdrawn)
+}
+
+/// The one finding the verifier reports after a tampering, with its message for the operator.
+async fn only_finding(store: &dyn Store) -> (AuditFinding, String) {
+    let findings = verify_audit(store).await.expect("read").expect_err("the verifier missed the tampering");
+    let [finding] = findings.as_slice() else { panic!("expected one finding, got {findings:?}") };
+    (finding.clone(), finding.to_string())
+}
+
+/// The last events of a request deleted (the append-only guard switched off first): every remaining
+/// link still holds, but the chain no longer reaches the row's version.
+pub async fn truncated_chain_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    assert_eq!(withdrawn.version, 3);
+    let delete =
+        format!("DELETE FROM events WHERE request_id = {} AND seq >= 2", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.force(&delete).await, 2);
+    assert_eq!(events_of(store, withdrawn.id).await.len(), 1, "the events were not deleted");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(finding, AuditFinding::EventsMissing { request_id: withdrawn.id, events: 1, version: 3 });
+    assert!(message.contains(&withdrawn.id.to_string()) && message.contains("missing"), "{message}");
+}
+
+/// The row's state written directly: the chain is whole, but it does not lead where the row says.
+pub async fn state_written_outside_the_lifecycle_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    let write =
+        format!("UPDATE requests SET state = 'EXECUTED' WHERE id = {}", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.execute(&write).await, Ok(1), "no guard stands in the way of a row's state");
+    let stored = store.get_request(withdrawn.id).await.expect("read").expect("the request");
+    assert_eq!(stored.state, State::Executed, "the state was not written");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(
+        finding,
+        AuditFinding::StateMismatch {
+            request_id: withdrawn.id,
+            row: State::Executed,
+            chain: State::Withdrawn
+        }
+    );
+    assert!(message.contains("EXECUTED") && message.contains("WITHDRAWN"), "{message}");
+}
+
+/// Every event of a request deleted: a row remains with no trail at all.
+pub async fn request_without_events_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    let delete = format!("DELETE FROM events WHERE request_id = {}", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.force(&delete).await, 3);
+    assert!(events_of(store, withdrawn.id).await.is_empty(), "the events were not deleted");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(finding, AuditFinding::RequestWithoutEvents { request_id: withdrawn.id, version: 3 });
+    assert!(message.contains(&withdrawn.id.to_string()), "{message}");
+}
+
+/// A request's row deleted (its foreign key switched off first): its events remain with no request.
+pub async fn events_without_request_are_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let (_, withdrawn) = audited_pair(store).await;
+    let delete = format!("DELETE FROM requests WHERE id = {}", literal(&withdrawn.id.to_string()));
+    assert_eq!(tamper.force(&delete).await, 1);
+    assert_eq!(store.get_request(withdrawn.id).await.expect("read"), None, "the row was not deleted");
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(finding, AuditFinding::EventsWithoutRequest { request_id: withdrawn.id, events: 3 });
+    assert!(message.contains("no such request"), "{message}");
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -5,12 +5,13 @@
 //! new version, its audit event and, when the caller gave an idempotency key, the outcome to replay.
 
 use async_trait::async_trait;
-use mla_domain::audit::Event;
+use mla_domain::audit::{BrokenLink, Event};
 use mla_domain::request::Direction;
 use mla_domain::{
     NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, State, Timestamp, Transition,
 };
 
+#[cfg(feature = "conformance")]
 pub mod conformance;
 
 /// What can go wrong in storage, in the terms the application acts on.
@@ -57,7 +58,8 @@ pub struct RequestQuery {
     /// Only requests overdue at this instant.
     pub overdue_at: Option<Timestamp>,
     pub assignee: Option<String>,
-    /// Case-insensitive substring of the title or the registry reference.
+    /// Case-insensitive substring of the title, the registry reference or the partner's reference,
+    /// taken literally.
     pub text: Option<String>,
     /// Newest first: only requests older than this one (the previous page's last).
     pub after: Option<RequestId>,
@@ -79,6 +81,15 @@ impl RequestQuery {
             limit,
         }
     }
+}
+
+/// What the audit verifier compares each hash chain with: the request row's version (one event per
+/// stored change, the creation included) and state (where the last event led).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestHead {
+    pub id: RequestId,
+    pub version: i64,
+    pub state: State,
 }
 
 /// Who reads the event feed: a principal's scope, or the audit verifier, which reads everything.
@@ -115,9 +126,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         idempotency: Option<&Idempotency>,
     ) -> StoreResult<Request>;
 
+    /// Every request's head (id, version, state) in id order after `after`, for the audit verifier.
+    async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>>;
+
     /// The outcome recorded for an idempotency key, if any; a recorded key with another fingerprint
     /// is [`StoreError::IdempotencyMismatch`].
     async fn replay(&self, idempotency: &Idempotency) -> StoreResult<Option<serde_json::Value>>;
+
+    /// Deletes the idempotency records made before `created_before` (by the time of the write that
+    /// made each) and says how many; a retry with a purged key executes anew. Works in short batches,
+    /// so it never holds a lock for long.
+    async fn purge_idempotency(&self, created_before: Timestamp) -> StoreResult<u64>;
 
     /// One request's events in `seq` order after `after_seq`, as far as `reader` may see them.
     async fn request_events(
@@ -173,12 +192,80 @@ pub struct AuditReport {
     pub events: usize,
 }
 
-/// Recomputes every request's hash chain from the global feed and names the first broken link.
-pub async fn verify_audit(
-    store: &dyn Store,
-) -> StoreResult<Result<AuditReport, mla_domain::audit::BrokenLink>> {
-    use std::collections::HashMap;
-    let mut chains: HashMap<RequestId, Vec<Event>> = HashMap::new();
+/// What the audit verifier found wrong with one request: the chain's own links, or the chain measured
+/// against its request's row. Each says which request and, in its message, what an operator looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFinding {
+    /// An event does not hold in its chain: altered, out of sequence, or linked to the wrong hash.
+    BrokenLink(BrokenLink),
+    /// The chain ends before the row's version: its last events were removed.
+    EventsMissing { request_id: RequestId, events: i64, version: i64 },
+    /// The chain goes on past the row's version: events were added, or the row was set back.
+    EventsBeyondVersion { request_id: RequestId, events: i64, version: i64 },
+    /// The row's state is not where its last event led: the state was written outside the lifecycle.
+    StateMismatch { request_id: RequestId, row: State, chain: State },
+    /// A request row without a single event: its trail was removed, or the row was planted.
+    RequestWithoutEvents { request_id: RequestId, version: i64 },
+    /// Events of a request that has no row: the row was removed.
+    EventsWithoutRequest { request_id: RequestId, events: i64 },
+}
+
+impl AuditFinding {
+    pub fn request_id(&self) -> RequestId {
+        match self {
+            AuditFinding::BrokenLink(link) => link.request_id,
+            AuditFinding::EventsMissing { request_id, .. }
+            | AuditFinding::EventsBeyondVersion { request_id, .. }
+            | AuditFinding::StateMismatch { request_id, .. }
+            | AuditFinding::RequestWithoutEvents { request_id, .. }
+            | AuditFinding::EventsWithoutRequest { request_id, .. } => *request_id,
+        }
+    }
+}
+
+impl std::fmt::Display for AuditFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditFinding::BrokenLink(link) => write!(
+                f,
+                "request {} event seq {} (cursor {}): {}",
+                link.request_id, link.seq, link.cursor, link.problem
+            ),
+            AuditFinding::EventsMissing { request_id, events, version } => write!(
+                f,
+                "request {request_id}: the row is at version {version} but its chain has {events} events: \
+                 events {} to {version} are missing",
+                events + 1
+            ),
+            AuditFinding::EventsBeyondVersion { request_id, events, version } => write!(
+                f,
+                "request {request_id}: the chain has {events} events but the row is at version {version}: \
+                 events were added or the row was set back"
+            ),
+            AuditFinding::StateMismatch { request_id, row, chain } => write!(
+                f,
+                "request {request_id}: the row says {} but its last event leads to {}: the state was changed \
+                 outside the lifecycle",
+                row.as_str(),
+                chain.as_str()
+            ),
+            AuditFinding::RequestWithoutEvents { request_id, version } => {
+                write!(f, "request {request_id}: the row is at version {version} but it has no events at all")
+            }
+            AuditFinding::EventsWithoutRequest { request_id, events } => {
+                write!(f, "request {request_id}: {events} events belong to it, but there is no such request")
+            }
+        }
+    }
+}
+
+/// Recomputes every request's hash chain from the global feed and measures it against the request's
+/// row: the chain counts from seq 1 without a gap, every hash holds, there is one event per version and
+/// the last leads to the row's state; every row has a chain and every chain a row. `Err` lists the
+/// first finding of each request that fails, in request id order.
+pub async fn verify_audit(store: &dyn Store) -> StoreResult<Result<AuditReport, Vec<AuditFinding>>> {
+    use std::collections::BTreeMap;
+    let mut chains: BTreeMap<RequestId, Vec<Event>> = BTreeMap::new();
     let mut cursor = 0;
     loop {
         let page = store.events_after(&EventReader::Verifier, cursor, 1000).await?;
@@ -189,18 +276,54 @@ pub async fn verify_audit(
         }
     }
     let mut report = AuditReport { requests: 0, events: 0 };
-    let mut ids: Vec<_> = chains.keys().copied().collect();
-    ids.sort();
-    for id in ids {
-        let mut chain = chains.remove(&id).unwrap_or_default();
-        chain.sort_by_key(|e| e.seq);
-        match mla_domain::audit::verify_chain(&chain) {
-            Ok(n) => {
-                report.requests += 1;
-                report.events += n;
+    let mut findings = Vec::new();
+    let mut after = None;
+    loop {
+        let heads = store.request_heads(after, 1000).await?;
+        let Some(last) = heads.last() else { break };
+        after = Some(last.id);
+        for head in heads {
+            let mut chain = chains.remove(&head.id).unwrap_or_default();
+            chain.sort_by_key(|e| e.seq);
+            match verify_against_row(&head, &chain) {
+                Ok(()) => {
+                    report.requests += 1;
+                    report.events += chain.len();
+                }
+                Err(finding) => findings.push(finding),
             }
-            Err(broken) => return Ok(Err(broken)),
         }
     }
-    Ok(Ok(report))
+    for (request_id, events) in chains {
+        findings.push(AuditFinding::EventsWithoutRequest { request_id, events: events.len() as i64 });
+    }
+    if findings.is_empty() {
+        return Ok(Ok(report));
+    }
+    findings.sort_by_key(AuditFinding::request_id);
+    Ok(Err(findings))
+}
+
+/// The first thing that does not hold between a request's row and its chain (sorted by seq).
+fn verify_against_row(head: &RequestHead, chain: &[Event]) -> Result<(), AuditFinding> {
+    let Some(last) = chain.last() else {
+        return Err(AuditFinding::RequestWithoutEvents { request_id: head.id, version: head.version });
+    };
+    mla_domain::audit::verify_chain(chain).map_err(AuditFinding::BrokenLink)?;
+    // The chain counts from 1 without a gap, so its last seq is its length.
+    let events = last.seq;
+    if events < head.version {
+        return Err(AuditFinding::EventsMissing { request_id: head.id, events, version: head.version });
+    }
+    if events > head.version {
+        return Err(AuditFinding::EventsBeyondVersion { request_id: head.id, events, version: head.version });
+    }
+    if last.to_state != head.state {
+        return Err(AuditFinding::StateMismatch {
+            request_id: head.id,
+            row: head.state,
+            chain: last.to_state,
+        });
+    }
+    Ok(())
 }

@@ -1,0 +1,103 @@
+//! The `events` table: appending a change's event to its request's hash chain, and the two readers (a
+//! request's trail by `seq`, the global feed by cursor), each filtered in the query by one audience rule.
+
+use mla_domain::audit::{Event, EventDraft};
+use mla_domain::{Request, RequestId, Scope};
+use mla_store::{EventReader, StoreResult};
+use sqlx::QueryBuilder;
+
+use crate::SqlStore;
+use crate::dialect::{DbConnection, Dialect, Driver};
+use crate::errors::db_error;
+use crate::rows::{EVENT_COLUMNS, Fields, event_from_row, event_row, push_insert, truncated};
+
+/// Appends a change's event to its request's chain and returns its cursor. The request's row is
+/// locked by this transaction (inserted or updated), so its chain cannot move meanwhile. The cursor is
+/// taken last but one: from then on, in PostgreSQL, every other append waits for this commit, which is
+/// what makes cursor order commit order.
+pub async fn append<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    mut draft: EventDraft,
+    request: &Request,
+) -> StoreResult<i64> {
+    let mut sql = QueryBuilder::new("SELECT seq, hash FROM events WHERE request_id = ");
+    D::push_id(&mut sql, request.id);
+    sql.push(" ORDER BY seq DESC LIMIT 1");
+    let previous = D::Db::fetch_optional(&mut *conn, sql).await.map_err(db_error::<D>)?;
+    let (seq, prev_hash) = match previous {
+        Some(row) => {
+            let fields = Fields::<D>::new(&row);
+            (fields.int("seq")? + 1, fields.text("hash")?)
+        }
+        None => (1, String::new()),
+    };
+    let cursor = D::next_cursor(&mut *conn).await?;
+    draft.time = truncated(draft.time);
+    let event = Event::chain(draft, request.id, request.partner_code.clone(), cursor, seq, prev_hash);
+    let mut sql = QueryBuilder::new("INSERT INTO events");
+    push_insert::<D>(&mut sql, event_row(&event)?);
+    D::Db::execute(&mut *conn, sql).await.map_err(db_error::<D>)?;
+    D::announce(conn, cursor).await?;
+    Ok(cursor)
+}
+
+/// Appends who may read which events, in the form of the partial indexes `events_ncijc` and
+/// `events_partner`. `false`: the reader may read none, and there is nothing to query.
+fn push_audience<D: Dialect>(sql: &mut QueryBuilder<D::Db>, reader: &EventReader) -> bool {
+    match reader {
+        EventReader::Verifier => {}
+        EventReader::Scope(Scope::Nothing) => return false,
+        EventReader::Scope(Scope::Ncijc) => {
+            sql.push(" AND visible_to_ncijc").push(D::IS_TRUE);
+        }
+        EventReader::Scope(Scope::Partner(code)) => {
+            sql.push(" AND partner_code = ");
+            D::Db::bind_text(sql, Some(code.as_str()));
+            sql.push(" AND visible_to_partner").push(D::IS_TRUE);
+        }
+    }
+    true
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub async fn request_events(
+        &self,
+        id: RequestId,
+        reader: &EventReader,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let mut sql = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE request_id = "));
+        D::push_id(&mut sql, id);
+        sql.push(" AND seq > ");
+        D::Db::bind_int(&mut sql, after_seq);
+        if !push_audience::<D>(&mut sql, reader) {
+            return Ok(Vec::new());
+        }
+        sql.push(" ORDER BY seq LIMIT ");
+        D::Db::bind_int(&mut sql, i64::from(limit));
+        self.read_events(sql).await
+    }
+
+    pub async fn events_after(
+        &self,
+        reader: &EventReader,
+        after_cursor: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let mut sql = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE cursor > "));
+        D::Db::bind_int(&mut sql, after_cursor);
+        if !push_audience::<D>(&mut sql, reader) {
+            return Ok(Vec::new());
+        }
+        sql.push(" ORDER BY cursor LIMIT ");
+        D::Db::bind_int(&mut sql, i64::from(limit));
+        self.read_events(sql).await
+    }
+
+    async fn read_events(&self, sql: QueryBuilder<D::Db>) -> StoreResult<Vec<Event>> {
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        let rows = D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)?;
+        rows.iter().map(event_from_row::<D>).collect()
+    }
+}

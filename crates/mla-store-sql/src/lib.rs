@@ -1,0 +1,212 @@
+//! The SQL that both storage backends of mla-broker share, generic over sqlx's `Database`: one write
+//! template, one set of scope and event filters, one mapping between rows and domain values. A backend
+//! crate brings its driver, its [`Dialect`] (storage encodings, write lock, cursor, text search) and
+//! its connection set-up, and implements [`mla_store::Store`] with [`store_through_sql!`].
+//!
+//! The statements are built with sqlx's `QueryBuilder`, which renders each dialect's placeholders; the
+//! texts it builds are the same on every call, so the drivers' prepared-statement caches serve them.
+
+pub mod dialect;
+pub mod errors;
+pub mod events;
+pub mod idempotency;
+pub mod partners;
+pub mod requests;
+pub mod rows;
+pub mod write;
+
+use std::sync::Arc;
+
+use sqlx::{Pool, QueryBuilder};
+use tokio::sync::watch;
+
+pub use dialect::{Dialect, Driver, Value};
+use mla_store::StoreResult;
+
+#[doc(hidden)]
+pub use async_trait::async_trait;
+
+/// The storage every backend shares: a pool that writes and a pool that reads (in PostgreSQL the
+/// same one; in SQLite a single write connection beside the readers), and the event signal.
+#[derive(Debug)]
+pub struct SqlStore<D: Dialect> {
+    writer: Pool<D::Db>,
+    reader: Pool<D::Db>,
+    signal: Arc<watch::Sender<i64>>,
+}
+
+impl<D: Dialect> Clone for SqlStore<D> {
+    fn clone(&self) -> Self {
+        SqlStore { writer: self.writer.clone(), reader: self.reader.clone(), signal: self.signal.clone() }
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// A store over migrated pools, its signal starting at the newest stored cursor.
+    pub async fn new(writer: Pool<D::Db>, reader: Pool<D::Db>) -> StoreResult<Self> {
+        let mut conn = reader.acquire().await.map_err(errors::db_error::<D>)?;
+        let sql = QueryBuilder::new("SELECT COALESCE(MAX(cursor), 0) AS newest FROM events");
+        let row = D::Db::fetch_optional(&mut conn, sql).await.map_err(errors::db_error::<D>)?;
+        let newest = match row {
+            Some(row) => rows::Fields::<D>::new(&row).int("newest")?,
+            None => 0,
+        };
+        let (signal, _) = watch::channel(newest);
+        Ok(SqlStore { writer, reader, signal: Arc::new(signal) })
+    }
+
+    /// The signal that carries the newest committed cursor (a backend that hears of other
+    /// processes' events advances it too).
+    pub fn signal(&self) -> &Arc<watch::Sender<i64>> {
+        &self.signal
+    }
+
+    pub fn event_signal(&self) -> watch::Receiver<i64> {
+        self.signal.subscribe()
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.reader.acquire().await.map_err(errors::db_error::<D>)?;
+        D::Db::execute(&mut conn, QueryBuilder::new("SELECT 1")).await.map_err(errors::db_error::<D>)?;
+        Ok(())
+    }
+}
+
+/// Moves the signal forward to `cursor` (never back), waking watchers only when it moved.
+pub fn advance(signal: &watch::Sender<i64>, cursor: i64) {
+    signal.send_if_modified(|newest| {
+        let advanced = cursor > *newest;
+        *newest = (*newest).max(cursor);
+        advanced
+    });
+}
+
+/// Implements [`mla_store::Store`] for a backend's store type whose field `$field` is a
+/// [`SqlStore`]: every method is the shared one, so a new store method is written once, here and in
+/// this crate, for every backend.
+#[macro_export]
+macro_rules! store_through_sql {
+    ($store:ty, $field:ident) => {
+        #[$crate::async_trait]
+        impl ::mla_store::Store for $store {
+            async fn create_request(
+                &self,
+                new: ::mla_domain::NewRequest,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<::mla_domain::Request> {
+                self.$field.create_request(new, idempotency).await
+            }
+
+            async fn get_request(
+                &self,
+                id: ::mla_domain::RequestId,
+            ) -> ::mla_store::StoreResult<Option<::mla_domain::Request>> {
+                self.$field.get_request(id).await
+            }
+
+            async fn list_requests(
+                &self,
+                query: &::mla_store::RequestQuery,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::Request>> {
+                self.$field.list_requests(query).await
+            }
+
+            async fn save_change(
+                &self,
+                expected_version: i64,
+                change: ::mla_domain::Transition,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<::mla_domain::Request> {
+                self.$field.save_change(expected_version, change, idempotency).await
+            }
+
+            async fn request_heads(
+                &self,
+                after: Option<::mla_domain::RequestId>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_store::RequestHead>> {
+                self.$field.request_heads(after, limit).await
+            }
+
+            async fn replay(
+                &self,
+                idempotency: &::mla_store::Idempotency,
+            ) -> ::mla_store::StoreResult<Option<::serde_json::Value>> {
+                self.$field.replay(idempotency).await
+            }
+
+            async fn purge_idempotency(
+                &self,
+                created_before: ::mla_domain::Timestamp,
+            ) -> ::mla_store::StoreResult<u64> {
+                self.$field.purge_idempotency(created_before).await
+            }
+
+            async fn request_events(
+                &self,
+                id: ::mla_domain::RequestId,
+                reader: &::mla_store::EventReader,
+                after_seq: i64,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::audit::Event>> {
+                self.$field.request_events(id, reader, after_seq, limit).await
+            }
+
+            async fn events_after(
+                &self,
+                reader: &::mla_store::EventReader,
+                after_cursor: i64,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::audit::Event>> {
+                self.$field.events_after(reader, after_cursor, limit).await
+            }
+
+            fn event_signal(&self) -> ::tokio::sync::watch::Receiver<i64> {
+                self.$field.event_signal()
+            }
+
+            async fn create_partner(
+                &self,
+                partner: ::mla_domain::Partner,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<::mla_domain::Partner> {
+                self.$field.create_partner(partner, idempotency).await
+            }
+
+            async fn get_partner(
+                &self,
+                code: &::mla_domain::PartnerCode,
+            ) -> ::mla_store::StoreResult<Option<::mla_domain::Partner>> {
+                self.$field.get_partner(code).await
+            }
+
+            async fn list_partners(
+                &self,
+                include_inactive: bool,
+                after: Option<&::mla_domain::PartnerCode>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::Partner>> {
+                self.$field.list_partners(include_inactive, after, limit).await
+            }
+
+            async fn update_partner(
+                &self,
+                partner: ::mla_domain::Partner,
+                expected_version: i64,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<::mla_domain::Partner> {
+                self.$field.update_partner(partner, expected_version, idempotency).await
+            }
+
+            async fn ping(&self) -> ::mla_store::StoreResult<()> {
+                self.$field.ping().await
+            }
+        }
+    };
+}

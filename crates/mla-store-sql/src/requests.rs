@@ -1,0 +1,209 @@
+//! The `requests` table: registration with its gap-free reference, decided changes at an expected
+//! version, reads, the list with its scope and filters, and the rows' heads for the audit verifier.
+
+use chrono::Datelike;
+use mla_domain::clock::Clock;
+use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, ShortText, State, Transition};
+use mla_store::{Idempotency, RequestHead, RequestQuery, StoreError, StoreResult};
+use sqlx::{Pool, QueryBuilder};
+
+use crate::SqlStore;
+use crate::dialect::{DbConnection, Dialect, Driver};
+use crate::errors::{corrupt, db_error, insert_error};
+use crate::rows::{
+    Fields, REQUEST_COLUMNS, as_stored, push_assignments, push_insert, request_changes, request_from_row,
+    request_head_from_row, request_row,
+};
+use crate::write::Begun;
+
+/// The terms that make a request's clock run while it is active, exactly as in the partial indexes
+/// `requests_overdue` (both backends) and `requests_running` (PostgreSQL): planners match them textually.
+pub const RUNNING: &str = "clock_stopped_at IS NULL AND due_at IS NOT NULL \
+     AND state NOT IN ('DRAFT', 'EXECUTED', 'REFUSED', 'WITHDRAWN', 'CLOSED')";
+
+impl<D: Dialect> SqlStore<D> {
+    pub async fn create_request(&self, new: NewRequest, key: Option<&Idempotency>) -> StoreResult<Request> {
+        let mut tx = match self.begin(key, new.create_time).await? {
+            Begun::Fresh(tx) => tx,
+            Begun::Recorded(outcome) => return Ok(outcome),
+        };
+        let year = new.create_time.year();
+        let number = next_reference_number::<D>(&mut tx, new.direction.as_str(), year).await?;
+        let request = as_stored(Request {
+            id: new.id,
+            reference: Reference {
+                direction: new.direction,
+                year,
+                number: u32::try_from(number).map_err(|e| corrupt("reference number", e))?,
+            },
+            direction: new.direction,
+            partner_code: new.partner_code,
+            state: State::Draft,
+            version: 1,
+            content: new.content,
+            conditions: Vec::new(),
+            assignee: ShortText::default(),
+            clock: Clock::default(),
+            create_time: new.create_time,
+            update_time: new.create_time,
+            submit_time: None,
+            received_time: None,
+        });
+        let mut sql = QueryBuilder::new("INSERT INTO requests");
+        push_insert::<D>(&mut sql, request_row::<D>(&request)?);
+        D::Db::execute(&mut tx, sql).await.map_err(insert_error::<D>)?;
+        self.finish(tx, key, &request, Some((new.event, &request))).await?;
+        Ok(request)
+    }
+
+    pub async fn save_change(
+        &self,
+        expected_version: i64,
+        change: Transition,
+        key: Option<&Idempotency>,
+    ) -> StoreResult<Request> {
+        let mut request = as_stored(change.request);
+        request.version = expected_version + 1;
+        let mut tx = match self.begin(key, request.update_time).await? {
+            Begun::Fresh(tx) => tx,
+            Begun::Recorded(outcome) => return Ok(outcome),
+        };
+        // The row's direction, partner and reference never change; only what a change may touch is set.
+        let mut sql = QueryBuilder::new("UPDATE requests SET version = version + 1, ");
+        push_assignments::<D>(&mut sql, request_changes::<D>(&request)?);
+        sql.push(" WHERE id = ");
+        D::push_id(&mut sql, request.id);
+        sql.push(" AND version = ");
+        D::Db::bind_int(&mut sql, expected_version);
+        let result = D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
+        if D::rows_affected(&result) == 0 {
+            let current = current_version::<D>(&mut tx, request.id).await?;
+            tx.rollback().await.map_err(db_error::<D>)?;
+            return Err(match current {
+                Some(current) => StoreError::VersionConflict { current },
+                None => StoreError::NotFound,
+            });
+        }
+        self.finish(tx, key, &request, Some((change.event, &request))).await?;
+        Ok(request)
+    }
+
+    pub async fn get_request(&self, id: RequestId) -> StoreResult<Option<Request>> {
+        let mut sql = QueryBuilder::new(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = "));
+        D::push_id(&mut sql, id);
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        let row = D::Db::fetch_optional(&mut conn, sql).await.map_err(db_error::<D>)?;
+        row.as_ref().map(request_from_row::<D>).transpose()
+    }
+
+    pub async fn list_requests(&self, query: &RequestQuery) -> StoreResult<Vec<Request>> {
+        if query.scope == Scope::Nothing || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        D::list_requests(&self.reader, query).await
+    }
+
+    /// Every request's id, version and state, in id order after `after`.
+    pub async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>> {
+        let mut sql = QueryBuilder::new("SELECT id, version, state FROM requests");
+        if let Some(after) = after {
+            sql.push(" WHERE id > ");
+            D::push_id(&mut sql, after);
+        }
+        sql.push(" ORDER BY id LIMIT ");
+        D::Db::bind_int(&mut sql, i64::from(limit));
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        let rows = D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)?;
+        rows.iter().map(request_head_from_row::<D>).collect()
+    }
+}
+
+/// Takes the next registry number of (direction, year). The counter row stays locked by the write
+/// until it commits, so numbers are unique and, since a rolled-back registration rolls its increment
+/// back, gap-free.
+async fn next_reference_number<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    direction: &str,
+    year: i32,
+) -> StoreResult<i32> {
+    let mut sql = QueryBuilder::new("INSERT INTO reference_counters (direction, year, last) VALUES (");
+    D::Db::bind_text(&mut sql, Some(direction));
+    sql.push(", ");
+    D::Db::bind_int32(&mut sql, year);
+    sql.push(
+        ", 1) ON CONFLICT (direction, year) DO UPDATE SET last = reference_counters.last + 1 RETURNING last",
+    );
+    let row = D::Db::fetch_optional(conn, sql).await.map_err(db_error::<D>)?;
+    let row = row.ok_or_else(|| corrupt("reference counter", "the upsert returned no row"))?;
+    Fields::<D>::new(&row).int32("last")
+}
+
+async fn current_version<D: Dialect>(conn: &mut DbConnection<D>, id: RequestId) -> StoreResult<Option<i64>> {
+    let mut sql = QueryBuilder::new("SELECT version FROM requests WHERE id = ");
+    D::push_id(&mut sql, id);
+    let row = D::Db::fetch_optional(conn, sql).await.map_err(db_error::<D>)?;
+    row.map(|row| Fields::<D>::new(&row).int("version")).transpose()
+}
+
+/// `SELECT <request columns> FROM requests WHERE` the caller's scope and every filter of `query`
+/// except the page position (`after`), ready for more terms.
+pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
+    let mut sql = QueryBuilder::new(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE "));
+    // The caller's visibility comes first and always: no filter below can widen it.
+    match &query.scope {
+        // Callers return early for `Nothing`; should one not, it still reads nothing.
+        Scope::Nothing => {
+            sql.push("1 = 0");
+        }
+        Scope::Ncijc => {
+            sql.push("NOT (direction = 'INCOMING' AND state = 'DRAFT')");
+        }
+        Scope::Partner(code) => {
+            sql.push("partner_code = ");
+            D::Db::bind_text(&mut sql, Some(code.as_str()));
+            sql.push(" AND NOT (direction = 'OUTGOING' AND state = 'DRAFT')");
+        }
+    }
+    let mut equal = |column: &str, value: &str| {
+        sql.push(" AND ").push(column).push(" = ");
+        D::Db::bind_text(&mut sql, Some(value));
+    };
+    if let Some(state) = query.state {
+        equal("state", state.as_str());
+    }
+    if let Some(direction) = query.direction {
+        equal("direction", direction.as_str());
+    }
+    if let Some(code) = &query.partner_code {
+        equal("partner_code", code.as_str());
+    }
+    if let Some(request_type) = query.request_type {
+        equal("request_type", request_type.as_str());
+    }
+    if let Some(assignee) = &query.assignee {
+        equal("assignee", assignee);
+    }
+    if let Some(at) = query.overdue_at {
+        sql.push(" AND ").push(RUNNING).push(" AND due_at < ");
+        D::push_time(&mut sql, Some(at));
+    }
+    if let Some(text) = &query.text {
+        sql.push(" AND ");
+        D::push_text_match(&mut sql, text);
+    }
+    sql
+}
+
+/// One page, newest first: the plan for every filter where the backend has no better one.
+pub async fn list_page<D: Dialect>(reader: &Pool<D::Db>, query: &RequestQuery) -> StoreResult<Vec<Request>> {
+    let mut sql = requests_where::<D>(query);
+    if let Some(after) = query.after {
+        sql.push(" AND id < ");
+        D::push_id(&mut sql, after);
+    }
+    sql.push(" ORDER BY id DESC LIMIT ");
+    D::Db::bind_int(&mut sql, i64::from(query.limit));
+    let mut conn = reader.acquire().await.map_err(db_error::<D>)?;
+    let rows = D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)?;
+    rows.iter().map(request_from_row::<D>).collect()
+}

@@ -1,0 +1,114 @@
+//! How SQLite stores what the shared SQL writes: times as INTEGER microseconds since the Unix epoch
+//! (UTC), request ids as hyphenated lower-case UUID text (whose byte order is UUIDv7 time order), JSON
+//! as text; writes take the lock with `BEGIN IMMEDIATE`; cursors are the largest plus one; and the
+//! text query reads columns the store folds itself, since SQLite's `lower()` knows ASCII only.
+
+use mla_domain::request::RequestContent;
+use mla_domain::{RequestId, Timestamp};
+use mla_store::StoreResult;
+use mla_store_sql::dialect::{DbConnection, DbRow};
+use mla_store_sql::errors::{corrupt, db_error};
+use mla_store_sql::{Dialect, Value};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use sqlx::sqlite::SqliteQueryResult;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+/// The SQLite dialect of the shared SQL.
+#[derive(Debug)]
+pub struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    type Db = Sqlite;
+
+    // The write connection takes SQLite's write lock with its first statement, so it never has to
+    // upgrade a read lock (the upgrade is what fails with `database is locked` whatever the timeout).
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const IS_TRUE: &'static str = " = 1";
+
+    fn push_time(sql: &mut QueryBuilder<Sqlite>, time: Option<Timestamp>) {
+        sql.push_bind(time.map(|time| time.timestamp_micros()));
+    }
+
+    fn push_id(sql: &mut QueryBuilder<Sqlite>, id: RequestId) {
+        sql.push_bind(id.to_string());
+    }
+
+    fn push_json(sql: &mut QueryBuilder<Sqlite>, json: &RawValue) {
+        sql.push_bind(json.get().to_owned());
+    }
+
+    fn push_text_list(sql: &mut QueryBuilder<Sqlite>, list: &[String]) {
+        sql.push_bind(serde_json::Value::from(list.to_vec()).to_string());
+    }
+
+    fn read_time(row: &DbRow<Self>, column: &str) -> StoreResult<Option<Timestamp>> {
+        let micros: Option<i64> = row.try_get(column).map_err(db_error::<Self>)?;
+        micros
+            .map(|micros| Timestamp::from_timestamp_micros(micros).ok_or_else(|| corrupt("time", micros)))
+            .transpose()
+    }
+
+    fn read_id(row: &DbRow<Self>, column: &str) -> StoreResult<RequestId> {
+        let id: String = row.try_get(column).map_err(db_error::<Self>)?;
+        RequestId::parse(&id).map_err(|e| corrupt("request id", e))
+    }
+
+    fn read_json<T: DeserializeOwned>(row: &DbRow<Self>, column: &str) -> StoreResult<Option<T>> {
+        let text: Option<String> = row.try_get(column).map_err(db_error::<Self>)?;
+        text.map(|text| serde_json::from_str(&text).map_err(|e| corrupt("JSON", e))).transpose()
+    }
+
+    fn read_text_list(row: &DbRow<Self>, column: &str) -> StoreResult<Vec<String>> {
+        Self::read_json(row, column)?.ok_or_else(|| corrupt("list", format!("{column} is NULL")))
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    /// SQLITE_BUSY and SQLITE_LOCKED with their extended codes (the low byte is the primary code):
+    /// another process held the lock for longer than the busy timeout.
+    fn is_unavailable_code(code: &str) -> bool {
+        code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+    }
+
+    fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)> {
+        vec![
+            ("title_folded", Value::OwnedText(fold(content.title.as_str()))),
+            ("partner_reference_folded", Value::OwnedText(fold(content.partner_reference.as_str()))),
+        ]
+    }
+
+    fn push_text_match(sql: &mut QueryBuilder<Sqlite>, text: &str) {
+        // instr() matches the text literally (no wildcard to escape); the stored columns are folded
+        // with Unicode rules, the registry reference is ASCII.
+        let needle = fold(text);
+        sql.push("(instr(title_folded, ")
+            .push_bind(needle.clone())
+            .push(") > 0 OR instr(lower(reference), ")
+            .push_bind(needle.clone())
+            .push(") > 0 OR instr(partner_reference_folded, ")
+            .push_bind(needle)
+            .push(") > 0)");
+    }
+
+    /// Writes are serialized (one write connection, `BEGIN IMMEDIATE`), so the largest cursor plus one
+    /// is given in commit order.
+    async fn next_cursor(conn: &mut DbConnection<Self>) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(cursor), 0) + 1 FROM events")
+            .fetch_one(conn)
+            .await
+            .map_err(db_error::<Self>)
+    }
+
+    /// The event signal is this process's alone: nothing to announce to anyone else.
+    async fn announce(_conn: &mut DbConnection<Self>, _cursor: i64) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+/// Text as the search columns hold it: lower-cased with Unicode rules.
+pub fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
