@@ -14,16 +14,22 @@ struct Parties {
     france: String,
 }
 
+impl Parties {
+    fn of(broker: &Broker) -> Parties {
+        Parties {
+            judge: broker.staff("judge-1", &[Role::Judge]),
+            registrar: broker.staff("registrar-1", &[Role::Registrar]),
+            legal: broker.staff("legal-1", &[Role::LegalOfficer]),
+            evidence: broker.staff("evidence-1", &[Role::EvidenceOfficer]),
+            france: broker.partner("FR-MOJ"),
+        }
+    }
+}
+
 async fn setup(backend: Backend) -> Option<(Broker, Parties)> {
     let broker = Broker::start(backend).await?;
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
-    let parties = Parties {
-        judge: broker.staff("judge-1", &[Role::Judge]),
-        registrar: broker.staff("registrar-1", &[Role::Registrar]),
-        legal: broker.staff("legal-1", &[Role::LegalOfficer]),
-        evidence: broker.staff("evidence-1", &[Role::EvidenceOfficer]),
-        france: broker.partner("FR-MOJ"),
-    };
+    let parties = Parties::of(&broker);
     Some((broker, parties))
 }
 
@@ -167,13 +173,7 @@ async fn clarification_loops_and_postponement_stop_the_clock(backend: Backend) {
     let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
     let Some((broker, clock)) = Broker::start_at(backend, t0).await else { return };
     broker.register_partners(&["FR-MOJ"]).await;
-    let p = Parties {
-        judge: broker.staff("judge-1", &[Role::Judge]),
-        registrar: broker.staff("registrar-1", &[Role::Registrar]),
-        legal: broker.staff("legal-1", &[Role::LegalOfficer]),
-        evidence: broker.staff("evidence-1", &[Role::EvidenceOfficer]),
-        france: broker.partner("FR-MOJ"),
-    };
+    let p = Parties::of(&broker);
     let mut client = broker.requests().await;
     let base = client.clone();
     let step = |token: &str, call: pb::TransitionRequestRequest| {

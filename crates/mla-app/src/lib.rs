@@ -5,6 +5,7 @@
 mod error;
 mod mask;
 mod partners;
+mod retention;
 mod time;
 mod watch;
 

@@ -14,7 +14,7 @@ use mla_domain::{
     Action, NewRequest, Partner, PartnerCode, Principal, Request, RequestContent, RequestId, Role, ShortText,
     State, Timestamp, Transition,
 };
-use mla_store::{EventReader, Idempotency, RequestQuery, Store, StoreResult};
+use mla_store::{EventReader, Idempotency, RequestHead, RequestQuery, Store, StoreResult};
 use mla_store_sqlite::SqliteStore;
 use tokio_util::sync::CancellationToken;
 
@@ -62,8 +62,14 @@ impl Store for Interloper {
         }
         self.inner.save_change(version, change, key).await
     }
+    async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>> {
+        self.inner.request_heads(after, limit).await
+    }
     async fn replay(&self, key: &Idempotency) -> StoreResult<Option<serde_json::Value>> {
         self.inner.replay(key).await
+    }
+    async fn purge_idempotency(&self, created_before: Timestamp) -> StoreResult<u64> {
+        self.inner.purge_idempotency(created_before).await
     }
     async fn request_events(
         &self,

@@ -128,6 +128,7 @@ debug_with_redacted_url!(ConfigLayer {
     tls_client_ca,
     sla_normal_days,
     sla_urgent_hours,
+    idempotency_retention_days,
 });
 
 debug_with_redacted_url!(Config {
@@ -146,6 +147,7 @@ debug_with_redacted_url!(Config {
     tls_client_ca,
     sla_normal_days,
     sla_urgent_hours,
+    idempotency_retention_days,
 });
 
 /// The settings of one source (file, environment or flags). A key left out (`None`) leaves the value
@@ -211,6 +213,10 @@ pub struct ConfigLayer {
     /// [default: 72]
     #[arg(long, global = true, value_name = "HOURS")]
     pub sla_urgent_hours: Option<u32>,
+    /// Days an idempotency key (and the outcome it replays) is kept before it is swept
+    /// [env: MLA_IDEMPOTENCY_RETENTION_DAYS] [default: 30]
+    #[arg(long, global = true, value_name = "DAYS")]
+    pub idempotency_retention_days: Option<u32>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -274,6 +280,7 @@ impl ConfigLayer {
             tls_client_ca: env_value(env, "MLA_TLS_CLIENT_CA")?,
             sla_normal_days: env_value(env, "MLA_SLA_NORMAL_DAYS")?,
             sla_urgent_hours: env_value(env, "MLA_SLA_URGENT_HOURS")?,
+            idempotency_retention_days: env_value(env, "MLA_IDEMPOTENCY_RETENTION_DAYS")?,
         })
     }
 
@@ -296,6 +303,7 @@ impl ConfigLayer {
             tls_client_ca: self.tls_client_ca.or(lower.tls_client_ca),
             sla_normal_days: self.sla_normal_days.or(lower.sla_normal_days),
             sla_urgent_hours: self.sla_urgent_hours.or(lower.sla_urgent_hours),
+            idempotency_retention_days: self.idempotency_retention_days.or(lower.idempotency_retention_days),
         }
     }
 }
@@ -322,6 +330,9 @@ pub struct Config {
     pub tls_client_ca: Option<PathBuf>,
     pub sla_normal_days: u32,
     pub sla_urgent_hours: u32,
+    /// How long idempotency keys and their outcomes (request snapshots, personal data included) are
+    /// kept: long enough for any client's retries, not for ever.
+    pub idempotency_retention_days: u32,
 }
 
 impl Default for Config {
@@ -366,6 +377,7 @@ impl Config {
             tls_client_ca: layer.tls_client_ca,
             sla_normal_days: layer.sla_normal_days.unwrap_or(90),
             sla_urgent_hours: layer.sla_urgent_hours.unwrap_or(72),
+            idempotency_retention_days: layer.idempotency_retention_days.unwrap_or(30),
         }
     }
 
@@ -390,6 +402,9 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         if self.sla_normal_days == 0 || self.sla_urgent_hours == 0 {
             bail!("sla_normal_days and sla_urgent_hours must be at least 1");
+        }
+        if self.idempotency_retention_days == 0 {
+            bail!("idempotency_retention_days must be at least 1: a client's retry must find its key");
         }
         let key_sources =
             [self.jwt_hs256_secret.is_some(), self.jwt_keys_file.is_some(), self.jwt_jwks_url.is_some()];
@@ -433,6 +448,11 @@ impl Config {
     }
 
     /// The answer deadlines per priority.
+    /// How long idempotency keys are kept.
+    pub fn idempotency_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.idempotency_retention_days))
+    }
+
     pub fn sla(&self) -> SlaPolicy {
         SlaPolicy {
             normal: chrono::Duration::days(i64::from(self.sla_normal_days)),
@@ -473,6 +493,7 @@ impl Config {
             tls_client_ca: Option<String>,
             sla_normal_days: u32,
             sla_urgent_hours: u32,
+            idempotency_retention_days: u32,
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
@@ -492,6 +513,7 @@ impl Config {
             tls_client_ca: path(&self.tls_client_ca),
             sla_normal_days: self.sla_normal_days,
             sla_urgent_hours: self.sla_urgent_hours,
+            idempotency_retention_days: self.idempotency_retention_days,
         };
         // Every field is a string, a number or an enum name, all of which TOML represents.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

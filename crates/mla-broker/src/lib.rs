@@ -23,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{Config, ConfigLayer, LogFormat, Secret};
 
+/// How often expired idempotency keys are swept (the first sweep runs at start).
+const IDEMPOTENCY_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Boots the broker on an already bound gRPC listener and serves until `shutdown` is cancelled; then
 /// stops accepting, lets calls in flight finish, ends live event streams (the token is also the
 /// application's shutdown signal) and closes the store.
@@ -80,6 +83,11 @@ pub async fn run_with_clock(
         database = %redact_url(&config.database_url()),
         "mla-broker is serving gRPC and the REST gateway"
     );
+    let sweeper = app.clone();
+    let retention = config.idempotency_retention();
+    let sweeping = tokio::spawn(async move {
+        sweeper.keep_sweeping_idempotency_keys(retention, IDEMPOTENCY_SWEEP_PERIOD).await
+    });
     let grpc = mla_grpc::serve(app, authentication, listeners.grpc, tls, shutdown.clone().cancelled_owned());
     let http = mla_gateway::serve(listeners.http, gateway, shutdown.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.
@@ -96,6 +104,8 @@ pub async fn run_with_clock(
             served
         }
     );
+    // The sweeper ends on the same shutdown signal; wait for it so that it never outlives the pools.
+    let _ = sweeping.await;
     // Close the pools whether or not a server failed: SQLite checkpoints its WAL on a clean close.
     backend.close().await;
     grpc.context("the gRPC server stopped with an error")?;
@@ -366,18 +376,37 @@ pub fn mint_token(config: &Config, args: &cli::TokenArgs) -> anyhow::Result<Stri
         .context("cannot mint the token")
 }
 
-/// Hides the password of a `scheme://user:password@host/...` URL, for logs and error messages.
+/// Hides the password of a database URL (in its user information or a `password` query parameter),
+/// for logs, error messages and `mla-broker config`.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+    // In a SQLite URL an `@` belongs to the file's path; any other URL may carry credentials.
+    if scheme == "sqlite" {
+        return url.to_owned();
     }
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    // The last `@` before the query ends the user information, whatever the password holds.
+    let mut redacted = match before_query.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+            None => format!("{scheme}://{before_query}"),
+        },
+        None => format!("{scheme}://{before_query}"),
+    };
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.to_ascii_lowercase().contains("password") => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted = format!("{redacted}?{}", parameters.join("&"));
+    }
+    redacted
 }
 
 #[cfg(test)]
@@ -391,6 +420,12 @@ mod tests {
             "postgres://mla:***@db:5432/mla?sslmode=require"
         );
         assert_eq!(redact_url("postgres://mla@db/mla"), "postgres://mla@db/mla");
+        // A password in the query, or with a `/` or `@` left unencoded, is masked all the same.
+        assert_eq!(
+            redact_url("postgres://mla@db/mla?password=s3cret&sslmode=require"),
+            "postgres://mla@db/mla?password=***&sslmode=require"
+        );
+        assert_eq!(redact_url("postgresql://mla:a/b@c@db/mla"), "postgresql://mla:***@db/mla");
         assert_eq!(redact_url("sqlite://./mla-data/broker.db"), "sqlite://./mla-data/broker.db");
         // An `@` in the path is not a user name.
         assert_eq!(redact_url("sqlite:///tmp/a@b/x.db"), "sqlite:///tmp/a@b/x.db");

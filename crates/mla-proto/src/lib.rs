@@ -27,37 +27,35 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 /// value added to the proto cannot be forgotten by a hand-written list or mapping.
 pub mod contract {
     use prost::Message as _;
-    use prost_types::FileDescriptorSet;
+    use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
-    fn descriptor_set() -> FileDescriptorSet {
-        FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).expect("the embedded descriptor set decodes")
+    /// Finds the item named `full_name` (`package.Name`) among each file's `items`. Panics if the
+    /// contract has none: callers name it from the proto files.
+    fn find<T: Clone>(
+        full_name: &str,
+        items: impl Fn(&FileDescriptorProto) -> &[T],
+        name: impl Fn(&T) -> &str,
+    ) -> T {
+        let set = FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET)
+            .expect("the embedded descriptor set decodes");
+        set.file
+            .iter()
+            .flat_map(|file| items(file).iter().map(move |item| (file.package(), item)))
+            .find(|(package, item)| format!("{package}.{}", name(item)) == full_name)
+            .map(|(_, item)| item.clone())
+            .unwrap_or_else(|| panic!("the contract declares no {full_name}"))
     }
 
     /// The field names of a message, in declaration order, by its full name (`mla.v1.Request`).
-    /// Panics if the contract has no such message: a caller names it from the proto files.
     pub fn message_fields(full_name: &str) -> Vec<String> {
-        let set = descriptor_set();
-        set.file
-            .iter()
-            .flat_map(|file| {
-                file.message_type.iter().map(move |m| (format!("{}.{}", file.package(), m.name()), m))
-            })
-            .find(|(name, _)| name == full_name)
-            .map(|(_, message)| message.field.iter().map(|f| f.name().to_owned()).collect())
-            .unwrap_or_else(|| panic!("the contract has no message {full_name}"))
+        let message = find(full_name, |file| &file.message_type, |m| m.name());
+        message.field.iter().map(|f| f.name().to_owned()).collect()
     }
 
     /// The values of an enum (name and number, UNSPECIFIED included), by its full name
     /// (`mla.v1.State`).
     pub fn enum_values(full_name: &str) -> Vec<(String, i32)> {
-        let set = descriptor_set();
-        set.file
-            .iter()
-            .flat_map(|file| {
-                file.enum_type.iter().map(move |e| (format!("{}.{}", file.package(), e.name()), e))
-            })
-            .find(|(name, _)| name == full_name)
-            .map(|(_, e)| e.value.iter().map(|v| (v.name().to_owned(), v.number())).collect())
-            .unwrap_or_else(|| panic!("the contract has no enum {full_name}"))
+        let values = find(full_name, |file| &file.enum_type, |e| e.name());
+        values.value.iter().map(|v| (v.name().to_owned(), v.number())).collect()
     }
 }
