@@ -150,9 +150,11 @@ pub struct Request {
     pub confidentiality: Option<Confidentiality>,
     /// The conditions proposed and the answers to them; they stay on the request for good.
     pub conditions: Vec<Condition>,
-    /// The subject of the staff member responsible for the request; empty when nobody is.
+    /// The subject of the staff member responsible for the request; empty when nobody is. Internal
+    /// to the NCIJC: always empty for a partner.
     pub assignee: String,
-    /// The deadline for the requested side, set at ACKNOWLEDGE.
+    /// The deadline for the requested side, set at ACKNOWLEDGE. Internal to the NCIJC: always null for
+    /// a partner.
     pub due_time: Option<DateTime<Utc>>,
     /// The entity tag of this version; the `ETag` header carries it quoted.
     pub etag: String,
@@ -162,7 +164,8 @@ pub struct Request {
     pub received_time: Option<DateTime<Utc>>,
     /// The actions the caller may take now (a guard may still refuse one of them).
     pub allowed_actions: Vec<Action>,
-    /// True when the request is active, its clock runs and its due time has passed.
+    /// True when the request is active, its clock runs and its due time has passed (always false for a
+    /// partner, as the due time is internal).
     pub overdue: bool,
 }
 
@@ -589,10 +592,10 @@ pub struct RequestFilter {
     /// Only requests of this type.
     #[param(value_type = Option<RequestType>)]
     pub request_type: Option<String>,
-    /// `true`: only overdue requests; `false` does not filter.
+    /// `true`: only overdue requests; `false` does not filter. NCIJC staff only (400 for a partner).
     #[param(value_type = Option<bool>)]
     pub overdue: Option<String>,
-    /// Only requests assigned to this subject.
+    /// Only requests assigned to this subject. NCIJC staff only (400 for a partner).
     pub assignee: Option<String>,
     /// Free text matched against the reference, the partner reference and the title.
     pub query: Option<String>,
