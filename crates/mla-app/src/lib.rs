@@ -230,7 +230,9 @@ impl App {
         if let Some(request) = replay {
             return Ok(self.view(principal, request));
         }
-        self.decide_and_save(principal, id, etag, idempotency, |request, ctx| {
+        // An update consults no partner entry: assignment, deadlines and draft content are not guarded
+        // by the registry.
+        self.decide_and_save(principal, id, etag, idempotency, false, |request, ctx| {
             let patch: Patch = input.patch_for(&request.content)?;
             Ok(lifecycle::update(request, &patch, principal, ctx)?)
         })
@@ -251,7 +253,8 @@ impl App {
         if let Some(request) = replay {
             return Ok(self.view(principal, request));
         }
-        self.decide_and_save(principal, id, etag, idempotency, |request, ctx| {
+        let consults_partner = command.consults_partner();
+        self.decide_and_save(principal, id, etag, idempotency, consults_partner, |request, ctx| {
             Ok(lifecycle::transition(request, &command, principal, ctx)?)
         })
         .await
@@ -259,13 +262,16 @@ impl App {
 
     /// The one write path for changes to a request: load it as the principal may see it, check the
     /// etag, let the domain decide, and save if nobody changed it meanwhile. Without an etag the
-    /// caller asked for "the current state", so a lost race is decided again on the fresh state.
+    /// caller asked for "the current state", so a lost race is decided again on the fresh state. The
+    /// partner's registry entry is read only when the decision consults it (one round trip fewer for
+    /// every other change).
     async fn decide_and_save(
         &self,
         principal: &Principal,
         id: RequestId,
         etag: &str,
         idempotency: Option<Idempotency>,
+        consults_partner: bool,
         decide: impl Fn(&Request, &Context<'_>) -> AppResult<lifecycle::Transition>,
     ) -> AppResult<RequestView> {
         for _ in 0..RACE_RETRIES {
@@ -273,7 +279,7 @@ impl App {
             if !etag.is_empty() && etag != request.etag() {
                 return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
             }
-            let partner = self.partner_of(&request.partner_code).await?;
+            let partner = if consults_partner { self.partner_of(&request.partner_code).await? } else { None };
             let ctx = Context { now: self.now(), partner: partner.as_ref(), sla: self.sla };
             let change = decide(&request, &ctx)?;
             match self.store.save_change(request.version, change, idempotency.as_ref()).await {

@@ -158,6 +158,12 @@ impl Command {
             outcome: None,
         }
     }
+
+    /// Whether deciding this command reads the partner registry: only SUBMIT's guard does (the
+    /// partner must be registered and active), so the other actions need not load the entry.
+    pub fn consults_partner(&self) -> bool {
+        self.action == Action::Submit
+    }
 }
 
 /// What the domain needs to know besides the request and the principal.

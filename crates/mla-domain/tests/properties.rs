@@ -58,6 +58,27 @@ proptest! {
         }
     }
 
+    /// A command that does not consult the partner registry decides the same with or without the
+    /// partner's entry, so the application may skip loading it.
+    #[test]
+    fn only_commands_that_consult_the_partner_depend_on_it(
+        state in any_state(),
+        direction in any_direction(),
+        action in any_action(),
+        principal in any_principal(),
+        active in any::<bool>(),
+    ) {
+        let command = satisfying(action);
+        prop_assume!(!command.consults_partner());
+        let request = request_in(state, direction, "FR-MOJ");
+        let fr = partner("FR-MOJ", active);
+        let without = Context { now: at(5), partner: None, sla: Default::default() };
+        prop_assert_eq!(
+            transition(&request, &command, &principal, &ctx(&fr, at(5))),
+            transition(&request, &command, &principal, &without)
+        );
+    }
+
     #[test]
     fn no_partner_acts_on_or_sees_another_partners_request(
         state in any_state(),
