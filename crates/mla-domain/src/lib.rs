@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod partner;
 pub mod principal;
 pub mod request;
+pub mod search;
 pub mod text;
 pub mod visibility;
 
