@@ -126,10 +126,11 @@ impl Dialect for PgDialect {
     /// still uncommitted, which no reader can see and so cannot stop at.)
     ///
     /// The reader pool reads in autocommit, so the snapshot is the statement's and the reader has no
-    /// transaction id of its own (one in a transaction with an id would not count itself in `xmin`,
-    /// which would matter only for an event it writes itself). The horizon is the cluster's: a write
-    /// transaction running anywhere on the server, in any database, holds back the events that began
-    /// after it, until it ends; the feed waits a bounded while for those (`unsettled`).
+    /// transaction id of its own (a reader inside a transaction with an id would count itself in
+    /// `xmin`, and see no event above its own id until it ended). The horizon is the cluster's: a write
+    /// transaction running anywhere on the server, in any database, holds back the events of the
+    /// transactions that took their ids after it, until it ends; the feed waits a bounded while for
+    /// those (`unsettled`).
     fn push_settled(sql: &mut QueryBuilder<Postgres>) {
         sql.push(format!(" AND cursor < {HORIZON}"));
     }
