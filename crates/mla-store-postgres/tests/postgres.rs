@@ -1,5 +1,6 @@
 //! What only the PostgreSQL backend has to show: the database refuses to rewrite the audit trail,
-//! the feed holds later cursors back while a smaller one is in flight, events committed by another
+//! the feed holds later cursors back while a smaller one is in flight, a database restored into a
+//! server whose transaction ids are behind its cursors is refused, events committed by another
 //! replica wake this one, a lost listener reconnects and wakes its watchers, text search has its
 //! trigram indexes, and connection failures are "unavailable".
 
@@ -259,6 +260,33 @@ async fn migrate_brings_a_database_up_to_date_and_may_run_again() {
     let store = PostgresStore::connect(&database.url()).await.expect("connects to a migrated database");
     store.ping().await.expect("answers");
     store.close().await;
+}
+
+/// Cursors are the server's transaction ids: a database whose cursors are ahead of them (restored
+/// from another server) would give new events cursors below those its followers hold, so the store
+/// refuses to serve it, and says what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_with_cursors_ahead_of_the_servers_transaction_ids_is_refused() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let cursor = write_something(&store, "FR-MOJ").await;
+    store.close().await;
+    let mut conn = database.connect().await;
+    let ahead = 1_i64 << 50;
+    sqlx::query(
+        "INSERT INTO events (cursor, request_id, partner_code, seq, time, actor_subject, actor_roles, action, \
+         to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash) \
+         SELECT $1, request_id, partner_code, 2, time, actor_subject, actor_roles, action, to_state, details, \
+                visible_to_ncijc, visible_to_partner, hash, hash \
+         FROM events WHERE cursor = $2",
+    )
+    .bind(ahead)
+    .bind(cursor)
+    .execute(&mut conn)
+    .await
+    .expect("a cursor from another server is planted");
+    let refused = PostgresStore::connect_with(database.options(), 2).await.expect_err("refused");
+    assert!(refused.to_string().contains("event_cursor_base()"), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
