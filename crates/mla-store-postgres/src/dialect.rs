@@ -1,7 +1,8 @@
 //! How PostgreSQL stores what the shared SQL writes: times as `timestamptz` (microseconds), ids as
-//! `uuid`, JSON as `jsonb`, actor roles as `text[]`; cursors come from a sequence under an advisory
-//! lock held to commit, each event is announced with `NOTIFY`; the text query is `ILIKE` on columns with
-//! trigram indexes; and overdue lists have a plan of their own.
+//! `uuid`, JSON as `jsonb`, actor roles as `text[]`; an event's cursor is its writer's transaction id,
+//! and the feed reads only the cursors below the oldest transaction still running (see
+//! [`PgDialect::push_settled`]); each event is announced with `NOTIFY`; the text query is `ILIKE` on
+//! columns with trigram indexes; and overdue lists have a plan of their own.
 
 use mla_domain::request::RequestContent;
 use mla_domain::{Request, RequestId, Timestamp};
@@ -19,9 +20,6 @@ use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::EVENTS_CHANNEL;
-
-/// The advisory lock that serializes event appends from their cursor to their commit ("mla_evts").
-const EVENT_APPEND_LOCK: i64 = 0x6d6c_615f_6576_7473;
 
 /// The PostgreSQL dialect of the shared SQL.
 #[derive(Debug)]
@@ -92,26 +90,60 @@ impl Dialect for PgDialect {
             .push(" ESCAPE '\\')");
     }
 
-    /// From the advisory lock on, every event append in the database waits for this transaction to
-    /// end, which is what makes cursor order commit order across replicas.
+    /// The cursor is this transaction's id (which it has already: the request's row is written first;
+    /// and one event per transaction, so cursors are unique), offset by the base that puts it after the
+    /// cursors the former sequence gave. No lock: cursors commit out of order, and the feed keeps them
+    /// in order (`push_settled`). The announcement is queued in the same statement: `NOTIFY` is
+    /// delivered only when (and if) the write commits.
     async fn next_cursor(conn: &mut DbConnection<Self>) -> StoreResult<i64> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(EVENT_APPEND_LOCK)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error::<Self>)?;
-        sqlx::query_scalar("SELECT nextval('events_cursor')").fetch_one(conn).await.map_err(db_error::<Self>)
+        sqlx::query_scalar(
+            "SELECT cursor FROM (SELECT pg_current_xact_id()::text::bigint + event_cursor_base()) AS own (cursor), \
+             pg_notify($1, cursor::text)",
+        )
+        .bind(EVENTS_CHANNEL)
+        .fetch_one(conn)
+        .await
+        .map_err(db_error::<Self>)
     }
 
-    /// Delivered to every listener when (and only if) the write commits.
-    async fn announce(conn: &mut DbConnection<Self>, cursor: i64) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(EVENTS_CHANNEL)
-            .bind(cursor.to_string())
-            .execute(conn)
-            .await
-            .map_err(db_error::<Self>)?;
+    /// Announced already, with the cursor.
+    async fn announce(_conn: &mut DbConnection<Self>, _cursor: i64) -> StoreResult<()> {
         Ok(())
+    }
+
+    /// Only the cursors below the reader's horizon: the `xmin` of its snapshot, the oldest transaction
+    /// still running (or, if none is, the next to start).
+    ///
+    /// Why the feed stays in cursor order. A cursor is its writer's transaction id. Every transaction
+    /// with an id below `xmin` has ended: its event is in the snapshot, or never will be. Every
+    /// transaction still running, or yet to start, has an id at or above `xmin` (a running one is either
+    /// in the snapshot's list or above its `xmax`, and new ids are above that too). So the events below
+    /// the horizon are final, and the horizon only rises (from one snapshot to the next, an id below the
+    /// former `xmin` cannot be running again): a reader that has returned cursor n never finds a cursor
+    /// below n committed later. A plain filter is enough because cursor order is transaction-id order.
+    /// (Stamping a sequence's cursors with their writer's transaction id would not do: a write may take
+    /// its id first and its cursor last, so an event with an old id may follow, in cursor order, one
+    /// still uncommitted, which no reader can see and so cannot stop at.)
+    ///
+    /// The reader pool reads in autocommit, so the snapshot is the statement's and the reader has no
+    /// transaction id of its own (a reader inside a transaction with an id would count itself in
+    /// `xmin`, and see no event above its own id until it ended). The horizon is the cluster's: a write
+    /// transaction running anywhere on the server, in any database, holds back the events of the
+    /// transactions that took their ids after it, until it ends; the feed waits a bounded while for
+    /// those (`unsettled`).
+    fn push_settled(sql: &mut QueryBuilder<Postgres>) {
+        sql.push(format!(" AND cursor < {HORIZON}"));
+    }
+
+    async fn unsettled(reader: &PgPool, after_cursor: i64, through: i64) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT max(cursor) FROM events WHERE cursor >= {HORIZON} AND cursor > $1 AND cursor <= $2"
+        )))
+        .bind(after_cursor)
+        .bind(through)
+        .fetch_one(reader)
+        .await
+        .map_err(db_error::<Self>)
     }
 
     async fn list_requests(reader: &PgPool, query: &RequestQuery) -> StoreResult<Vec<Request>> {
@@ -121,6 +153,9 @@ impl Dialect for PgDialect {
         }
     }
 }
+
+/// The feed's horizon as a cursor: the `xmin` of the statement's snapshot (see `push_settled`).
+const HORIZON: &str = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint + event_cursor_base())";
 
 /// Overdue requests are the old ones, so the planner's guess for `ORDER BY id DESC LIMIT n` (that they
 /// are spread evenly) sends it down the primary key through every newer request. Instead: page through

@@ -3,14 +3,15 @@
 //! Concurrency is the database's: a change updates its row only `WHERE version = expected`; a
 //! registration takes its (direction, year) counter row with an upsert and holds it until commit; an
 //! idempotent write claims its key first, so a racing retry waits on the key's unique index and then
-//! replays. Event cursors are taken from a sequence under a transaction-scoped advisory lock held to
-//! commit, so that cursor order is commit order across replicas: a feed reader that has seen cursor n
-//! never later finds a smaller cursor committed late. Each event is announced with `NOTIFY` on commit,
-//! and a listener task turns the announcements (from any replica) into this store's event signal.
+//! replays. An event's cursor is the id of the transaction that writes it, taken without a lock, so
+//! cursors commit out of order; the feed returns only the cursors below the oldest transaction still
+//! running, so that a feed reader that has seen cursor n never later finds a smaller cursor committed
+//! late. Each event is announced with `NOTIFY` on commit, and a listener task turns the announcements
+//! (from any replica) into this store's event signal.
 //!
 //! The tables' SQL is shared with the SQLite backend (`mla-store-sql`); what is PostgreSQL's own is in
-//! [`dialect`] (storage forms, cursor lock, announcements, trigram text search, the overdue plan) and
-//! the listener.
+//! [`dialect`] (storage forms, cursors and the feed's horizon, announcements, trigram text search, the
+//! overdue plan) and the listener.
 
 pub mod dialect;
 mod listener;
@@ -23,7 +24,7 @@ use std::time::Duration;
 
 use mla_store::{StoreError, StoreResult};
 use mla_store_sql::SqlStore;
-use mla_store_sql::errors::{db_error, migrate_error};
+use mla_store_sql::errors::{corrupt, db_error, migrate_error};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 use tokio::task::JoinHandle;
@@ -68,6 +69,33 @@ async fn reachable(options: &PgConnectOptions) -> StoreResult<()> {
     conn.close().await.map_err(db_error::<PgDialect>)
 }
 
+/// Cursors are transaction ids (offset by a base fixed when the schema was migrated). A database
+/// restored into another server, whose transaction ids are behind its cursors, would give new events
+/// cursors below those its feed followers hold, and they would never see them: refuse to serve it.
+async fn cursors_are_ahead(pool: &PgPool) -> StoreResult<()> {
+    let (newest, next_id, base): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(max(cursor), 0), pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
+                event_cursor_base() \
+         FROM events",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(db_error::<PgDialect>)?;
+    if newest >= next_id + base {
+        return Err(corrupt(
+            "event cursors",
+            format!(
+                "the newest cursor is {newest}, but the next would be about {}: the server's transaction ids \
+                 are behind the database's (restored from another server?); with every replica stopped, \
+                 recreate the function event_cursor_base() to return {}",
+                next_id + base,
+                newest + 1 - next_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Applies the schema migrations to the database at `url`.
 pub async fn migrate(url: &str) -> StoreResult<()> {
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Internal(Box::new(e)))?;
@@ -100,6 +128,7 @@ impl PostgresStore {
             .await
             .map_err(db_error::<PgDialect>)?;
         MIGRATOR.run(&pool).await.map_err(migrate_error::<PgDialect>)?;
+        cursors_are_ahead(&pool).await?;
         let listener_pool = PgPoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)

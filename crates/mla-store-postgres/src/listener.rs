@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mla_store::StoreResult;
-use mla_store_sql::advance;
 use mla_store_sql::errors::db_error;
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::watch;
@@ -41,7 +40,10 @@ pub async fn follow_announcements(
             Ok(Some(notification)) => {
                 failures = 0;
                 match notification.payload().parse::<i64>() {
-                    Ok(cursor) => advance(&signal, cursor),
+                    // Every announcement wakes the watchers, not only one that moves the newest cursor:
+                    // cursors commit out of order, and a smaller one committing late is what lets the
+                    // feed release the larger ones it held back (see the dialect's `push_settled`).
+                    Ok(cursor) => signal.send_modify(|newest| *newest = (*newest).max(cursor)),
                     Err(_) => tracing::warn!(
                         payload = notification.payload(),
                         "ignoring a malformed event announcement"

@@ -1,6 +1,8 @@
 //! What only the PostgreSQL backend has to show: the database refuses to rewrite the audit trail,
-//! events committed by another replica wake this one, a lost listener reconnects and wakes its
-//! watchers, text search has its trigram indexes, and connection failures are "unavailable".
+//! the feed holds later cursors back while a smaller one is in flight, a database restored into a
+//! server whose transaction ids are behind its cursors is refused, events committed by another
+//! replica wake this one, a lost listener reconnects and wakes its watchers, text search has its
+//! trigram indexes, and connection failures are "unavailable".
 
 use std::time::Duration;
 
@@ -51,6 +53,148 @@ async fn events_cannot_be_updated_deleted_or_truncated() {
     let left = store.events_after(&EventReader::Verifier, 0, 10).await.expect("read");
     assert_eq!(left.iter().map(|e| e.cursor).collect::<Vec<_>>(), [cursor]);
     store.close().await;
+}
+
+/// Polls until `done` holds of the store's connections to `database` that wait for a lock, counted
+/// by kind: on a row another transaction holds (`transactionid`), and on an advisory lock; for at most
+/// 30 seconds.
+async fn until_waiting(
+    admin: &mut sqlx::PgConnection,
+    database: &str,
+    what: &str,
+    done: impl Fn(i64, i64) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (on_rows, on_advisory): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE wait_event = 'transactionid'), \
+                    count(*) FILTER (WHERE wait_event = 'advisory') \
+             FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = 'mla-broker' AND wait_event_type = 'Lock'",
+        )
+        .bind(database)
+        .fetch_one(&mut *admin)
+        .await
+        .expect("read");
+        if done(on_rows, on_advisory) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Two writes race while the feed is read: B takes its cursor and is held in flight (its event's
+/// `INSERT` waits on an uncommitted row where its event goes), A commits meanwhile, the feed is read,
+/// then B commits. Whatever the feed returned while B was in flight must be the start of the final
+/// feed: a follower past A's cursor would otherwise never see B's. `a_takes_its_id_first`: A's
+/// transaction gets its id before B's (A waits on a lock of its request's row meanwhile), so that a
+/// feed filtering a sequence's cursors on their writers' transaction ids would show A's event early;
+/// otherwise B's comes first, which a feed without any horizon would show early. (Under the former
+/// global append lock A waits for B instead, and the feed holds just as well.)
+async fn race_the_feed(a_takes_its_id_first: bool) {
+    use mla_domain::lifecycle::Command;
+    use mla_domain::request::Action;
+
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect_with(database.options(), 4).await.expect("connects");
+    let partner = store.create_partner(sample_partner("FR-MOJ", "Ministry"), None).await.expect("stored");
+    let judge = Principal::staff("judge.amira", [Role::Judge]).expect("a principal");
+    let ctx = Context { now: at(0), partner: Some(&partner), sla: SlaPolicy::default() };
+    let draft = |title: &str| {
+        mla_domain::create(request_id(), Some(partner.code.clone()), sample_content(title), &judge, &ctx)
+            .expect("decided")
+    };
+    let request_a = store.create_request(draft("A"), None).await.expect("stored");
+    let request_b = store.create_request(draft("B"), None).await.expect("stored");
+    let start =
+        store.events_after(&EventReader::Verifier, 0, 10).await.expect("read").last().expect("events").cursor;
+    let submit = |request| {
+        mla_domain::transition(request, &Command::new(Action::Submit), &judge, &ctx).expect("decided")
+    };
+    let (submit_a, submit_b) = (submit(&request_a), submit(&request_b));
+    let mut start_a = Some({
+        let store = store.clone();
+        move || tokio::spawn(async move { store.save_change(request_a.version, submit_a, None).await })
+    });
+
+    let mut admin = database.connect().await;
+    let mut row_lock = database.connect().await;
+    let early_a = if a_takes_its_id_first {
+        sqlx::query("BEGIN").execute(&mut row_lock).await.expect("begun");
+        sqlx::query("SELECT 1 FROM requests WHERE id = $1 FOR UPDATE")
+            .bind(request_a.id.as_uuid())
+            .execute(&mut row_lock)
+            .await
+            .expect("locked");
+        let early_a = start_a.take().expect("A starts once")();
+        // A's UPDATE has its transaction id, and waits for the row.
+        until_waiting(&mut admin, database.name(), "A waits for its row", |on_rows, _| on_rows == 1).await;
+        Some(early_a)
+    } else {
+        None
+    };
+    let mut event_slot = database.connect().await;
+    sqlx::query("BEGIN").execute(&mut event_slot).await.expect("begun");
+    sqlx::query(
+        "INSERT INTO events (cursor, request_id, partner_code, seq, time, actor_subject, actor_roles, action, \
+         to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash) \
+         VALUES (-1, $1, 'FR-MOJ', 2, now(), 'placeholder', '{}', 'SUBMIT', 'SUBMITTED', '{}', false, false, '', '')",
+    )
+    .bind(request_b.id.as_uuid())
+    .execute(&mut event_slot)
+    .await
+    .expect("the place of B's event is taken");
+    let write_b = tokio::spawn({
+        let store = store.clone();
+        async move { store.save_change(request_b.version, submit_b, None).await }
+    });
+    // B has taken its cursor, and its event's INSERT waits for the place.
+    let waiting = if a_takes_its_id_first { 2 } else { 1 };
+    until_waiting(&mut admin, database.name(), "B waits in flight", |on_rows, _| on_rows == waiting).await;
+    let write_a = match early_a {
+        Some(write_a) => {
+            sqlx::query("ROLLBACK").execute(&mut row_lock).await.expect("A's row is free");
+            write_a
+        }
+        None => start_a.take().expect("A starts once")(),
+    };
+    // A commits (or, under a global append lock, waits for B).
+    until_waiting(&mut admin, database.name(), "A commits or waits for B", |_, on_advisory| {
+        write_a.is_finished() || on_advisory == 1
+    })
+    .await;
+    let early = store.events_after(&EventReader::Verifier, start, 10).await.expect("read");
+
+    sqlx::query("ROLLBACK").execute(&mut event_slot).await.expect("B's place is free");
+    let stored_b = write_b.await.expect("joined").expect("B is stored");
+    let stored_a = write_a.await.expect("joined").expect("A is stored");
+    let feed = store.events_after(&EventReader::Verifier, start, 10).await.expect("read");
+    let mut written: Vec<_> = feed.iter().map(|e| (e.request_id, e.seq)).collect();
+    written.sort();
+    let mut expected = [(stored_a.id, 2), (stored_b.id, 2)];
+    expected.sort();
+    assert_eq!(written, expected, "the feed has both events");
+    assert!(feed.windows(2).all(|pair| pair[0].cursor < pair[1].cursor), "in cursor order");
+    let cursors = |events: &[mla_domain::audit::Event]| events.iter().map(|e| e.cursor).collect::<Vec<_>>();
+    assert!(
+        feed.starts_with(&early),
+        "while B was in flight the feed returned {:?}, but the feed is {:?}",
+        cursors(&early),
+        cursors(&feed)
+    );
+    assert!(mla_store::verify_audit(&store).await.expect("read").is_ok());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_feed_returns_no_cursor_before_a_smaller_one_commits() {
+    race_the_feed(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_feed_returns_no_cursor_before_a_smaller_one_commits_whichever_write_began_first() {
+    race_the_feed(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,10 +256,37 @@ async fn migrate_brings_a_database_up_to_date_and_may_run_again() {
         .fetch_all(&mut conn)
         .await
         .expect("read");
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     let store = PostgresStore::connect(&database.url()).await.expect("connects to a migrated database");
     store.ping().await.expect("answers");
     store.close().await;
+}
+
+/// Cursors are the server's transaction ids: a database whose cursors are ahead of them (restored
+/// from another server) would give new events cursors below those its followers hold, so the store
+/// refuses to serve it, and says what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_with_cursors_ahead_of_the_servers_transaction_ids_is_refused() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let store = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    let cursor = write_something(&store, "FR-MOJ").await;
+    store.close().await;
+    let mut conn = database.connect().await;
+    let ahead = 1_i64 << 50;
+    sqlx::query(
+        "INSERT INTO events (cursor, request_id, partner_code, seq, time, actor_subject, actor_roles, action, \
+         to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash) \
+         SELECT $1, request_id, partner_code, 2, time, actor_subject, actor_roles, action, to_state, details, \
+                visible_to_ncijc, visible_to_partner, hash, hash \
+         FROM events WHERE cursor = $2",
+    )
+    .bind(ahead)
+    .bind(cursor)
+    .execute(&mut conn)
+    .await
+    .expect("a cursor from another server is planted");
+    let refused = PostgresStore::connect_with(database.options(), 2).await.expect_err("refused");
+    assert!(refused.to_string().contains("event_cursor_base()"), "{refused}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

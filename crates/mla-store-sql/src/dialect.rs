@@ -51,11 +51,27 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// registry reference or the partner's reference.
     fn push_text_match(sql: &mut QueryBuilder<Self::Db>, text: &str);
 
-    /// Takes the cursor of the event about to be appended, so that cursor order is commit order.
+    /// Takes the cursor of the event about to be appended.
     fn next_cursor(conn: &mut DbConnection<Self>) -> impl Future<Output = StoreResult<i64>> + Send;
 
     /// Announces an appended event to other processes when the write commits (or does nothing).
     fn announce(conn: &mut DbConnection<Self>, cursor: i64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Appends to the feed's `WHERE` what keeps it in cursor order where cursors may commit out of
+    /// order: only the cursors that are final (no smaller one can commit later). Nothing where cursors
+    /// commit in order (SQLite's single writer).
+    fn push_settled(_sql: &mut QueryBuilder<Self::Db>) {}
+
+    /// The largest cursor in `(after_cursor, through]` that has committed but is not final yet (a
+    /// write still in flight may commit a smaller one), which the feed waits for; `None` where every
+    /// committed event is final.
+    fn unsettled(
+        _reader: &Pool<Self::Db>,
+        _after_cursor: i64,
+        _through: i64,
+    ) -> impl Future<Output = StoreResult<Option<i64>>> + Send {
+        std::future::ready(Ok(None))
+    }
 
     /// One page of requests; a backend with a better plan for some filter overrides it.
     fn list_requests(

@@ -1,20 +1,26 @@
 //! The `events` table: appending a change's event to its request's hash chain, and the two readers (a
 //! request's trail by `seq`, the global feed by cursor), each filtered in the query by one audience rule.
 
+use std::time::Duration;
+
 use mla_domain::audit::{Event, EventDraft};
 use mla_domain::{Request, RequestId, Scope};
 use mla_store::{EventReader, StoreResult};
 use sqlx::QueryBuilder;
+use tokio::time::Instant;
 
 use crate::SqlStore;
 use crate::dialect::{DbConnection, Dialect, Driver};
 use crate::errors::db_error;
 use crate::rows::{EVENT_COLUMNS, Fields, event_from_row, event_row, push_insert, truncated};
 
+/// How long the feed waits at most for committed events to become final. The wait is for writes in
+/// flight, which take milliseconds; a longer transaction (anywhere in the database cluster, since
+/// transaction ids are the cluster's) only delays those events, which the next read returns.
+const SETTLING: Duration = Duration::from_secs(2);
+
 /// Appends a change's event to its request's chain and returns its cursor. The request's row is
-/// locked by this transaction (inserted or updated), so its chain cannot move meanwhile. The cursor is
-/// taken last but one: from then on, in PostgreSQL, every other append waits for this commit, which is
-/// what makes cursor order commit order.
+/// locked by this transaction (inserted or updated), so its chain cannot move meanwhile.
 pub async fn append<D: Dialect>(
     conn: &mut DbConnection<D>,
     mut draft: EventDraft,
@@ -79,17 +85,35 @@ impl<D: Dialect> SqlStore<D> {
         self.read_events(sql).await
     }
 
+    /// The feed after `after_cursor`. Where cursors may commit out of order, the events that have
+    /// committed but are not final yet (a write still in flight may commit a smaller cursor) are left out; they
+    /// are usually final a moment later, so the read first waits for them, a bounded while, so that a
+    /// reader sees the events that committed before it asked.
     pub async fn events_after(
         &self,
         reader: &EventReader,
         after_cursor: i64,
         limit: u32,
     ) -> StoreResult<Vec<Event>> {
+        let deadline = Instant::now() + SETTLING;
+        let mut pause = Duration::from_millis(1);
+        let mut through = i64::MAX;
+        // Only the events unsettled at the first look are waited for: under steady writes there are
+        // always newer ones.
+        while let Some(newest) = D::unsettled(&self.reader, after_cursor, through).await? {
+            if Instant::now() + pause > deadline {
+                break;
+            }
+            through = newest;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(25));
+        }
         let mut sql = QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE cursor > "));
         D::Db::bind_int(&mut sql, after_cursor);
         if !push_audience::<D>(&mut sql, reader) {
             return Ok(Vec::new());
         }
+        D::push_settled(&mut sql);
         sql.push(" ORDER BY cursor LIMIT ");
         D::Db::bind_int(&mut sql, i64::from(limit));
         self.read_events(sql).await

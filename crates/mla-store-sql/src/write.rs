@@ -54,8 +54,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     /// Ends a write: records `outcome` under the claimed key, appends the change's event to the
-    /// request's chain (last, since in PostgreSQL every other append waits from its cursor to this
-    /// commit), commits, and wakes this process's watchers.
+    /// request's chain (last), commits, and wakes this process's watchers.
     pub async fn finish<T: Serialize>(
         &self,
         mut tx: WriteTx<D>,
