@@ -97,3 +97,20 @@ fn every_rust_file_opens_with_a_line_saying_what_it_is_for() {
     }
     assert!(missing.is_empty(), "files without a `//!` opening line: {missing:?}");
 }
+
+/// Both backends' migrations carry the same version numbers, so that a version names one change of
+/// the schema whatever the database (a version one backend needs nothing for is a no-op there).
+#[test]
+fn both_migration_folders_hold_the_same_versions() {
+    let versions = |dir: &str| -> Vec<String> {
+        let path = root().join("migrations").join(dir);
+        let mut versions: Vec<String> = std::fs::read_dir(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter_map(|name| name.split('_').next().map(str::to_owned))
+            .collect();
+        versions.sort();
+        versions
+    };
+    assert_eq!(versions("sqlite"), versions("postgres"));
+}
