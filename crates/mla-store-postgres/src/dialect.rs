@@ -79,13 +79,16 @@ impl Dialect for PgDialect {
         vec![("partner_reference", Value::Text(content.partner_reference.as_str()))]
     }
 
+    /// The title and the partner's reference are matched in their search form (migration 0004's
+    /// `mla_search_form`, the same mapping as `unify_arabic`), case-insensitively, through trigram
+    /// indexes; the registry reference is ASCII.
     fn push_text_match(sql: &mut QueryBuilder<Postgres>, text: &str) {
-        let pattern = contains_pattern(text);
-        sql.push("(title ILIKE ")
+        let pattern = contains_pattern(&mla_domain::search::unify_arabic(text));
+        sql.push("(title_search ILIKE ")
             .push_bind(pattern.clone())
             .push(" ESCAPE '\\' OR reference ILIKE ")
             .push_bind(pattern.clone())
-            .push(" ESCAPE '\\' OR partner_reference ILIKE ")
+            .push(" ESCAPE '\\' OR partner_reference_search ILIKE ")
             .push_bind(pattern)
             .push(" ESCAPE '\\')");
     }

@@ -81,8 +81,8 @@ impl Dialect for SqliteDialect {
     }
 
     fn push_text_match(sql: &mut QueryBuilder<Sqlite>, text: &str) {
-        // instr() matches the text literally (no wildcard to escape); the stored columns are folded
-        // with Unicode rules, the registry reference is ASCII.
+        // instr() matches the text literally (no wildcard to escape); the stored columns and the
+        // needle are in the same search form, the registry reference is ASCII.
         let needle = fold(text);
         sql.push("(instr(title_folded, ")
             .push_bind(needle.clone())
@@ -108,7 +108,6 @@ impl Dialect for SqliteDialect {
     }
 }
 
-/// Text as the search columns hold it: lower-cased with Unicode rules.
-pub fn fold(text: &str) -> String {
-    text.to_lowercase()
-}
+/// Text as the search columns hold it: the domain's search form (Arabic spellings unified, lower
+/// case with Unicode rules).
+pub use mla_domain::search::fold;

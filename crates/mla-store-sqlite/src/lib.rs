@@ -34,8 +34,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers in parallel: enough for a small node with two cores, and each is a file handle.
 const READ_CONNECTIONS: u32 = 4;
 
-/// Rows folded per write transaction when the store opens a database stored before the partner's
-/// reference had a folded column.
+/// Rows folded per write transaction when the store opens a database whose search columns are not in
+/// the current search form.
 const FOLD_BATCH: i64 = 500;
 
 /// The SQLite store. Cloning shares the pools and the event signal.
@@ -98,7 +98,7 @@ impl SqliteStore {
             .await
             .map_err(db_error::<SqliteDialect>)?;
         MIGRATOR.run(&writer).await.map_err(migrate_error::<SqliteDialect>)?;
-        fold_partner_references(&writer).await?;
+        fold_search_columns(&writer).await?;
         // An in-memory database shares its cache between connections with table locks, not WAL:
         // reading through the one writer connection is the only way that never reports a lock.
         let reader = if in_memory {
@@ -119,15 +119,16 @@ impl SqliteStore {
     }
 }
 
-/// Folds the partner's reference of the rows stored before migration 0002 gave it a folded column
-/// (there it is NULL, and the partial index `requests_unfolded` finds those rows at once). The fold is
-/// the store's, as for the title: SQLite's `lower()` knows ASCII only.
-async fn fold_partner_references(writer: &SqlitePool) -> StoreResult<()> {
+/// Folds the search columns of the rows whose partner's reference is not folded yet: rows stored
+/// before migration 0002 gave it a folded column, or before 0004 changed the search form (there it is
+/// NULL, and the partial index `requests_unfolded` finds those rows at once). The fold is the store's:
+/// SQLite's `lower()` knows ASCII only, and nothing of Arabic spelling.
+async fn fold_search_columns(writer: &SqlitePool) -> StoreResult<()> {
     loop {
         let mut tx =
             writer.begin_with(SqliteDialect::BEGIN_WRITE).await.map_err(db_error::<SqliteDialect>)?;
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT id, json_extract(content, '$.partner_reference') FROM requests \
+        let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, title, json_extract(content, '$.partner_reference') FROM requests \
              WHERE partner_reference_folded IS NULL LIMIT ?",
         )
         .bind(FOLD_BATCH)
@@ -137,8 +138,9 @@ async fn fold_partner_references(writer: &SqlitePool) -> StoreResult<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        for (id, reference) in rows {
-            sqlx::query("UPDATE requests SET partner_reference_folded = ? WHERE id = ?")
+        for (id, title, reference) in rows {
+            sqlx::query("UPDATE requests SET title_folded = ?, partner_reference_folded = ? WHERE id = ?")
+                .bind(fold(&title))
                 .bind(fold(reference.as_deref().unwrap_or_default()))
                 .bind(id)
                 .execute(&mut *tx)

@@ -85,6 +85,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_overdue",
     "list_text_query_is_case_insensitive_and_literal",
     "list_text_query_matches_the_partner_reference",
+    "list_text_query_reads_arabic_spellings",
     "keyset_pagination_covers_every_row_once",
     "scope_isolation_in_lists",
     "stale_version_changes_nothing",
@@ -136,6 +137,7 @@ macro_rules! conformance_tests {
             list_filters_overdue,
             list_text_query_is_case_insensitive_and_literal,
             list_text_query_matches_the_partner_reference,
+            list_text_query_reads_arabic_spellings,
             keyset_pagination_covers_every_row_once,
             scope_isolation_in_lists,
             stale_version_changes_nothing,
@@ -783,6 +785,33 @@ pub async fn list_text_query_matches_the_partner_reference(store: &dyn Store) {
     store.save_change(lyon.version, change, None).await.expect("stored");
     assert_eq!(ids(&list(store, &search("marseille")).await), [lyon.id]);
     assert!(list(store, &search("état-lyon")).await.is_empty());
+}
+
+/// The text query finds a title or a partner's reference in Arabic script whatever the spelling of
+/// its alefs, yehs and ta marbuta, with or without diacritics and tatweel, and only the words asked.
+pub async fn list_text_query_reads_arabic_spellings(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let with_reference = |title: &str, reference: &str| RequestContent {
+        partner_reference: short(reference),
+        ..sample_content(title)
+    };
+    let ahmad = create(store, outgoing(&fr, with_reference("شهادة أحمد إبراهيم", "نيابة-٢٠٢٦"), at(0))).await;
+    let mahmud = create(store, outgoing(&fr, with_reference("أقوال محمود", "هيئة النزاهة"), at(1))).await;
+    let search = |text: &str| RequestQuery { text: Some(text.into()), ..staff_query(50) };
+    let cases: &[(&str, &[RequestId])] = &[
+        ("احمد", &[ahmad.id]),
+        ("أَحْمَد", &[ahmad.id]),
+        ("ابراهيم", &[ahmad.id]),
+        ("شهاده", &[ahmad.id]),
+        ("شهـــادة", &[ahmad.id]),
+        ("اقوال", &[mahmud.id]),
+        ("هيئه", &[mahmud.id]),
+        ("هييه النزاهه", &[mahmud.id]),
+        ("محمد", &[]),
+    ];
+    for (text, wanted) in cases {
+        assert_eq!(ids(&list(store, &search(text)).await), *wanted, "query {text:?}");
+    }
 }
 
 /// Pages of any size cover every visible request exactly once, newest first, also under a filter.
