@@ -106,7 +106,13 @@ impl Pgbench {
              SELECT pg_notify('{EVENTS_CHANNEL}', :cursor::text);\n\
              COMMIT;\n"
         );
-        self.run("transitions", &script, clients, calls, base)
+        let figures = self.run("transitions", &script, clients, calls, base)?;
+        let done = clients * (calls / clients);
+        let received = self.count(&format!(
+            "SELECT count(*) FROM requests WHERE year = 2000 AND number >= {base} AND state = 'RECEIVED'"
+        ))?;
+        anyhow::ensure!(received == done, "pgbench acknowledged {received} requests of {done}");
+        Ok(figures)
     }
 
     /// CreateRequest: registrations of new drafts, each taking the next registry number.
@@ -136,7 +142,12 @@ impl Pgbench {
              SELECT pg_notify('{EVENTS_CHANNEL}', :cursor::text);\n\
              COMMIT;\n"
         );
-        self.run("creates", &script, clients, calls, base)
+        let before = self.count("SELECT count(*) FROM requests WHERE year = 2026")?;
+        let figures = self.run("creates", &script, clients, calls, base)?;
+        let created = self.count("SELECT count(*) FROM requests WHERE year = 2026")? - before;
+        let done = clients * (calls / clients);
+        anyhow::ensure!(created == done, "pgbench registered {created} requests of {done}");
+        Ok(figures)
     }
 
     fn take_rows(&mut self, count: usize) -> i64 {
@@ -194,6 +205,19 @@ impl Pgbench {
             .context("pgbench printed no tps")?;
         let latencies = logged_latencies(&run)?;
         Ok(Figures { per_second, ..Figures::of(Duration::from_secs(1), latencies) })
+    }
+
+    /// What a `SELECT count(*)` counts, through psql: the check that pgbench did write.
+    fn count(&self, sql: &str) -> anyhow::Result<usize> {
+        let output = Command::new("psql")
+            .args(["--no-psqlrc", "--tuples-only", "--no-align", "--command", sql])
+            .arg(self.database.url())
+            .output()
+            .context("running psql")?;
+        if !output.status.success() {
+            bail!("psql failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().parse()?)
     }
 
     /// Runs SQL through psql, for what is prepared and not measured.

@@ -111,7 +111,11 @@ impl SqliteLoop {
                  submit_time = submit_time, received_time = ?2, content = ?3, conditions = '[]', \
                  title_folded = 'load', partner_reference_folded = '' WHERE id = ?4 AND version = 2",
             )?
-            .execute(params![at + 30 * 86_400_000_000, at, sample.content, id(row)])?;
+            .execute(params![at + 30 * 86_400_000_000, at, sample.content, id(row)])
+            .and_then(|updated| match updated {
+                1 => Ok(()),
+                other => Err(rusqlite::Error::StatementChangedRows(other)),
+            })?;
             let event = (
                 3,
                 "registrar-1",
