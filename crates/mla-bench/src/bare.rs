@@ -1,6 +1,7 @@
 //! The reads' ceilings: a bare tonic server and a bare axum handler, in this process on port 0, each
 //! answering a read from memory with the very answer the broker gave, so that what separates them
 //! from the broker is the broker's own work (authentication, the store, the mapping, the gateway).
+//! Both send small answers at once (`TCP_NODELAY`), as the broker's listeners do.
 
 use std::pin::Pin;
 
@@ -8,7 +9,7 @@ use futures::Stream;
 use mla_proto::v1 as pb;
 use pb::request_service_server::{RequestService, RequestServiceServer};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 /// Answers `GetRequest` with one request; every other call is unimplemented.
@@ -59,7 +60,7 @@ pub async fn grpc_server(answer: pb::Request) -> String {
     let url = format!("http://{}", listener.local_addr().expect("an address"));
     let server = tonic::transport::Server::builder()
         .add_service(RequestServiceServer::new(Canned(answer)))
-        .serve_with_incoming(TcpListenerStream::new(listener));
+        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)));
     tokio::spawn(server);
     url
 }
@@ -73,6 +74,9 @@ pub async fn rest_server(body: bytes::Bytes) -> String {
         async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
     };
     let router = axum::Router::new().route("/v1/requests/{id}", axum::routing::get(handler));
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        tcp.set_nodelay(true).expect("TCP_NODELAY");
+    });
     tokio::spawn(async move { axum::serve(listener, router).await });
     url
 }

@@ -236,6 +236,7 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
         target.creates_over_grpc(clients.min(warm), warm).await;
         target.creates_over_rest(clients.min(warm), warm).await;
     }
+    let reads = if args.only.contains(&Workload::Reads) { Some(Reads::start(target).await) } else { None };
     for &clients in &args.clients {
         if args.only.contains(&Workload::Transitions) {
             let ids = target.submitted(args.calls).await;
@@ -283,46 +284,66 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
             report(line("REST", rest, bound_name, bound, goal));
             report(line("REST vs gRPC", rest, "gRPC", Some(grpc), Goal::Share(0.9)));
         }
-        if args.only.contains(&Workload::Reads) {
-            lines_of_reads(args, target, name, clients, &mut report).await;
+        if let Some(reads) = &reads {
+            for (face, measured, bound_name, bound, goal) in
+                reads.measure(target, clients, args.read_calls).await
+            {
+                let bound = Some(bound);
+                report(Line {
+                    workload: "reads",
+                    backend: name,
+                    face,
+                    clients,
+                    measured,
+                    bound_name,
+                    bound,
+                    goal,
+                });
+            }
         }
     }
     Ok(lines)
 }
 
-/// GetRequest over gRPC and GET over REST, each beside a bare server answering the same bytes.
-async fn lines_of_reads(
-    args: &Args,
-    target: &Target,
-    backend: &'static str,
-    clients: usize,
-    report: &mut impl FnMut(Line),
-) {
-    let (id, answer, body) = target.read_sample().await;
-    let channel = |url: String| async move {
-        Channel::from_shared(url).expect("a URL").connect().await.expect("a connection")
-    };
-    let broker_channel = target.broker.channel().await;
-    let bare_channel = channel(bare::grpc_server(answer).await).await;
-    let bare_rest = bare::rest_server(body).await;
-    let calls = args.read_calls;
-    let grpc = target.reads_over_grpc(&broker_channel, &id, clients, calls).await;
-    let bare_grpc = target.reads_over_grpc(&bare_channel, &id, clients, calls).await;
-    let rest = target.reads_over_rest(&target.broker.gateway_url(), &id, clients, calls).await;
-    let bare_http = target.reads_over_rest(&bare_rest, &id, clients, calls).await;
-    let line = |face, measured, bound_name, bound: Figures, goal| Line {
-        workload: "reads",
-        backend,
-        face,
-        clients,
-        measured,
-        bound_name,
-        bound: Some(bound),
-        goal,
-    };
-    report(line("gRPC", grpc, "bare tonic", bare_grpc, Goal::Share(0.5)));
-    report(line("REST", rest, "bare axum", bare_http, Goal::Share(0.5)));
-    report(line("REST vs gRPC", rest, "gRPC", grpc, Goal::Share(0.9)));
+/// What the reads are made against: one request, the broker's gRPC channel, and the bare servers
+/// answering that request's bytes from memory.
+#[derive(Debug)]
+struct Reads {
+    id: String,
+    broker: Channel,
+    bare_grpc: Channel,
+    bare_rest: String,
+}
+
+impl Reads {
+    async fn start(target: &Target) -> Reads {
+        let (id, answer, body) = target.read_sample().await;
+        let bare_grpc = Channel::from_shared(bare::grpc_server(answer).await).expect("a URL");
+        Reads {
+            id,
+            broker: target.broker.channel().await,
+            bare_grpc: bare_grpc.connect().await.expect("a connection"),
+            bare_rest: bare::rest_server(body).await,
+        }
+    }
+
+    /// GetRequest over gRPC and GET over REST, each beside its bare server, and REST beside gRPC.
+    async fn measure(
+        &self,
+        target: &Target,
+        clients: usize,
+        calls: usize,
+    ) -> [(&'static str, Figures, &'static str, Figures, Goal); 3] {
+        let grpc = target.reads_over_grpc(&self.broker, &self.id, clients, calls).await;
+        let bare_grpc = target.reads_over_grpc(&self.bare_grpc, &self.id, clients, calls).await;
+        let rest = target.reads_over_rest(&target.broker.gateway_url(), &self.id, clients, calls).await;
+        let bare_rest = target.reads_over_rest(&self.bare_rest, &self.id, clients, calls).await;
+        [
+            ("gRPC", grpc, "bare tonic", bare_grpc, Goal::Share(0.5)),
+            ("REST", rest, "bare axum", bare_rest, Goal::Share(0.5)),
+            ("REST vs gRPC", rest, "gRPC", grpc, Goal::Share(0.9)),
+        ]
+    }
 }
 
 /// The closing table, markdown-like.
