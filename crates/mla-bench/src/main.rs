@@ -111,7 +111,6 @@ struct Line {
 
 impl Line {
     fn cells(&self) -> Vec<String> {
-        let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
         let (bound, ratio, met) = match &self.bound {
             Some(bound) => (
                 format!("{} {:.0}", self.bound_name, bound.per_second),
@@ -130,8 +129,8 @@ impl Line {
             self.face.into(),
             self.clients.to_string(),
             format!("{:.0}", self.measured.per_second),
-            ms(self.measured.p50),
-            ms(self.measured.p99),
+            format!("{:.2} ms", ms(self.measured.p50)),
+            format!("{:.2} ms", ms(self.measured.p99)),
             bound,
             ratio,
             self.goal.describe(),
@@ -158,6 +157,7 @@ impl Line {
     }
 }
 
+/// A duration in milliseconds.
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -216,6 +216,12 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
     let mut sqlite_bound = None;
     let mut pg_bound = None;
     if writes {
+        // Not measured: a tenth of a measurement's writes through each face first, so that the first
+        // measurement does not pay for cold connections, caches and pools.
+        let (clients, warm) = (args.clients.iter().copied().max().unwrap_or(1), (args.calls / 10).max(1));
+        target.transitions(clients.min(warm), target.submitted(warm).await).await;
+        target.creates_over_grpc(clients.min(warm), warm).await;
+        target.creates_over_rest(clients.min(warm), warm).await;
         match backend {
             Backend::Sqlite => sqlite_bound = Some(SqliteLoop::start(sample.clone()).await?),
             Backend::Postgres => match pgbench::missing() {
@@ -228,14 +234,6 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
         Backend::Sqlite => ("loop", Goal::Share(0.7)),
         Backend::Postgres => ("pgbench", Goal::ShareAndP99(0.8, 2.0)),
     };
-    if writes {
-        // Not measured: a tenth of a measurement's writes through each face first, so that the first
-        // measurement does not pay for cold connections, caches and pools.
-        let (clients, warm) = (args.clients.iter().copied().max().unwrap_or(1), (args.calls / 10).max(1));
-        target.transitions(clients.min(warm), target.submitted(warm).await).await;
-        target.creates_over_grpc(clients.min(warm), warm).await;
-        target.creates_over_rest(clients.min(warm), warm).await;
-    }
     let reads = if args.only.contains(&Workload::Reads) { Some(Reads::start(target).await) } else { None };
     for &clients in &args.clients {
         if args.only.contains(&Workload::Transitions) {
@@ -243,7 +241,7 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
             let measured = target.transitions(clients, ids).await;
             let bound = match (&mut sqlite_bound, &mut pg_bound) {
                 (Some(sqlite), _) => Some(sqlite.transitions(args.calls)?),
-                (None, Some(pg)) => Some(pg.transitions(clients, args.calls).await?),
+                (None, Some(pg)) => Some(pg.transitions(clients, args.calls)?),
                 (None, None) => None,
             };
             report(Line {
@@ -262,7 +260,7 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
             let rest = target.creates_over_rest(clients, args.calls).await;
             let bound = match (&mut sqlite_bound, &mut pg_bound) {
                 (Some(sqlite), _) => Some(sqlite.creates(args.calls)?),
-                (None, Some(pg)) => Some(pg.creates(clients, args.calls).await?),
+                (None, Some(pg)) => Some(pg.creates(clients, args.calls)?),
                 (None, None) => None,
             };
             // The issue sets a target for creates against pgbench, not against the SQLite loop.

@@ -68,7 +68,7 @@ impl Pgbench {
     }
 
     /// ACKNOWLEDGE of `calls` requests prepared in SUBMITTED (version 2, two events), not measured.
-    pub async fn transitions(&mut self, clients: usize, calls: usize) -> anyhow::Result<Figures> {
+    pub fn transitions(&mut self, clients: usize, calls: usize) -> anyhow::Result<Figures> {
         let base = self.take_rows(calls);
         let content = quoted(&self.sample.content);
         self.psql(&format!(
@@ -116,7 +116,7 @@ impl Pgbench {
     }
 
     /// CreateRequest: registrations of new drafts, each taking the next registry number.
-    pub async fn creates(&mut self, clients: usize, calls: usize) -> anyhow::Result<Figures> {
+    pub fn creates(&mut self, clients: usize, calls: usize) -> anyhow::Result<Figures> {
         let base = self.take_rows(calls);
         let script = format!(
             "{NEXT_ROW}\
