@@ -169,8 +169,9 @@ async fn main() -> anyhow::Result<()> {
         args.clients.iter().all(|&c| c >= 1 && c <= args.calls),
         "each client count must be between 1 and --calls"
     );
+    // The commit of the tree this binary was built from, wherever it is run from.
     let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"])
         .output()
         .ok()
         .filter(|out| out.status.success())
