@@ -2,9 +2,10 @@
 //! the broker's store sends for one transition or one registration, at the same client counts.
 //!
 //! The scripts follow `mla-app` and `mla-store-sql` statement by statement: the idempotency replay,
-//! the request and the partner read before the transaction; then the key's claim, the write, the
-//! outcome's record, the chain's last event, the advisory lock, the cursor, the event, the
-//! notification and the commit. What they cannot do is decide: values the broker computes in Rust
+//! the request read (a transition) or the partner read (a registration) before the transaction; then the key's claim, the write, the
+//! outcome's record, the chain's last event, the cursor (the transaction's id) with its notification,
+//! the event and the commit. The prepared rows' events take negative cursors, out of the way of the
+//! transaction ids the measured writes take. What they cannot do is decide: values the broker computes in Rust
 //! (the next `seq`, the expected version, the hash) are constants here, since the prepared rows are
 //! all alike. The JSON documents travel as parameters, as the broker binds them, so PostgreSQL parses
 //! them on every call.
@@ -76,7 +77,7 @@ impl Pgbench {
              SELECT {id}, 'INCOMING', 2000, g, 'FR-MOJ', 'SUBMITTED', 2, '', NULL, NULL, now(), now(), now(), \
              NULL, '{content}', '[]', 'IN-2000-' || g, 'EVIDENCE', 'Load ' || g, '' \
              FROM generate_series({base}, {last}) AS g;\n\
-             {EVENT_INSERT} SELECT nextval('events_cursor'), {id}, 'FR-MOJ', s, now(), 'FR-MOJ-system', \
+             {EVENT_INSERT} SELECT -(2 * g + s), {id}, 'FR-MOJ', s, now(), 'FR-MOJ-system', \
              '{{partner}}', 'FR-MOJ', CASE s WHEN 1 THEN 'CREATE' ELSE 'SUBMIT' END, \
              CASE s WHEN 1 THEN NULL ELSE 'DRAFT' END, CASE s WHEN 1 THEN 'DRAFT' ELSE 'SUBMITTED' END, '{{}}', \
              s = 2, true, '', repeat('0', 64) \
@@ -88,7 +89,6 @@ impl Pgbench {
             "{NEXT_ROW}\
              SELECT fingerprint, response FROM idempotency WHERE scope = '[\"ncijc\",\"registrar-1\"]' AND key = 'ack-' || :row;\n\
              SELECT {REQUEST_COLUMNS} FROM requests WHERE id = {ID};\n\
-             SELECT {PARTNER_COLUMNS} FROM partners WHERE code = 'FR-MOJ';\n\
              BEGIN;\n\
              INSERT INTO idempotency (scope, key, fingerprint, create_time) VALUES \
              ('[\"ncijc\",\"registrar-1\"]', 'ack-' || :row, :fingerprint, now()) ON CONFLICT (scope, key) DO NOTHING;\n\
@@ -99,11 +99,10 @@ impl Pgbench {
              UPDATE idempotency SET response = :outcome::jsonb WHERE scope = '[\"ncijc\",\"registrar-1\"]' \
              AND key = 'ack-' || :row;\n\
              SELECT seq, hash FROM events WHERE request_id = {ID} ORDER BY seq DESC LIMIT 1;\n\
-             SELECT pg_advisory_xact_lock(1);\n\
-             SELECT nextval('events_cursor') AS cursor \\gset\n\
+             SELECT cursor FROM (SELECT pg_current_xact_id()::text::bigint + event_cursor_base()) AS own (cursor), \
+             pg_notify('{EVENTS_CHANNEL}', cursor::text) \\gset\n\
              {EVENT_INSERT} VALUES (:cursor, {ID}, 'FR-MOJ', 3, now(), 'registrar-1', '{{registrar}}', NULL, \
              'ACKNOWLEDGE', 'SUBMITTED', 'RECEIVED', :details, true, true, :hash, :hash);\n\
-             SELECT pg_notify('{EVENTS_CHANNEL}', :cursor::text);\n\
              COMMIT;\n"
         );
         let figures = self.run("transitions", &script, clients, calls, base)?;
@@ -135,11 +134,10 @@ impl Pgbench {
              UPDATE idempotency SET response = :outcome::jsonb WHERE scope = '[\"partner\",\"FR-MOJ\",\"FR-MOJ-system\"]' \
              AND key = 'create-' || :row;\n\
              SELECT seq, hash FROM events WHERE request_id = {ID} ORDER BY seq DESC LIMIT 1;\n\
-             SELECT pg_advisory_xact_lock(1);\n\
-             SELECT nextval('events_cursor') AS cursor \\gset\n\
+             SELECT cursor FROM (SELECT pg_current_xact_id()::text::bigint + event_cursor_base()) AS own (cursor), \
+             pg_notify('{EVENTS_CHANNEL}', cursor::text) \\gset\n\
              {EVENT_INSERT} VALUES (:cursor, {ID}, 'FR-MOJ', 1, now(), 'FR-MOJ-system', '{{partner}}', 'FR-MOJ', \
              'CREATE', NULL, 'DRAFT', :details, false, true, '', :hash);\n\
-             SELECT pg_notify('{EVENTS_CHANNEL}', :cursor::text);\n\
              COMMIT;\n"
         );
         let before = self.count("SELECT count(*) FROM requests WHERE year = 2026")?;
