@@ -218,33 +218,20 @@ async fn internal_fields_never_reach_a_partner(backend: Backend) {
         assert_eq!(refused.code(), IA, "{refused:?}");
     }
     // Its events: the assignment is not among them, and no shared event carries the due date.
-    let events = client
-        .list_request_events(authed(
-            pb::ListRequestEventsRequest { id: id.clone(), ..Default::default() },
-            &france,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let reader = client.clone();
+    let trail = || {
+        let mut client = reader.clone();
+        let call = authed(pb::ListRequestEventsRequest { id: id.clone(), ..Default::default() }, &france);
+        async move { client.list_request_events(call).await.unwrap().into_inner().events }
+    };
+    let events = trail().await;
     let actions: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["CREATE", "SUBMIT", "ACKNOWLEDGE"]);
     // The next shared event keeps its place in the whole trail: France sees the gap where the
     // internal assignment sits, as Event.seq documents.
     let legal = broker.staff("legal-1", &[Role::LegalOfficer]);
     client.transition_request(authed(action(&id, pb::Action::StartReview), &legal)).await.unwrap();
-    let seqs: Vec<i64> = client
-        .list_request_events(authed(
-            pb::ListRequestEventsRequest { id: id.clone(), ..Default::default() },
-            &france,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events
-        .iter()
-        .map(|e| e.seq)
-        .collect();
+    let seqs: Vec<i64> = trail().await.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2, 3, 5]);
     let mut feed =
         client.watch_events(authed(pb::WatchEventsRequest::default(), &france)).await.unwrap().into_inner();

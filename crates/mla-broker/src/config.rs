@@ -99,7 +99,10 @@ impl fmt::Debug for RedactedUrl<'_> {
 /// through [`RedactedUrl`] (the HS256 secret is a [`Secret`], which hides itself). The struct is taken
 /// apart without `..`, so that a field added later and not listed here fails to compile.
 macro_rules! debug_with_redacted_url {
-    ($type:ident { $($field:ident),* $(,)? }) => {
+    ([$($type:ident),+] $fields:tt) => {
+        $(debug_with_redacted_url!(@one $type $fields);)+
+    };
+    (@one $type:ident { $($field:ident),* $(,)? }) => {
         impl fmt::Debug for $type {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let $type { database_url, $($field),* } = self;
@@ -112,43 +115,26 @@ macro_rules! debug_with_redacted_url {
     };
 }
 
-debug_with_redacted_url!(ConfigLayer {
-    grpc_addr,
-    http_addr,
-    data_dir,
-    jwt_issuer,
-    jwt_audience,
-    jwt_hs256_secret,
-    jwt_keys_file,
-    jwt_jwks_url,
-    log,
-    log_format,
-    tls_cert,
-    tls_key,
-    tls_client_ca,
-    sla_normal_days,
-    sla_urgent_hours,
-    idempotency_retention_days,
-});
-
-debug_with_redacted_url!(Config {
-    grpc_addr,
-    http_addr,
-    data_dir,
-    jwt_issuer,
-    jwt_audience,
-    jwt_hs256_secret,
-    jwt_keys_file,
-    jwt_jwks_url,
-    log,
-    log_format,
-    tls_cert,
-    tls_key,
-    tls_client_ca,
-    sla_normal_days,
-    sla_urgent_hours,
-    idempotency_retention_days,
-});
+debug_with_redacted_url!(
+    [ConfigLayer, Config] {
+        grpc_addr,
+        http_addr,
+        data_dir,
+        jwt_issuer,
+        jwt_audience,
+        jwt_hs256_secret,
+        jwt_keys_file,
+        jwt_jwks_url,
+        log,
+        log_format,
+        tls_cert,
+        tls_key,
+        tls_client_ca,
+        sla_normal_days,
+        sla_urgent_hours,
+        idempotency_retention_days,
+    }
+);
 
 /// The settings of one source (file, environment or flags). A key left out (`None`) leaves the value
 /// of the sources below it in place.
