@@ -15,6 +15,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tower::ServiceExt;
+use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authentication;
@@ -55,14 +56,30 @@ pub async fn serve(
 
     // Spans carry the method and, once authenticated, the subject and partner: never case content
     // or tokens.
-    let trace = TraceLayer::new_for_grpc().make_span_with(|request: &http::Request<_>| {
-        tracing::info_span!(
-            "grpc",
-            method = %request.uri().path(),
-            subject = tracing::field::Empty,
-            partner = tracing::field::Empty,
-        )
-    });
+    // A caller's mistake (bad input, a refused rule, a stale etag, no token) is the caller's to fix:
+    // only the broker's own failures are logged at ERROR.
+    let classifier = [
+        GrpcCode::InvalidArgument,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unauthenticated,
+        GrpcCode::Cancelled,
+    ]
+    .into_iter()
+    .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success);
+    let trace =
+        TraceLayer::new(SharedClassifier::new(classifier)).make_span_with(|request: &http::Request<_>| {
+            tracing::info_span!(
+                "grpc",
+                method = %request.uri().path(),
+                subject = tracing::field::Empty,
+                partner = tracing::field::Empty,
+            )
+        });
 
     // Small responses go out at once rather than waiting on Nagle's algorithm.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
