@@ -80,11 +80,27 @@ impl Broker {
 
     /// A broker on `backend`; `None` when PostgreSQL is skipped on purpose (`MLA_SKIP_POSTGRES=1`).
     pub async fn start(backend: Backend) -> Option<Broker> {
-        Self::start_with_clock(backend, Arc::new(SystemClock)).await
+        Self::launch(backend, Arc::new(SystemClock), |_| {}).await
     }
 
-    /// A broker on `backend` whose time is `clock`'s (see [`ManualClock`]).
-    pub async fn start_with_clock(backend: Backend, clock: Arc<dyn TimeSource>) -> Option<Broker> {
+    /// A broker at a fixed instant that moves only when the test moves it.
+    pub async fn start_at(backend: Backend, instant: mla_domain::Timestamp) -> Option<(Broker, ManualClock)> {
+        let clock = ManualClock::at(instant);
+        Some((Self::launch(backend, Arc::new(clock.clone()), |_| {}).await?, clock))
+    }
+
+    /// A broker with `configure` applied to the configuration the harness would use (TLS files, say),
+    /// over a fresh SQLite database.
+    pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> Broker {
+        Self::launch(Backend::Sqlite, Arc::new(SystemClock), configure).await.expect("SQLite is always there")
+    }
+
+    /// A broker on `backend` over a fresh database and data directory, whose time is `clock`'s.
+    async fn launch(
+        backend: Backend,
+        clock: Arc<dyn TimeSource>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Option<Broker> {
         let data = Arc::new(tempfile::tempdir().expect("a temporary directory"));
         let database = match backend {
             Backend::Sqlite => None,
@@ -92,22 +108,8 @@ impl Broker {
         };
         let mut config = Config::with_data_dir(data.path());
         config.database_url = database.as_ref().map(|db| db.url());
-        Some(Self::boot(config, test_secret(), clock, data, database).await)
-    }
-
-    /// A broker with `configure` applied to the configuration the harness would use (TLS files, say),
-    /// over a fresh SQLite database.
-    pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> Broker {
-        let data = Arc::new(tempfile::tempdir().expect("a temporary directory"));
-        let mut config = Config::with_data_dir(data.path());
         configure(&mut config);
-        Self::boot(config, test_secret(), Arc::new(SystemClock), data, None).await
-    }
-
-    /// A broker at a fixed instant that moves only when the test moves it.
-    pub async fn start_at(backend: Backend, instant: mla_domain::Timestamp) -> Option<(Broker, ManualClock)> {
-        let clock = ManualClock::at(instant);
-        Some((Self::start_with_clock(backend, Arc::new(clock.clone())).await?, clock))
+        Some(Self::boot(config, test_secret(), clock, data, database).await)
     }
 
     /// Another replica serving the same PostgreSQL database, trusting the same tokens: what several

@@ -237,6 +237,16 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
     };
     let reads = if args.only.contains(&Workload::Reads) { Some(Reads::start(target).await) } else { None };
     for &clients in &args.clients {
+        let line = |workload, face, measured, bound_name, bound, goal| Line {
+            workload,
+            backend: name,
+            face,
+            clients,
+            measured,
+            bound_name,
+            bound,
+            goal,
+        };
         if args.only.contains(&Workload::Transitions) {
             let ids = target.submitted(args.calls).await;
             let measured = target.transitions(clients, ids).await;
@@ -245,16 +255,7 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
                 (None, Some(pg)) => Some(pg.transitions(clients, args.calls)?),
                 (None, None) => None,
             };
-            report(Line {
-                workload: "transitions",
-                backend: name,
-                face: "gRPC",
-                clients,
-                measured,
-                bound_name,
-                bound,
-                goal: write_goal,
-            });
+            report(line("transitions", "gRPC", measured, bound_name, bound, write_goal));
         }
         if args.only.contains(&Workload::Creates) {
             let grpc = target.creates_over_grpc(clients, args.calls).await;
@@ -269,35 +270,15 @@ async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::
                 Backend::Sqlite => Goal::None,
                 Backend::Postgres => write_goal,
             };
-            let line = |face, measured, bound_name, bound, goal| Line {
-                workload: "creates",
-                backend: name,
-                face,
-                clients,
-                measured,
-                bound_name,
-                bound,
-                goal,
-            };
-            report(line("gRPC", grpc, bound_name, bound, goal));
-            report(line("REST", rest, bound_name, bound, goal));
-            report(line("REST vs gRPC", rest, "gRPC", Some(grpc), Goal::Share(0.9)));
+            report(line("creates", "gRPC", grpc, bound_name, bound, goal));
+            report(line("creates", "REST", rest, bound_name, bound, goal));
+            report(line("creates", "REST vs gRPC", rest, "gRPC", Some(grpc), Goal::Share(0.9)));
         }
         if let Some(reads) = &reads {
             for (face, measured, bound_name, bound, goal) in
                 reads.measure(target, clients, args.read_calls).await
             {
-                let bound = Some(bound);
-                report(Line {
-                    workload: "reads",
-                    backend: name,
-                    face,
-                    clients,
-                    measured,
-                    bound_name,
-                    bound,
-                    goal,
-                });
+                report(line("reads", face, measured, bound_name, Some(bound), goal));
             }
         }
     }
