@@ -37,15 +37,16 @@ pub fn is_keycloak_builtin_role(name: &str) -> bool {
 pub(crate) struct BrokerClaims {
     #[serde(default)]
     sub: Option<String>,
-    // The next four are read only for their type; the library checks their values. A JWT has exactly
+    // The next four are read for their type (the library checks their values), `exp` also to bound how
+    // long a verified token is remembered. A JWT has exactly
     // one issuer (RFC 7519 section 4.1.1), and the library would accept an array that merely contains
     // the right one; and it reports a non-numeric `exp` or a numeric `aud` as missing, not malformed.
     #[serde(default, rename = "iss")]
     _iss: Option<String>,
     #[serde(default, rename = "aud", deserialize_with = "audience_shape")]
     _aud: Option<()>,
-    #[serde(default, rename = "exp")]
-    _exp: Option<serde_json::Number>,
+    #[serde(default)]
+    exp: Option<serde_json::Number>,
     #[serde(default, rename = "nbf")]
     _nbf: Option<serde_json::Number>,
     #[serde(default)]
@@ -73,6 +74,11 @@ fn audience_shape<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<O
 }
 
 impl BrokerClaims {
+    /// The token's expiry, in seconds since the epoch.
+    pub(crate) fn expires_at(&self) -> Option<u64> {
+        self.exp.as_ref().and_then(serde_json::Number::as_u64)
+    }
+
     /// The principal these claims describe.
     pub(crate) fn into_principal(self) -> Result<Principal, AuthError> {
         let subject = self.sub.ok_or(AuthError::MissingClaim("sub"))?;

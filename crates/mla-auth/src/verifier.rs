@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +12,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use mla_domain::Principal;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::claims::BrokerClaims;
 use crate::config::{AuthConfig, KeySource};
@@ -21,6 +23,15 @@ use crate::{AuthError, AuthSetupError};
 /// The longest token accepted, in bytes. Real access tokens are one or two KiB; anything much longer is
 /// refused before it is decoded, so that oversized input costs nothing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// How long a verified token is trusted again without its signature checked (never past its `exp`).
+/// A partner's system sends the same token with every call, and an RS256 or ES256 signature costs tens
+/// of microseconds in pure Rust; a minute keeps a withdrawn key's tokens alive no longer than the key
+/// cache itself may (new keys forget every remembered token at once).
+pub const REMEMBERED_FOR: Duration = Duration::from_secs(60);
+
+/// How many verified tokens are remembered at most.
+const REMEMBERED_TOKENS: u64 = 10_000;
 
 /// Verifies bearer tokens. Cloning is cheap (the state is shared), so one verifier serves the whole
 /// process; a JWKS URL source refreshes the shared key cache for every clone.
@@ -35,6 +46,24 @@ struct Inner {
     keys: RwLock<Arc<KeySet>>,
     remote: Option<RemoteJwks>,
     source: &'static str,
+    /// Tokens verified lately, by their SHA-256 (the token itself is not kept).
+    remembered: moka::sync::Cache<[u8; 32], Remembered>,
+}
+
+/// A verified token's principal, and until when it may be trusted without checking again.
+#[derive(Clone)]
+struct Remembered {
+    principal: Principal,
+    until: Instant,
+}
+
+/// Each remembered token expires at its own `until`.
+struct UntilItsTime;
+
+impl moka::Expiry<[u8; 32], Remembered> for UntilItsTime {
+    fn expire_after_create(&self, _: &[u8; 32], remembered: &Remembered, now: Instant) -> Option<Duration> {
+        Some(remembered.until.saturating_duration_since(now))
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -127,7 +156,17 @@ impl Verifier {
         validation.validate_aud = true;
         validation.leeway = config.leeway.as_secs();
 
-        Ok(Self { inner: Arc::new(Inner { validation, keys: RwLock::new(Arc::new(keys)), remote, source }) })
+        let remembered =
+            moka::sync::Cache::builder().max_capacity(REMEMBERED_TOKENS).expire_after(UntilItsTime).build();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                validation,
+                keys: RwLock::new(Arc::new(keys)),
+                remote,
+                source,
+                remembered,
+            }),
+        })
     }
 
     /// Verifies a compact JWS token (without the `Bearer ` prefix) and returns who it speaks for.
@@ -135,6 +174,14 @@ impl Verifier {
         let header = precheck(token)?;
         let algorithm = header.algorithm;
         let kid = header.kid.as_deref();
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let keys_due = self.inner.remote.as_ref().is_some_and(RemoteJwks::is_due);
+        if !keys_due
+            && let Some(remembered) = self.inner.remembered.get(&digest)
+            && remembered.until > Instant::now()
+        {
+            return Ok(remembered.principal);
+        }
 
         let mut keys = self.inner.current_keys();
         if let Some(remote) = &self.inner.remote {
@@ -155,7 +202,13 @@ impl Verifier {
             }
         }
         let key = resolve(&keys, kid, algorithm)?;
-        self.check_signature_and_claims(token, key)?.into_principal()
+        let claims = self.check_signature_and_claims(token, key)?;
+        let expires_at = claims.expires_at();
+        let principal = claims.into_principal()?;
+        if let Some(until) = expires_at.and_then(remembered_until) {
+            self.inner.remembered.insert(digest, Remembered { principal: principal.clone(), until });
+        }
+        Ok(principal)
     }
 
     /// How many keys are cached now (for diagnostics and health reporting).
@@ -184,7 +237,17 @@ impl Inner {
 
     fn replace_keys(&self, keys: KeySet) {
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        // A key may have been withdrawn: what it vouched for is checked again.
+        self.remembered.invalidate_all();
     }
+}
+
+/// Until when a token expiring at `expires_at` (seconds since the epoch) may be remembered: at most
+/// [`REMEMBERED_FOR`] from now, and not past its expiry; `None` when it expires now.
+fn remembered_until(expires_at: u64) -> Option<Instant> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let left = Duration::from_secs(expires_at).checked_sub(now)?;
+    Some(Instant::now() + left.min(REMEMBERED_FOR))
 }
 
 /// Reads a key file of at most 1 MiB: a path pointing at something else (a device, a log) fails fast.

@@ -117,3 +117,26 @@ fn tokens_the_broker_would_refuse_are_not_minted() {
         Err(MintError::WeakSecret { len: 5 })
     );
 }
+
+/// A verified token is remembered (its signature is not checked again on every call), but never past
+/// its expiry: the same token, once expired, is refused.
+#[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let secret = vec![7u8; 32];
+    let config = AuthConfig { leeway: Duration::ZERO, ..AuthConfig::development(secret.clone()) };
+    let verifier = Verifier::new(config).await.unwrap();
+    let token = mint_token(
+        &secret,
+        DEV_ISSUER,
+        DEV_AUDIENCE,
+        "judge-1",
+        &[Role::Judge],
+        None,
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert_eq!(verifier.verify(&token).await.unwrap().subject(), "judge-1");
+    assert_eq!(verifier.verify(&token).await.unwrap().subject(), "judge-1", "remembered");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(verifier.verify(&token).await, Err(AuthError::Expired));
+}

@@ -6,6 +6,7 @@
 //!     cargo run --release -p mla-bench -- --backend both --clients 1,8,32 --calls 1000
 
 mod bare;
+mod feed;
 mod load;
 mod pgbench;
 mod sqlite_loop;
@@ -44,10 +45,19 @@ struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "transitions,creates,reads",
+        default_value = "transitions,creates,reads,feed",
         env = "MLA_BENCH_ONLY"
     )]
     only: Vec<Workload>,
+    /// Transitions per second offered while the feed's streams follow.
+    #[arg(long, default_value_t = 1000, env = "MLA_BENCH_FEED_RATE")]
+    feed_rate: usize,
+    /// Seconds the feed's writes are offered for.
+    #[arg(long, default_value_t = 10, env = "MLA_BENCH_FEED_SECONDS")]
+    feed_seconds: usize,
+    /// Internal: serve a broker for the feed workload, in this process, until standard input closes.
+    #[arg(long, value_enum, hide = true)]
+    serve_broker: Option<Backends>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -62,6 +72,8 @@ enum Workload {
     Transitions,
     Creates,
     Reads,
+    /// The live feed and the broker's memory, on a broker in a process of its own.
+    Feed,
 }
 
 /// What a figure should reach against its bound (issue 10).
@@ -165,6 +177,12 @@ fn ms(d: Duration) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    match args.serve_broker {
+        Some(Backends::Sqlite) => return feed::serve(Backend::Sqlite).await,
+        Some(Backends::Postgres) => return feed::serve(Backend::Postgres).await,
+        Some(Backends::Both) => anyhow::bail!("--serve-broker serves one backend"),
+        None => {}
+    }
     anyhow::ensure!(
         args.clients.iter().all(|&c| c >= 1 && c <= args.calls),
         "each client count must be between 1 and --calls"
@@ -187,25 +205,36 @@ async fn main() -> anyhow::Result<()> {
         Backends::Both => &[Backend::Sqlite, Backend::Postgres],
     };
     let mut lines = Vec::new();
+    let mut feeds = Vec::new();
     for &backend in backends {
         let Some(broker) = Broker::start(backend).await else {
             println!("PostgreSQL skipped (MLA_SKIP_POSTGRES=1)");
             continue;
         };
-        let target = Target::start(broker).await;
-        lines.extend(run_backend(&args, backend, &target).await?);
-        target.broker.stop().await;
+        if args.only.iter().any(|&w| w != Workload::Feed) {
+            let target = Target::start(broker).await;
+            lines.extend(run_backend(&args, backend, &target).await?);
+            target.broker.expect("in this process").stop().await;
+        } else {
+            broker.stop().await;
+        }
+        if args.only.contains(&Workload::Feed) {
+            let name = backend_name(backend);
+            let figures = feed::measure(name, args.feed_rate, args.feed_seconds).await?;
+            feed::print(name, &figures);
+            feeds.push((name, figures));
+        }
     }
     print_table(&lines, &commit, cores);
+    for (name, figures) in &feeds {
+        feed::print(name, figures);
+    }
     Ok(())
 }
 
 /// Every workload asked for on one backend, each client count beside its bound.
 async fn run_backend(args: &Args, backend: Backend, target: &Target) -> anyhow::Result<Vec<Line>> {
-    let name = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
+    let name = backend_name(backend);
     let mut lines = Vec::new();
     let mut report = |line: Line| {
         line.announce();
@@ -301,7 +330,7 @@ impl Reads {
         let bare_grpc = Channel::from_shared(bare::grpc_server(answer).await).expect("a URL");
         Reads {
             id,
-            broker: target.broker.channel().await,
+            broker: target.channel.clone(),
             bare_grpc: bare_grpc.connect().await.expect("a connection"),
             bare_rest: bare::rest_server(body).await,
         }
@@ -316,13 +345,20 @@ impl Reads {
     ) -> [(&'static str, Figures, &'static str, Figures, Goal); 3] {
         let grpc = target.reads_over_grpc(&self.broker, &self.id, clients, calls).await;
         let bare_grpc = target.reads_over_grpc(&self.bare_grpc, &self.id, clients, calls).await;
-        let rest = target.reads_over_rest(&target.broker.gateway_url(), &self.id, clients, calls).await;
+        let rest = target.reads_over_rest(&target.gateway, &self.id, clients, calls).await;
         let bare_rest = target.reads_over_rest(&self.bare_rest, &self.id, clients, calls).await;
         [
             ("gRPC", grpc, "bare tonic", bare_grpc, Goal::Share(0.5)),
             ("REST", rest, "bare axum", bare_rest, Goal::Share(0.5)),
             ("REST vs gRPC", rest, "gRPC", grpc, Goal::Share(0.9)),
         ]
+    }
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
     }
 }
 

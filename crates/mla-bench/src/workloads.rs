@@ -18,13 +18,26 @@ const PREPARING_CLIENTS: usize = 32;
 /// A broker with the partner and the callers every workload uses.
 #[derive(Debug)]
 pub struct Target {
-    pub broker: Broker,
-    channel: Channel,
+    /// The broker when it runs in this process; `None` for one in a process of its own.
+    pub broker: Option<Broker>,
+    pub channel: Channel,
+    /// The REST gateway's base URL.
+    pub gateway: String,
     http: reqwest::Client,
     /// France's system: it creates and submits.
     partner: String,
     /// A registrar: they acknowledge, and read.
     registrar: String,
+}
+
+/// Where a broker answers, and the tokens of the callers every workload uses: what a broker in a
+/// process of its own hands the harness.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Endpoints {
+    pub url: String,
+    pub http_url: String,
+    pub partner: String,
+    pub registrar: String,
 }
 
 /// A request as the store keeps it, serialized as the store binds it: the bounds write the same bytes.
@@ -36,15 +49,41 @@ pub struct Sample {
     pub outcome: String,
 }
 
-impl Target {
-    pub async fn start(broker: Broker) -> Target {
+impl Endpoints {
+    /// Registers the partner on `broker` and mints the callers' tokens.
+    pub async fn prepare(broker: &Broker) -> Endpoints {
         broker.register_partners(&["FR-MOJ"]).await;
-        let (partner, registrar) =
-            (broker.partner("FR-MOJ"), broker.staff("registrar-1", &[Role::Registrar]));
-        Target { channel: broker.channel().await, http: http_client(), broker, partner, registrar }
+        Endpoints {
+            url: broker.url.clone(),
+            http_url: broker.gateway_url(),
+            partner: broker.partner("FR-MOJ"),
+            registrar: broker.staff("registrar-1", &[Role::Registrar]),
+        }
+    }
+}
+
+impl Target {
+    /// The broker running in this process, with its partner registered.
+    pub async fn start(broker: Broker) -> Target {
+        let endpoints = Endpoints::prepare(&broker).await;
+        Target { broker: Some(broker), ..Target::remote(endpoints).await }
     }
 
-    fn requests(&self) -> RequestServiceClient<Channel> {
+    /// A broker in another process.
+    pub async fn remote(endpoints: Endpoints) -> Target {
+        let channel =
+            Channel::from_shared(endpoints.url).expect("a URL").connect().await.expect("a connection");
+        Target {
+            broker: None,
+            channel,
+            gateway: endpoints.http_url,
+            http: http_client(),
+            partner: endpoints.partner,
+            registrar: endpoints.registrar,
+        }
+    }
+
+    pub fn requests(&self) -> RequestServiceClient<Channel> {
         RequestServiceClient::new(self.channel.clone())
     }
 
@@ -74,7 +113,8 @@ impl Target {
     pub async fn sample(&self) -> Sample {
         let id = self.submitted(1).await.remove(0);
         let id = RequestId::parse(&id).expect("a request id");
-        let request = self.broker.open_store().await.get_request(id).await.expect("read").expect("stored");
+        let broker = self.broker.as_ref().expect("the sample is read from an in-process broker's store");
+        let request = broker.open_store().await.get_request(id).await.expect("read").expect("stored");
         Sample {
             content: serde_json::to_string(&request.content).expect("JSON"),
             outcome: serde_json::to_string(&request).expect("JSON"),
@@ -128,7 +168,7 @@ impl Target {
     /// The partner creates `calls` requests over REST (`POST /v1/requests`), each with an
     /// `Idempotency-Key`.
     pub async fn creates_over_rest(&self, clients: usize, calls: usize) -> Figures {
-        let url = format!("{}/v1/requests", self.broker.gateway_url());
+        let url = format!("{}/v1/requests", self.gateway);
         let token = self.partner.clone();
         let body = serde_json::json!({
             "request_type": "EVIDENCE", "requesting_authority": "Investigating judge, Karkh court",
@@ -161,7 +201,7 @@ impl Target {
         let id = self.submitted(1).await.remove(0);
         let get = authed(pb::GetRequestRequest { id: id.clone() }, &self.registrar);
         let grpc = self.requests().get_request(get).await.expect("read").into_inner();
-        let url = format!("{}/v1/requests/{id}", self.broker.gateway_url());
+        let url = format!("{}/v1/requests/{id}", self.gateway);
         let rest = self.http.get(url).bearer_auth(&self.registrar).send().await.expect("GET");
         (id, grpc, rest.bytes().await.expect("a body"))
     }

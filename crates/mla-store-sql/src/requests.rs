@@ -196,7 +196,16 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
 
 /// One page, newest first: the plan for every filter where the backend has no better one.
 pub async fn list_page<D: Dialect>(reader: &Pool<D::Db>, query: &RequestQuery) -> StoreResult<Vec<Request>> {
-    let mut sql = requests_where::<D>(query);
+    list_page_where::<D>(reader, requests_where::<D>(query), query).await
+}
+
+/// One page of the rows `sql` selects (the query's [`requests_where`], with terms a backend added),
+/// newest first, after the query's page position.
+pub async fn list_page_where<D: Dialect>(
+    reader: &Pool<D::Db>,
+    mut sql: QueryBuilder<D::Db>,
+    query: &RequestQuery,
+) -> StoreResult<Vec<Request>> {
     if let Some(after) = query.after {
         sql.push(" AND id < ");
         D::push_id(&mut sql, after);
