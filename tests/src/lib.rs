@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
+pub use pb::document_service_client::DocumentServiceClient;
 pub use pb::partner_service_client::PartnerServiceClient;
 pub use pb::request_service_client::RequestServiceClient;
 
@@ -92,7 +93,13 @@ impl Broker {
     /// A broker with `configure` applied to the configuration the harness would use (TLS files, say),
     /// over a fresh SQLite database.
     pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> Broker {
-        Self::launch(Backend::Sqlite, Arc::new(SystemClock), configure).await.expect("SQLite is always there")
+        Self::start_with(Backend::Sqlite, configure).await.expect("SQLite is always there")
+    }
+
+    /// A broker on `backend` with `configure` applied to the harness's configuration (a small document
+    /// size limit, say); `None` when PostgreSQL is skipped on purpose.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Broker> {
+        Self::launch(backend, Arc::new(SystemClock), configure).await
     }
 
     /// A broker on `backend` over a fresh database and data directory, whose time is `clock`'s.
@@ -182,6 +189,10 @@ impl Broker {
 
     pub async fn partners(&self) -> PartnerServiceClient<Channel> {
         PartnerServiceClient::new(self.channel().await)
+    }
+
+    pub async fn documents(&self) -> DocumentServiceClient<Channel> {
+        DocumentServiceClient::new(self.channel().await)
     }
 
     /// A development token for a staff member with `roles`.

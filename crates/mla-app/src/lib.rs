@@ -2,6 +2,7 @@
 //! decide (authorization included), and saves the decision with the etag check, the idempotency
 //! record and the audit event in one store write. Transports translate; they decide nothing.
 
+mod documents;
 mod error;
 mod mask;
 mod partners;
@@ -19,12 +20,14 @@ use mla_domain::{
     Action, LongText, PartnerCode, Principal, Request, RequestContent, RequestId, RequestType, Scope,
     ShortText, State, Timestamp,
 };
+use mla_store::content::ContentStore;
 use mla_store::{EventReader, Idempotency, RequestQuery, Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+pub use documents::{Download, Upload};
 pub use error::{AppError, Code};
 pub use mask::{UpdateInput, request_paths};
 pub use partners::PartnerFields;
@@ -59,14 +62,26 @@ pub struct RequestFilter {
     pub query: Option<String>,
 }
 
-/// The application: the store, the deadline policy, the clock, and the signal that ends live streams.
+/// The application: the store, the documents' content, the deadline policy, the clock, and the
+/// signal that ends live streams.
 #[derive(Debug, Clone)]
 pub struct App {
     store: Arc<dyn Store>,
+    content: Option<Content>,
     sla: SlaPolicy,
     clock: Arc<dyn TimeSource>,
     shutdown: CancellationToken,
 }
+
+/// Where documents' bytes go, and how many one document may have.
+#[derive(Debug, Clone)]
+struct Content {
+    store: Arc<dyn ContentStore>,
+    max_bytes: u64,
+}
+
+/// The default size limit of one document: 2 GiB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Page sizes: 0 means the default; larger ones are capped.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -77,7 +92,13 @@ const RACE_RETRIES: usize = 3;
 impl App {
     /// An application on the system clock.
     pub fn new(store: Arc<dyn Store>, sla: SlaPolicy, shutdown: CancellationToken) -> Self {
-        Self { store, sla, clock: Arc::new(SystemClock), shutdown }
+        Self { store, content: None, sla, clock: Arc::new(SystemClock), shutdown }
+    }
+
+    /// The same application keeping documents' content in `content`, each at most `max_bytes` long.
+    /// Without it, document uploads and downloads are UNAVAILABLE.
+    pub fn with_content(self, content: Arc<dyn ContentStore>, max_bytes: u64) -> Self {
+        Self { content: Some(Content { store: content, max_bytes }), ..self }
     }
 
     /// The same application reading the time from `clock`.

@@ -103,9 +103,9 @@ impl<D: Dialect> SqlStore<D> {
         D::list_requests(&self.reader, query).await
     }
 
-    /// Every request's id, version and state, in id order after `after`.
+    /// Every request's id, version, custody events and state, in id order after `after`.
     pub async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>> {
-        let mut sql = QueryBuilder::new("SELECT id, version, state FROM requests");
+        let mut sql = QueryBuilder::new("SELECT id, version, custody_events, state FROM requests");
         if let Some(after) = after {
             sql.push(" WHERE id > ");
             D::push_id(&mut sql, after);
@@ -138,7 +138,10 @@ async fn next_reference_number<D: Dialect>(
     Fields::<D>::new(&row).int32("last")
 }
 
-async fn current_version<D: Dialect>(conn: &mut DbConnection<D>, id: RequestId) -> StoreResult<Option<i64>> {
+pub(crate) async fn current_version<D: Dialect>(
+    conn: &mut DbConnection<D>,
+    id: RequestId,
+) -> StoreResult<Option<i64>> {
     let mut sql = QueryBuilder::new("SELECT version FROM requests WHERE id = ");
     D::push_id(&mut sql, id);
     let row = D::Db::fetch_optional(conn, sql).await.map_err(db_error::<D>)?;
