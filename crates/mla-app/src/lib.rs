@@ -296,26 +296,25 @@ impl App {
         decide: impl Fn(&Request, &Context<'_>) -> AppResult<lifecycle::Transition>,
     ) -> AppResult<RequestView> {
         for _ in 0..RACE_RETRIES {
-            let request = self.load_visible(principal, id).await?;
-            if !etag.is_empty() && etag != request.etag() {
-                return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
-            }
+            let request = self.load_at_etag(principal, id, etag).await?;
             let partner = if consults_partner { self.partner_of(&request.partner_code).await? } else { None };
             let ctx = Context { now: self.now(), partner: partner.as_ref(), sla: self.sla };
             let change = decide(&request, &ctx)?;
             match self.store.save_change(request.version, change, idempotency.as_ref()).await {
                 Ok(saved) => return Ok(self.view(principal, saved)),
-                Err(StoreError::VersionConflict { current }) if !etag.is_empty() => {
-                    return Err(AppError::EtagMismatch {
-                        given: etag.to_owned(),
-                        current: current.to_string(),
-                    });
-                }
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(other) => return Err(other.into()),
+                Err(lost) => lost_race(etag, lost)?,
             }
         }
         Err(AppError::Conflict)
+    }
+
+    /// Loads a request the principal may see, checking the caller's etag (if given) against it.
+    async fn load_at_etag(&self, principal: &Principal, id: RequestId, etag: &str) -> AppResult<Request> {
+        let request = self.load_visible(principal, id).await?;
+        if !etag.is_empty() && etag != request.etag() {
+            return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
+        }
+        Ok(request)
     }
 
     /// A request's audit events, oldest first, as far as the principal may see them.
@@ -337,6 +336,19 @@ impl App {
         let mut events = self.store.request_events(id, &reader, after_seq, limit + 1).await?;
         let next = next_token(&mut events, limit as usize, |e| encode_token("e", &e.seq.to_string()));
         Ok(Page { items: events, next_page_token: next })
+    }
+}
+
+/// A save that failed: `Ok` when it lost a race and the caller asked for "the current state" (no
+/// etag), so the decision is to be taken again on the fresh request; with an etag the caller's view
+/// is stale; any other failure stands.
+fn lost_race(etag: &str, error: StoreError) -> AppResult<()> {
+    match error {
+        StoreError::VersionConflict { current } if !etag.is_empty() => {
+            Err(AppError::EtagMismatch { given: etag.to_owned(), current: current.to_string() })
+        }
+        StoreError::VersionConflict { .. } => Ok(()),
+        other => Err(other.into()),
     }
 }
 

@@ -6,13 +6,13 @@ use mla_domain::audit::EventDraft;
 use mla_domain::document::{Audience, Document, DocumentId, DocumentKind, ReleaseState, Sha256};
 use mla_domain::lifecycle::Side;
 use mla_domain::{Request, RequestId};
-use mla_store::{Idempotency, StoreError, StoreResult};
+use mla_store::{Idempotency, StoreResult};
 use sqlx::QueryBuilder;
 
 use crate::SqlStore;
 use crate::dialect::{DbRow, Dialect, Driver, Value};
 use crate::errors::{corrupt, db_error};
-use crate::requests::current_version;
+use crate::requests::not_at_version;
 use crate::rows::{Fields, json, push_insert, truncated};
 use crate::write::Begun;
 
@@ -102,12 +102,7 @@ impl<D: Dialect> SqlStore<D> {
         D::Db::bind_int(&mut sql, request.version);
         let result = D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
         if D::rows_affected(&result) == 0 {
-            let current = current_version::<D>(&mut tx, request.id).await?;
-            tx.rollback().await.map_err(db_error::<D>)?;
-            return Err(match current {
-                Some(current) => StoreError::VersionConflict { current },
-                None => StoreError::NotFound,
-            });
+            return Err(not_at_version::<D>(tx, request.id).await);
         }
         for document in &documents {
             // A document's identity and content never change; a release sets what it may change.
