@@ -331,7 +331,126 @@ async fn an_auditor_reads_but_does_not_upload(backend: Backend) {
     broker.stop().await;
 }
 
+/// A multipart/form-data body: the `metadata` part (JSON), then the `file` part.
+fn form(metadata: &serde_json::Value, file_name: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = format!("mla-{}", uuid::Uuid::now_v7().simple());
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n").as_bytes(),
+    );
+    body.extend_from_slice(format!("Content-Type: application/json\r\n\r\n{metadata}\r\n").as_bytes());
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(b"Content-Type: application/pdf\r\n\r\n");
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn documents_over_rest(backend: Backend) {
+    let Some(broker) = Broker::start_with(backend, |config| config.max_document_bytes = 64 * 1024).await
+    else {
+        return;
+    };
+    let request = under_review(&broker).await;
+    let http = http_client();
+    let base = broker.gateway_url();
+    let france = broker.partner("FR-MOJ");
+    let judge = broker.token_for("judge");
+    let content = pdf(&"Procès-verbal d'audition. ".repeat(200));
+    let upload = |token: String, metadata: serde_json::Value, content: Vec<u8>| {
+        let (content_type, body) = form(&metadata, "pv.pdf", &content);
+        http.post(format!("{base}/v1/requests/{}/documents", request.id))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let metadata = serde_json::json!({
+        "kind": "SUPPORTING_DOCUMENT", "title": "Procès-verbal", "file_name": "محضر الاستماع.pdf",
+        "language": "fr", "expected_sha256": sha256_hex(&content),
+    });
+    let answer = upload(france.clone(), metadata, content.clone()).await.expect("an answer");
+    assert_eq!(answer.status(), 201);
+    let location = answer.headers()["location"].to_str().expect("ASCII").to_owned();
+    let document: serde_json::Value = answer.json().await.expect("JSON");
+    assert_eq!(document["sha256"], sha256_hex(&content));
+    assert_eq!(
+        (document["kind"].as_str(), document["release_state"].as_str()),
+        (Some("SUPPORTING_DOCUMENT"), Some("NOT_APPLICABLE"))
+    );
+    assert_eq!(document["media_type"], "application/pdf", "taken from the file part");
+    assert_eq!(location, format!("/v1/documents/{}", document["id"].as_str().expect("an id")));
+
+    let list: serde_json::Value = http
+        .get(format!("{base}/v1/requests/{}/documents", request.id))
+        .bearer_auth(&judge)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(list["documents"].as_array().map(Vec::len), Some(1));
+    let got = http.get(format!("{base}{location}")).bearer_auth(&judge).send().await.expect("an answer");
+    assert_eq!(got.headers()["etag"], format!("\"{}\"", sha256_hex(&content)).as_str());
+
+    let whole =
+        http.get(format!("{base}{location}/content")).bearer_auth(&judge).send().await.expect("an answer");
+    assert_eq!(whole.status(), 200);
+    let headers = whole.headers().clone();
+    assert_eq!(headers["etag"], format!("\"{}\"", sha256_hex(&content)).as_str());
+    let digest = headers["repr-digest"].to_str().expect("ASCII");
+    assert!(digest.starts_with("sha-256=:") && digest.ends_with(":"), "{digest}");
+    let disposition = headers["content-disposition"].to_str().expect("ASCII");
+    assert!(disposition.contains("filename*=UTF-8''%D9%85%D8%AD%D8%B6%D8%B1"), "{disposition}");
+    assert_eq!(whole.bytes().await.expect("the content"), content);
+
+    let part = http
+        .get(format!("{base}{location}/content"))
+        .bearer_auth(&france)
+        .header("range", "bytes=9-99")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], format!("bytes 9-99/{}", content.len()).as_str());
+    assert_eq!(part.bytes().await.expect("the part"), content[9..=99]);
+    let past = http
+        .get(format!("{base}{location}/content"))
+        .bearer_auth(&france)
+        .header("range", format!("bytes={}-", content.len()))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(past.status(), 416);
+
+    let big = serde_json::json!({"kind": "OTHER", "title": "Too big"});
+    let refused = upload(france.clone(), big, vec![1; 70 * 1024]).await.expect("an answer");
+    assert_eq!(refused.status(), 413);
+    let problem: serde_json::Value = refused.json().await.expect("problem+json");
+    assert_eq!(problem["reason"], "DOCUMENT_TOO_LARGE");
+
+    let release = http
+        .post(format!("{base}/v1/requests/{}/documents:release", request.id))
+        .bearer_auth(&judge)
+        .json(&serde_json::json!({"document_ids": [document["id"]]}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(release.status(), 400, "a partner's annex is not withheld evidence");
+    let problem: serde_json::Value = release.json().await.expect("problem+json");
+    assert_eq!(problem["reason"], "NOT_WITHHELD");
+    broker.stop().await;
+}
+
 on_both_backends!(
+    documents_over_rest,
     the_letter_and_its_translation_are_shared_and_internal_notes_stay_home,
     evidence_is_released_only_behind_accepted_assurances,
     bad_uploads_store_nothing,
