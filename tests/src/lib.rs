@@ -156,6 +156,17 @@ impl Broker {
         broker
     }
 
+    /// The broker's data directory (its SQLite file and, beside SQLite, documents' content).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data_dir
+    }
+
+    /// The broker's documents' content, opened anew as `audit verify --content` opens it.
+    pub async fn open_content(&self) -> Arc<dyn mla_store::content::ContentStore> {
+        let url = self.config.database_url.clone().unwrap_or_default();
+        mla_broker::open_content(&url, &self.config.data_dir).await.expect("the content store opens")
+    }
+
     /// The broker's store, opened anew on its database as an operator's tool (`audit verify`) would.
     pub async fn open_store(&self) -> Arc<dyn Store> {
         let url = self.config.database_url.clone().unwrap_or_default();

@@ -320,6 +320,40 @@ async fn bad_uploads_store_nothing(backend: Backend) {
     broker.stop().await;
 }
 
+/// `audit verify --content` re-hashes every document's content: intact after uploads (the same
+/// content, shared by two documents, read once); a file changed or removed behind the broker's back is
+/// named with its document (the file case on SQLite, whose content is files).
+async fn content_verification_names_changed_and_missing_content(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    let request = under_review(&broker).await;
+    let france = broker.partner("FR-MOJ");
+    let letter = pdf("Demande");
+    let first = metadata(&request.id, pb::DocumentKind::LetterOfRequest, "demande.pdf");
+    let first = upload(&broker, &france, first, &letter).await.expect("uploaded");
+    let again = metadata(&request.id, pb::DocumentKind::SupportingDocument, "copie.pdf");
+    let again = upload(&broker, &france, again, &letter).await.expect("the same bytes again");
+    assert_eq!(again.sha256, first.sha256);
+    let store = broker.open_store().await;
+    let content = broker.open_content().await;
+    let report = mla_store::verify_content(store.as_ref(), content.as_ref()).await.expect("read");
+    let report = report.expect("the content is intact");
+    assert_eq!((report.documents, report.contents, report.bytes), (2, 1, letter.len() as u64));
+
+    if backend == Backend::Sqlite {
+        let file = broker.data_dir().join("content").join(&first.sha256[..2]).join(&first.sha256);
+        std::fs::write(&file, b"%PDF-1.7 forged").expect("the file is rewritten");
+        let findings = mla_store::verify_content(store.as_ref(), content.as_ref()).await.expect("read");
+        let findings = findings.expect_err("the change is caught");
+        assert_eq!(findings.len(), 2, "both documents share the content: {findings:?}");
+        assert!(findings[0].to_string().contains("changed"), "{}", findings[0]);
+        std::fs::remove_file(&file).expect("the file is removed");
+        let findings = mla_store::verify_content(store.as_ref(), content.as_ref()).await.expect("read");
+        let missing = findings.expect_err("the loss is caught");
+        assert!(missing[0].to_string().contains("missing"), "{}", missing[0]);
+    }
+    broker.stop().await;
+}
+
 /// Auditors read documents but never add any.
 async fn an_auditor_reads_but_does_not_upload(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
@@ -450,6 +484,7 @@ async fn documents_over_rest(backend: Backend) {
 }
 
 on_both_backends!(
+    content_verification_names_changed_and_missing_content,
     documents_over_rest,
     the_letter_and_its_translation_are_shared_and_internal_notes_stay_home,
     evidence_is_released_only_behind_accepted_assurances,

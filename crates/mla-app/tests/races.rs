@@ -80,6 +80,9 @@ impl Store for Interloper {
     async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>> {
         self.inner.get_document(id).await
     }
+    async fn all_documents(&self, after: Option<DocumentId>, limit: u32) -> StoreResult<Vec<Document>> {
+        self.inner.all_documents(after, limit).await
+    }
     async fn list_documents(
         &self,
         request_id: RequestId,

@@ -188,6 +188,13 @@ pub async fn open_store(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn St
     Ok(Backend::open(url, data_dir).await?.store())
 }
 
+/// The documents' content store of the deployment named by `url` (as in [`open_store`]): PostgreSQL's,
+/// or the files under `data_dir`.
+pub async fn open_content(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ContentStore>> {
+    let url = (!url.trim().is_empty()).then_some(url);
+    Backend::open(url, data_dir).await?.content(data_dir).await
+}
+
 /// Applies the migrations of the store named by `url` (as in [`open_store`]) and closes it.
 pub async fn migrate(url: Option<&str>, data_dir: &Path) -> anyhow::Result<()> {
     match url {

@@ -126,6 +126,15 @@ impl<D: Dialect> SqlStore<D> {
         row.as_ref().map(document_from_row::<D>).transpose()
     }
 
+    pub async fn all_documents(&self, after: Option<DocumentId>, limit: u32) -> StoreResult<Vec<Document>> {
+        let mut sql = QueryBuilder::new(format!("SELECT {DOCUMENT_COLUMNS} FROM documents"));
+        if let Some(after) = after {
+            sql.push(" WHERE id > ");
+            Value::DocumentId(Some(after)).push::<D>(&mut sql);
+        }
+        self.read_documents(sql, limit).await
+    }
+
     pub async fn list_documents(
         &self,
         request_id: RequestId,
@@ -145,6 +154,11 @@ impl<D: Dialect> SqlStore<D> {
             sql.push(" AND id > ");
             Value::DocumentId(Some(after)).push::<D>(&mut sql);
         }
+        self.read_documents(sql, limit).await
+    }
+
+    /// The documents a query selects, in id order, at most `limit`.
+    async fn read_documents(&self, mut sql: QueryBuilder<D::Db>, limit: u32) -> StoreResult<Vec<Document>> {
         sql.push(" ORDER BY id LIMIT ");
         D::Db::bind_int(&mut sql, i64::from(limit));
         let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;

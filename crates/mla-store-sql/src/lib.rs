@@ -189,6 +189,14 @@ macro_rules! store_through_sql {
                 self.$field.get_document(id).await
             }
 
+            async fn all_documents(
+                &self,
+                after: Option<::mla_domain::document::DocumentId>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
+                self.$field.all_documents(after, limit).await
+            }
+
             async fn list_documents(
                 &self,
                 request_id: ::mla_domain::RequestId,

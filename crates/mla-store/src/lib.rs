@@ -184,6 +184,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Loads a document whoever may see it; visibility is the caller's to check.
     async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>>;
 
+    /// Every document of every request in id order after `after`, for the content verifier.
+    async fn all_documents(&self, after: Option<DocumentId>, limit: u32) -> StoreResult<Vec<Document>>;
+
     /// A request's documents that its side `reader` may see, filtered in the query, oldest first,
     /// after `after`.
     async fn list_documents(
@@ -345,6 +348,76 @@ pub async fn verify_audit(store: &dyn Store) -> StoreResult<Result<AuditReport, 
     }
     findings.sort_by_key(AuditFinding::request_id);
     Ok(Err(findings))
+}
+
+/// What re-hashing the stored content found: every document's content, each digest read once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentReport {
+    pub documents: usize,
+    pub contents: usize,
+    pub bytes: u64,
+}
+
+/// A document whose content is not what its digest says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentFinding {
+    #[error("document {document_id}: its content {sha256} is missing")]
+    Missing { document_id: DocumentId, sha256: String },
+    #[error(
+        "document {document_id}: its content was changed: it should hash to {sha256} but hashes to {actual}"
+    )]
+    Changed { document_id: DocumentId, sha256: String, actual: String },
+}
+
+/// Re-reads and re-hashes the content of every document (each digest once) and names every document
+/// whose content is missing or no longer hashes to its digest.
+pub async fn verify_content(
+    store: &dyn Store,
+    content: &dyn content::ContentStore,
+) -> StoreResult<Result<ContentReport, Vec<ContentFinding>>> {
+    use futures::StreamExt;
+    use sha2::Digest as _;
+    let mut report = ContentReport { documents: 0, contents: 0, bytes: 0 };
+    let mut findings = Vec::new();
+    // The verdict on each digest, so that content shared by several documents is read once.
+    let mut verdicts: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut after = None;
+    loop {
+        let documents = store.all_documents(after, 500).await?;
+        let Some(last) = documents.last() else { break };
+        after = Some(last.id);
+        for document in documents {
+            report.documents += 1;
+            let digest = document.sha256.as_str().to_owned();
+            if !verdicts.contains_key(&digest) {
+                let unreadable = |e: content::ContentError| StoreError::Unavailable(e.to_string());
+                let actual = match content.read(&document.sha256, 0).await.map_err(unreadable)? {
+                    None => None,
+                    Some(mut pieces) => {
+                        let mut hasher = sha2::Sha256::new();
+                        while let Some(piece) = pieces.next().await {
+                            let piece = piece.map_err(unreadable)?;
+                            report.bytes += piece.len() as u64;
+                            hasher.update(&piece);
+                        }
+                        report.contents += 1;
+                        Some(hex::encode(hasher.finalize()))
+                    }
+                };
+                verdicts.insert(digest.clone(), actual);
+            }
+            match &verdicts[&digest] {
+                None => findings.push(ContentFinding::Missing { document_id: document.id, sha256: digest }),
+                Some(actual) if *actual != digest => findings.push(ContentFinding::Changed {
+                    document_id: document.id,
+                    sha256: digest,
+                    actual: actual.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(if findings.is_empty() { Ok(report) } else { Err(findings) })
 }
 
 /// The first thing that does not hold between a request's row and its chain (sorted by seq).
