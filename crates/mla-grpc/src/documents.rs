@@ -17,15 +17,11 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::auth::principal;
 use crate::convert::*;
 use crate::error::status_of;
+use crate::requests::key;
 
 #[derive(Debug, Clone)]
 pub struct Documents {
     pub app: App,
-}
-
-/// An empty idempotency key means "none".
-fn key(request_id: &str) -> Option<&str> {
-    Some(request_id).filter(|k| !k.is_empty())
 }
 
 /// Parses an upload's metadata, collecting every violation under its contract path.
