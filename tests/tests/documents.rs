@@ -354,6 +354,34 @@ async fn content_verification_names_changed_and_missing_content(backend: Backend
     broker.stop().await;
 }
 
+/// A multipart body that breaks off inside the file part, through the gateway run alone in front of
+/// the broker (`gateway --upstream`): the gateway cancels the upload it was streaming, and the
+/// broker stores nothing.
+async fn a_broken_multipart_upload_stores_nothing(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    let request = under_review(&broker).await;
+    let gateway = broker.start_remote_gateway().await;
+    let france = broker.partner("FR-MOJ");
+    let metadata = serde_json::json!({"kind": "SUPPORTING_DOCUMENT", "title": "Cut short"});
+    let (content_type, mut body) = form(&metadata, "cut.pdf", &pdf(&"x".repeat(100_000)));
+    body.truncate(body.len() - 40_000);
+    let http = http_client();
+    let answer = http
+        .post(format!("{gateway}/v1/requests/{}/documents", request.id))
+        .bearer_auth(&france)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 400, "the body ended inside the file part");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(list(&broker, &france, &request.id).await.is_empty(), "nothing was stored");
+    let judge = broker.token_for("judge");
+    assert!(events(&broker, &judge, &request.id).await.iter().all(|e| e.action != "DOCUMENT_ADDED"));
+    broker.stop().await;
+}
+
 /// Auditors read documents but never add any.
 async fn an_auditor_reads_but_does_not_upload(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
@@ -484,6 +512,7 @@ async fn documents_over_rest(backend: Backend) {
 }
 
 on_both_backends!(
+    a_broken_multipart_upload_stores_nothing,
     content_verification_names_changed_and_missing_content,
     documents_over_rest,
     the_letter_and_its_translation_are_shared_and_internal_notes_stay_home,
