@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
+pub use pb::document_service_client::DocumentServiceClient;
 pub use pb::partner_service_client::PartnerServiceClient;
 pub use pb::request_service_client::RequestServiceClient;
 
@@ -92,7 +93,13 @@ impl Broker {
     /// A broker with `configure` applied to the configuration the harness would use (TLS files, say),
     /// over a fresh SQLite database.
     pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> Broker {
-        Self::launch(Backend::Sqlite, Arc::new(SystemClock), configure).await.expect("SQLite is always there")
+        Self::start_with(Backend::Sqlite, configure).await.expect("SQLite is always there")
+    }
+
+    /// A broker on `backend` with `configure` applied to the harness's configuration (a small document
+    /// size limit, say); `None` when PostgreSQL is skipped on purpose.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Option<Broker> {
+        Self::launch(backend, Arc::new(SystemClock), configure).await
     }
 
     /// A broker on `backend` over a fresh database and data directory, whose time is `clock`'s.
@@ -149,6 +156,17 @@ impl Broker {
         broker
     }
 
+    /// The broker's data directory (its SQLite file and, beside SQLite, documents' content).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data_dir
+    }
+
+    /// The broker's documents' content, opened anew as `audit verify --content` opens it.
+    pub async fn open_content(&self) -> Arc<dyn mla_store::content::ContentStore> {
+        let url = self.config.database_url.clone().unwrap_or_default();
+        mla_broker::open_content(&url, &self.config.data_dir).await.expect("the content store opens")
+    }
+
     /// The broker's store, opened anew on its database as an operator's tool (`audit verify`) would.
     pub async fn open_store(&self) -> Arc<dyn Store> {
         let url = self.config.database_url.clone().unwrap_or_default();
@@ -182,6 +200,10 @@ impl Broker {
 
     pub async fn partners(&self) -> PartnerServiceClient<Channel> {
         PartnerServiceClient::new(self.channel().await)
+    }
+
+    pub async fn documents(&self) -> DocumentServiceClient<Channel> {
+        DocumentServiceClient::new(self.channel().await)
     }
 
     /// A development token for a staff member with `roles`.

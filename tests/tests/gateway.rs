@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use mla_domain::Role;
+use mla_proto::v1 as pb;
 use mla_tests::*;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
@@ -623,7 +624,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 16] = [
+const OPERATIONS: [(&str, &str); 21] = [
     ("get", "/docs"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -640,6 +641,11 @@ const OPERATIONS: [(&str, &str); 16] = [
     ("patch", "/v1/requests/{id}"),
     ("get", "/v1/requests/{id}/events"),
     ("post", "/v1/requests/{id}/transitions"),
+    ("get", "/v1/requests/{id}/documents"),
+    ("post", "/v1/requests/{id}/documents"),
+    ("post", "/v1/requests/{id}/documents:release"),
+    ("get", "/v1/documents/{id}"),
+    ("get", "/v1/documents/{id}/content"),
 ];
 
 #[tokio::test]
@@ -702,8 +708,25 @@ async fn the_openapi_document_matches_the_routes_served() {
     assert_eq!(doc["components"]["schemas"]["State"]["enum"][3], "UNDER_REVIEW");
 
     // Every documented operation answers something other than 404 or 405, with real resources.
+    let metadata = pb::DocumentMetadata {
+        request_id: id.clone(),
+        kind: pb::DocumentKind::LetterOfRequest as i32,
+        title: "Letter".into(),
+        file_name: "letter.pdf".into(),
+        ..Default::default()
+    };
+    let upload = [
+        pb::UploadDocumentRequest { part: Some(pb::upload_document_request::Part::Metadata(metadata)) },
+        pb::UploadDocumentRequest {
+            part: Some(pb::upload_document_request::Part::Chunk(b"%PDF-1.7".to_vec())),
+        },
+    ];
+    let mut documents = broker.documents().await;
+    let upload = authed(futures::stream::iter(upload), &judge);
+    let document = documents.upload_document(upload).await.expect("uploaded").into_inner().id;
     for (method, path) in OPERATIONS {
-        let concrete = path.replace("{id}", &id).replace("{code}", "FR-MOJ");
+        let resource = if path.starts_with("/v1/documents/") { &document } else { &id };
+        let concrete = path.replace("{id}", resource).replace("{code}", "FR-MOJ");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = (method != Method::GET).then(|| json!({}));
         let mut request =

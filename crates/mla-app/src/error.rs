@@ -27,6 +27,14 @@ pub enum AppError {
     PermissionDenied(&'static str),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
+    /// An upload longer than the configured limit: nothing was stored.
+    #[error("the document is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The content's digest is not the one the uploader announced: nothing was stored.
+    #[error("the content's SHA-256 is {actual}, not the expected {expected}")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("the offset {offset} is past the end of the content ({size} bytes)")]
+    OffsetOutOfRange { offset: u64, size: u64 },
     /// A failure the caller cannot act on; the transport logs the cause and reports an opaque id.
     #[error("internal error")]
     Internal(String),
@@ -41,6 +49,8 @@ pub enum Code {
     NotFound,
     Aborted,
     AlreadyExists,
+    ResourceExhausted,
+    OutOfRange,
     Unavailable,
     Internal,
 }
@@ -55,7 +65,11 @@ impl AppError {
                 ErrorClass::NotFound => Code::NotFound,
             },
             AppError::NotFound(_) => Code::NotFound,
-            AppError::InvalidArgument(_) | AppError::IdempotencyKeyReused => Code::InvalidArgument,
+            AppError::InvalidArgument(_)
+            | AppError::IdempotencyKeyReused
+            | AppError::DigestMismatch { .. } => Code::InvalidArgument,
+            AppError::TooLarge { .. } => Code::ResourceExhausted,
+            AppError::OffsetOutOfRange { .. } => Code::OutOfRange,
             AppError::EtagMismatch { .. } | AppError::Conflict => Code::Aborted,
             AppError::AlreadyExists(_) => Code::AlreadyExists,
             AppError::PermissionDenied(_) => Code::PermissionDenied,
@@ -69,6 +83,7 @@ impl AppError {
         match self {
             AppError::Domain(e) => e.reason(),
             AppError::NotFound("partner") => "PARTNER_NOT_FOUND",
+            AppError::NotFound("document") => "DOCUMENT_NOT_FOUND",
             AppError::NotFound(_) => "REQUEST_NOT_FOUND",
             AppError::InvalidArgument(_) => "INVALID_FIELDS",
             AppError::EtagMismatch { .. } => "ETAG_MISMATCH",
@@ -77,6 +92,9 @@ impl AppError {
             AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
             AppError::PermissionDenied(_) => "PERMISSION_DENIED",
             AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::TooLarge { .. } => "DOCUMENT_TOO_LARGE",
+            AppError::DigestMismatch { .. } => "SHA256_MISMATCH",
+            AppError::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -85,6 +103,8 @@ impl AppError {
         match self {
             AppError::Domain(e) => e.metadata(),
             AppError::EtagMismatch { current, .. } => vec![("current_etag", current.clone())],
+            AppError::TooLarge { limit } => vec![("limit_bytes", limit.to_string())],
+            AppError::DigestMismatch { actual, .. } => vec![("sha256", actual.clone())],
             _ => Vec::new(),
         }
     }
@@ -96,12 +116,21 @@ impl AppError {
             AppError::IdempotencyKeyReused => {
                 vec![FieldViolation::new("request_id", "already used with a different payload")]
             }
+            AppError::DigestMismatch { .. } => vec![FieldViolation::new("expected_sha256", self.to_string())],
             _ => Vec::new(),
         }
     }
 
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         AppError::InvalidArgument(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<mla_store::content::ContentError> for AppError {
+    fn from(e: mla_store::content::ContentError) -> Self {
+        match e {
+            mla_store::content::ContentError::Unavailable(why) => AppError::Unavailable(why),
+        }
     }
 }
 

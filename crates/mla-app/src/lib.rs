@@ -2,6 +2,7 @@
 //! decide (authorization included), and saves the decision with the etag check, the idempotency
 //! record and the audit event in one store write. Transports translate; they decide nothing.
 
+mod documents;
 mod error;
 mod mask;
 mod partners;
@@ -19,12 +20,14 @@ use mla_domain::{
     Action, LongText, PartnerCode, Principal, Request, RequestContent, RequestId, RequestType, Scope,
     ShortText, State, Timestamp,
 };
+use mla_store::content::ContentStore;
 use mla_store::{EventReader, Idempotency, RequestQuery, Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+pub use documents::{Download, Upload};
 pub use error::{AppError, Code};
 pub use mask::{UpdateInput, request_paths};
 pub use partners::PartnerFields;
@@ -59,14 +62,26 @@ pub struct RequestFilter {
     pub query: Option<String>,
 }
 
-/// The application: the store, the deadline policy, the clock, and the signal that ends live streams.
+/// The application: the store, the documents' content, the deadline policy, the clock, and the
+/// signal that ends live streams.
 #[derive(Debug, Clone)]
 pub struct App {
     store: Arc<dyn Store>,
+    content: Option<Content>,
     sla: SlaPolicy,
     clock: Arc<dyn TimeSource>,
     shutdown: CancellationToken,
 }
+
+/// Where documents' bytes go, and how many one document may have.
+#[derive(Debug, Clone)]
+struct Content {
+    store: Arc<dyn ContentStore>,
+    max_bytes: u64,
+}
+
+/// The default size limit of one document: 2 GiB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Page sizes: 0 means the default; larger ones are capped.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -77,7 +92,13 @@ const RACE_RETRIES: usize = 3;
 impl App {
     /// An application on the system clock.
     pub fn new(store: Arc<dyn Store>, sla: SlaPolicy, shutdown: CancellationToken) -> Self {
-        Self { store, sla, clock: Arc::new(SystemClock), shutdown }
+        Self { store, content: None, sla, clock: Arc::new(SystemClock), shutdown }
+    }
+
+    /// The same application keeping documents' content in `content`, each at most `max_bytes` long.
+    /// Without it, document uploads and downloads are UNAVAILABLE.
+    pub fn with_content(self, content: Arc<dyn ContentStore>, max_bytes: u64) -> Self {
+        Self { content: Some(Content { store: content, max_bytes }), ..self }
     }
 
     /// The same application reading the time from `clock`.
@@ -275,26 +296,25 @@ impl App {
         decide: impl Fn(&Request, &Context<'_>) -> AppResult<lifecycle::Transition>,
     ) -> AppResult<RequestView> {
         for _ in 0..RACE_RETRIES {
-            let request = self.load_visible(principal, id).await?;
-            if !etag.is_empty() && etag != request.etag() {
-                return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
-            }
+            let request = self.load_at_etag(principal, id, etag).await?;
             let partner = if consults_partner { self.partner_of(&request.partner_code).await? } else { None };
             let ctx = Context { now: self.now(), partner: partner.as_ref(), sla: self.sla };
             let change = decide(&request, &ctx)?;
             match self.store.save_change(request.version, change, idempotency.as_ref()).await {
                 Ok(saved) => return Ok(self.view(principal, saved)),
-                Err(StoreError::VersionConflict { current }) if !etag.is_empty() => {
-                    return Err(AppError::EtagMismatch {
-                        given: etag.to_owned(),
-                        current: current.to_string(),
-                    });
-                }
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(other) => return Err(other.into()),
+                Err(lost) => lost_race(etag, lost)?,
             }
         }
         Err(AppError::Conflict)
+    }
+
+    /// Loads a request the principal may see, checking the caller's etag (if given) against it.
+    async fn load_at_etag(&self, principal: &Principal, id: RequestId, etag: &str) -> AppResult<Request> {
+        let request = self.load_visible(principal, id).await?;
+        if !etag.is_empty() && etag != request.etag() {
+            return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
+        }
+        Ok(request)
     }
 
     /// A request's audit events, oldest first, as far as the principal may see them.
@@ -316,6 +336,19 @@ impl App {
         let mut events = self.store.request_events(id, &reader, after_seq, limit + 1).await?;
         let next = next_token(&mut events, limit as usize, |e| encode_token("e", &e.seq.to_string()));
         Ok(Page { items: events, next_page_token: next })
+    }
+}
+
+/// A save that failed: `Ok` when it lost a race and the caller asked for "the current state" (no
+/// etag), so the decision is to be taken again on the fresh request; with an etag the caller's view
+/// is stale; any other failure stands.
+fn lost_race(etag: &str, error: StoreError) -> AppResult<()> {
+    match error {
+        StoreError::VersionConflict { current } if !etag.is_empty() => {
+            Err(AppError::EtagMismatch { given: etag.to_owned(), current: current.to_string() })
+        }
+        StoreError::VersionConflict { .. } => Ok(()),
+        other => Err(other.into()),
     }
 }
 

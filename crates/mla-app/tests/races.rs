@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use mla_app::{App, AppError, ManualClock, PartnerFields};
-use mla_domain::audit::Event;
+use mla_domain::audit::{Event, EventDraft};
+use mla_domain::document::{Document, DocumentId};
 use mla_domain::lifecycle::{self, Command, Context, Patch};
 use mla_domain::partner::PartnerKind;
 use mla_domain::{
@@ -24,6 +25,8 @@ struct Interloper {
     inner: SqliteStore,
     races: AtomicUsize,
     competitor: Principal,
+    /// Where the documents' content goes, removed with the store.
+    content: tempfile::TempDir,
 }
 
 impl Interloper {
@@ -61,6 +64,33 @@ impl Store for Interloper {
             self.compete(change.request.id).await?;
         }
         self.inner.save_change(version, change, key).await
+    }
+    async fn save_custody(
+        &self,
+        request: &Request,
+        documents: Vec<Document>,
+        event: EventDraft,
+        key: Option<&Idempotency>,
+    ) -> StoreResult<Vec<Document>> {
+        if self.races.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            self.compete(request.id).await?;
+        }
+        self.inner.save_custody(request, documents, event, key).await
+    }
+    async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>> {
+        self.inner.get_document(id).await
+    }
+    async fn all_documents(&self, after: Option<DocumentId>, limit: u32) -> StoreResult<Vec<Document>> {
+        self.inner.all_documents(after, limit).await
+    }
+    async fn list_documents(
+        &self,
+        request_id: RequestId,
+        reader: mla_domain::lifecycle::Side,
+        after: Option<DocumentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Document>> {
+        self.inner.list_documents(request_id, reader, after, limit).await
     }
     async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>> {
         self.inner.request_heads(after, limit).await
@@ -121,9 +151,12 @@ fn instant() -> Timestamp {
 async fn submitted() -> (App, Arc<Interloper>, RequestId) {
     let supervisor = Principal::staff("supervisor-9", [Role::Supervisor]).unwrap();
     let inner = SqliteStore::open("sqlite::memory:").await.unwrap();
-    let store = Arc::new(Interloper { inner, races: AtomicUsize::new(0), competitor: supervisor });
+    let content = tempfile::tempdir().unwrap();
+    let store = Arc::new(Interloper { inner, races: AtomicUsize::new(0), competitor: supervisor, content });
+    let content = mla_store::content::FileContent::open(store.content.path()).unwrap();
     let app = App::new(store.clone(), Default::default(), CancellationToken::new())
-        .with_clock(Arc::new(ManualClock::at(instant())));
+        .with_clock(Arc::new(ManualClock::at(instant())))
+        .with_content(Arc::new(content), 1024);
     let admin = Principal::staff("admin", [Role::Admin]).unwrap();
     let france = PartnerCode::parse("FR-MOJ").unwrap();
     let fields = PartnerFields {
@@ -193,4 +226,33 @@ async fn with_an_etag_a_lost_race_is_an_etag_mismatch() {
     assert!(matches!(lost, Err(AppError::EtagMismatch { .. })), "{lost:?}");
     let request = store.get_request(id).await.unwrap().unwrap();
     assert_eq!(request.state, State::Submitted);
+}
+
+/// A document uploaded while a competitor changes the request: custody leaves the version alone but
+/// is decided on the request as it stands, so the upload is decided again and lands once, and the
+/// audit chain still measures up against the row.
+#[tokio::test]
+async fn a_custody_write_that_loses_a_race_is_decided_again_and_the_audit_holds() {
+    let (app, store, id) = submitted().await;
+    let upload = mla_app::Upload {
+        request_id: id,
+        document: mla_domain::document::NewDocument {
+            kind: mla_domain::document::DocumentKind::SupportingDocument,
+            title: ShortText::parse("Annex").unwrap(),
+            file_name: mla_domain::document::file_name("annex.txt").unwrap(),
+            media_type: "text/plain".into(),
+            language: "fr".into(),
+            translation_of: None,
+            audience: mla_domain::document::Audience::Shared,
+        },
+        expected_sha256: None,
+    };
+    store.races.store(1, Ordering::SeqCst);
+    let chunks = futures::stream::iter([Ok(bytes::Bytes::from_static(b"annex"))]);
+    let document = app.upload_document(&registrar(), upload, None, chunks).await.expect("the retry lands");
+    assert_eq!(document.size_bytes, 5);
+    let request = store.get_request(id).await.unwrap().unwrap();
+    assert_eq!(request.version, 3, "create, submit, the competitor's assignment: custody adds no version");
+    let report = mla_store::verify_audit(store.as_ref()).await.unwrap().expect("the trail is sound");
+    assert_eq!(report.events, 4);
 }

@@ -65,7 +65,11 @@ pub enum Command {
 pub enum AuditCommand {
     /// Recompute every request's hash chain. Exits 0 when every chain holds, 3 when one is broken
     /// (naming the first broken link), 1 when the check itself could not run.
-    Verify,
+    Verify {
+        /// Also re-read and re-hash every document's stored content, naming any missing or changed
+        #[arg(long)]
+        content: bool,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -133,6 +133,7 @@ debug_with_redacted_url!(
         sla_normal_days,
         sla_urgent_hours,
         idempotency_retention_days,
+        max_document_bytes,
     }
 );
 
@@ -203,6 +204,10 @@ pub struct ConfigLayer {
     /// [env: MLA_IDEMPOTENCY_RETENTION_DAYS] [default: 30]
     #[arg(long, global = true, value_name = "DAYS")]
     pub idempotency_retention_days: Option<u32>,
+    /// The largest document an upload may store, in bytes [env: MLA_MAX_DOCUMENT_BYTES]
+    /// [default: 2147483648 (2 GiB)]
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_document_bytes: Option<u64>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -267,6 +272,7 @@ impl ConfigLayer {
             sla_normal_days: env_value(env, "MLA_SLA_NORMAL_DAYS")?,
             sla_urgent_hours: env_value(env, "MLA_SLA_URGENT_HOURS")?,
             idempotency_retention_days: env_value(env, "MLA_IDEMPOTENCY_RETENTION_DAYS")?,
+            max_document_bytes: env_value(env, "MLA_MAX_DOCUMENT_BYTES")?,
         })
     }
 
@@ -290,6 +296,7 @@ impl ConfigLayer {
             sla_normal_days: self.sla_normal_days.or(lower.sla_normal_days),
             sla_urgent_hours: self.sla_urgent_hours.or(lower.sla_urgent_hours),
             idempotency_retention_days: self.idempotency_retention_days.or(lower.idempotency_retention_days),
+            max_document_bytes: self.max_document_bytes.or(lower.max_document_bytes),
         }
     }
 }
@@ -319,6 +326,9 @@ pub struct Config {
     /// How long idempotency keys and their outcomes (request snapshots, personal data included) are
     /// kept: long enough for any client's retries, not for ever.
     pub idempotency_retention_days: u32,
+    /// The largest document an upload may store; a longer one is refused (RESOURCE_EXHAUSTED) and
+    /// nothing of it kept.
+    pub max_document_bytes: u64,
 }
 
 impl Default for Config {
@@ -334,6 +344,8 @@ pub const DEFAULT_DATA_DIR: &str = "./mla-data";
 pub const DEFAULT_LOG: &str = "info";
 /// The SQLite file's name inside the data directory when no database URL is given.
 pub const DEFAULT_SQLITE_FILE: &str = "broker.db";
+/// The folder of documents' content inside the data directory (SQLite deployments).
+pub const CONTENT_FOLDER: &str = "content";
 
 impl Config {
     /// The configuration for a given data directory, everything else at its default: the usual
@@ -364,6 +376,7 @@ impl Config {
             sla_normal_days: layer.sla_normal_days.unwrap_or(90),
             sla_urgent_hours: layer.sla_urgent_hours.unwrap_or(72),
             idempotency_retention_days: layer.idempotency_retention_days.unwrap_or(30),
+            max_document_bytes: layer.max_document_bytes.unwrap_or(mla_app::DEFAULT_MAX_DOCUMENT_BYTES),
         }
     }
 
@@ -391,6 +404,9 @@ impl Config {
         }
         if self.idempotency_retention_days == 0 {
             bail!("idempotency_retention_days must be at least 1: a client's retry must find its key");
+        }
+        if self.max_document_bytes == 0 {
+            bail!("max_document_bytes must be at least 1");
         }
         let key_sources =
             [self.jwt_hs256_secret.is_some(), self.jwt_keys_file.is_some(), self.jwt_jwks_url.is_some()];

@@ -16,6 +16,7 @@ use mla_app::{App, SystemClock, TimeSource};
 use mla_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, KeySource, Verifier};
 use mla_gateway::{GatewayConfig, Readiness};
 use mla_store::Store;
+use mla_store::content::{ContentStore, FileContent};
 use mla_store_postgres::PostgresStore;
 use mla_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
@@ -57,7 +58,10 @@ pub async fn run_with_clock(
     let verifier = build_verifier(&config).await?;
     let tls = tls_config(&config)?;
     let backend = Backend::open(config.database_url.as_deref(), &config.data_dir).await?;
-    let app = App::new(backend.store(), config.sla(), shutdown.clone()).with_clock(clock);
+    let content = backend.content(&config.data_dir).await?;
+    let app = App::new(backend.store(), config.sla(), shutdown.clone())
+        .with_clock(clock)
+        .with_content(content, config.max_document_bytes);
     // Where mutual TLS is configured, partners must present their certificate: on gRPC, and through
     // the in-process gateway too, which has no certificate to show.
     let authentication = mla_grpc::Authentication::new(verifier)
@@ -184,6 +188,13 @@ pub async fn open_store(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn St
     Ok(Backend::open(url, data_dir).await?.store())
 }
 
+/// The documents' content store of the deployment named by `url` (as in [`open_store`]): PostgreSQL's,
+/// or the files under `data_dir`.
+pub async fn open_content(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ContentStore>> {
+    let url = (!url.trim().is_empty()).then_some(url);
+    Backend::open(url, data_dir).await?.content(data_dir).await
+}
+
 /// Applies the migrations of the store named by `url` (as in [`open_store`]) and closes it.
 pub async fn migrate(url: Option<&str>, data_dir: &Path) -> anyhow::Result<()> {
     match url {
@@ -261,6 +272,22 @@ impl Backend {
             Backend::Sqlite(store) => Arc::new(store.clone()),
             Backend::Postgres(store) => Arc::new(store.clone()),
         }
+    }
+
+    /// Where documents' content lives: in PostgreSQL, for every replica; beside SQLite, as files
+    /// under the data directory (`content/`).
+    async fn content(&self, data_dir: &Path) -> anyhow::Result<Arc<dyn ContentStore>> {
+        Ok(match self {
+            Backend::Sqlite(_) => {
+                let root = data_dir.join(config::CONTENT_FOLDER);
+                let content = FileContent::open(&root)
+                    .with_context(|| format!("cannot use {} for documents' content", root.display()))?;
+                Arc::new(content)
+            }
+            Backend::Postgres(store) => {
+                Arc::new(store.content().await.context("cannot use PostgreSQL for documents' content")?)
+            }
+        })
     }
 
     async fn close(&self) {

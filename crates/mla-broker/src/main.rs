@@ -48,38 +48,59 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(database = %mla_broker::redact_url(&config.database_url()), "migrations applied");
         }
         Command::Token(args) => println!("{}", mla_broker::mint_token(&config, &args)?),
-        Command::Audit { command: AuditCommand::Verify } => return audit_verify(&config).await,
+        Command::Audit { command: AuditCommand::Verify { content } } => {
+            return audit_verify(&config, content).await;
+        }
         Command::Demo => demo(&config).await?,
         Command::Config => print!("{}", config.to_redacted_toml()),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn audit_verify(config: &Config) -> anyhow::Result<ExitCode> {
+async fn audit_verify(config: &Config, content: bool) -> anyhow::Result<ExitCode> {
     // Opening a SQLite store creates the file: a mistyped path would then "verify" an empty register.
     if let Some(file) = mla_broker::sqlite_file(config)
         && !file.exists()
     {
         anyhow::bail!("there is no database at {}: check MLA_DATABASE_URL and MLA_DATA_DIR", file.display());
     }
-    let store =
-        mla_broker::open_store(config.database_url.as_deref().unwrap_or_default(), &config.data_dir).await?;
+    let url = config.database_url.as_deref().unwrap_or_default();
+    let store = mla_broker::open_store(url, &config.data_dir).await?;
     let outcome = mla_store::verify_audit(store.as_ref()).await.context("cannot read the audit trail")?;
-    Ok(match outcome {
+    let mut intact = match outcome {
         Ok(report) => {
             println!(
                 "audit trail intact: {} requests, {} events, every hash chain verified",
                 report.requests, report.events
             );
-            ExitCode::SUCCESS
+            true
         }
         Err(findings) => {
             for finding in findings {
                 println!("audit trail BROKEN: {finding}");
             }
-            ExitCode::from(EXIT_AUDIT_BROKEN)
+            false
         }
-    })
+    };
+    if content {
+        let contents = mla_broker::open_content(url, &config.data_dir).await?;
+        let checked = mla_store::verify_content(store.as_ref(), contents.as_ref())
+            .await
+            .context("cannot read the documents' content")?;
+        match checked {
+            Ok(report) => println!(
+                "documents' content intact: {} documents, {} contents, {} bytes re-hashed",
+                report.documents, report.contents, report.bytes
+            ),
+            Err(findings) => {
+                for finding in findings {
+                    println!("documents' content BROKEN: {finding}");
+                }
+                intact = false;
+            }
+        }
+    }
+    Ok(if intact { ExitCode::SUCCESS } else { ExitCode::from(EXIT_AUDIT_BROKEN) })
 }
 
 async fn demo(config: &Config) -> anyhow::Result<()> {

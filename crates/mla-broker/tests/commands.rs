@@ -1,5 +1,5 @@
-//! The one-shot commands through the real binary: `token`, `demo`, `audit verify`, `migrate` and
-//! `config`, each in a fresh scratch directory.
+//! The one-shot commands through the real binary: `token`, `demo`, `audit verify` (with
+//! `--content`), `migrate` and `config`, each in a fresh scratch directory.
 
 mod common;
 
@@ -209,4 +209,46 @@ fn audit_verify_refuses_a_database_that_does_not_exist() {
     assert_eq!(missing.code, Some(1), "{missing:#?}");
     assert!(missing.stderr.contains("there is no database at"), "{missing:#?}");
     assert!(!scratch.data_dir().exists(), "verifying must not create the database");
+}
+
+/// `audit verify --content` re-hashes the documents' files: intact after an upload, and a file
+/// rewritten behind the broker's back is named with its document and fails the check.
+#[tokio::test]
+async fn audit_verify_content_names_a_changed_file() {
+    use mla_domain::document::{Audience, DocumentKind, NewDocument, file_name};
+    let scratch = Scratch::fresh();
+    scratch.run(&["demo"]).ok();
+    let data = scratch.data_dir();
+    let store = mla_broker::open_store("", &data).await.expect("the store opens");
+    let content = mla_broker::open_content("", &data).await.expect("the content opens");
+    let app = mla_app::App::new(store, Default::default(), tokio_util::sync::CancellationToken::new())
+        .with_content(content, 1024 * 1024);
+    let judge = mla_domain::Principal::staff("judge-1", [Role::Judge]).expect("a principal");
+    let page = app.list_requests(&judge, Default::default(), 50, "").await.expect("the register");
+    let open = page.items.iter().find(|view| !view.request.state.is_terminal()).expect("an open request");
+    let upload = mla_app::Upload {
+        request_id: open.request.id,
+        document: NewDocument {
+            kind: DocumentKind::SupportingDocument,
+            title: mla_domain::ShortText::parse("Annex").expect("a title"),
+            file_name: file_name("annex.pdf").expect("a name"),
+            media_type: "application/pdf".into(),
+            language: String::new(),
+            translation_of: None,
+            audience: Audience::Shared,
+        },
+        expected_sha256: None,
+    };
+    let bytes = futures::stream::iter([Ok(bytes::Bytes::from_static(b"%PDF-1.7 annex"))]);
+    let document = app.upload_document(&judge, upload, None, bytes).await.expect("uploaded");
+
+    let intact = scratch.run(&["audit", "verify", "--content"]).ok();
+    assert!(intact.contains("documents' content intact: 1 documents, 1 contents"), "{intact}");
+    let sha256 = document.sha256.as_str();
+    std::fs::write(data.join("content").join(&sha256[..2]).join(sha256), b"forged").expect("rewritten");
+    let broken = scratch.run(&["audit", "verify", "--content"]);
+    assert_eq!(broken.code, Some(i32::from(mla_broker::cli::EXIT_AUDIT_BROKEN)), "{broken:#?}");
+    assert!(broken.stdout.contains("audit trail intact"), "the chains still hold: {broken:#?}");
+    let line = broken.stdout.lines().last().unwrap_or_default();
+    assert!(line.contains(&format!("document {}:", document.id)) && line.contains("changed"), "{line}");
 }

@@ -63,6 +63,17 @@ pub enum DomainError {
     DueDateNotExtended,
     #[error("{0}")]
     NotAllowed(&'static str),
+    /// The document does not exist for this principal (as for requests, no existence oracle).
+    #[error("document not found")]
+    DocumentNotFound,
+    /// The human-rights gate: evidence leaves only once every condition is accepted and the request
+    /// is in execution or executed.
+    #[error(
+        "evidence is released only when every condition on the request is accepted ({pending} pending) and the request is IN_EXECUTION or EXECUTED (it is {state})"
+    )]
+    AssurancesPending { state: State, pending: usize },
+    #[error("document {0} is not withheld: only withheld evidence is released")]
+    NotWithheld(String),
 }
 
 fn violations_list(violations: &[FieldViolation]) -> String {
@@ -94,12 +105,15 @@ impl DomainError {
             DomainError::NotEditable { .. } => "NOT_EDITABLE",
             DomainError::DueDateNotExtended => "DUE_DATE_NOT_EXTENDED",
             DomainError::NotAllowed(_) => "NOT_ALLOWED",
+            DomainError::DocumentNotFound => "DOCUMENT_NOT_FOUND",
+            DomainError::AssurancesPending { .. } => "ASSURANCES_PENDING",
+            DomainError::NotWithheld(_) => "NOT_WITHHELD",
         }
     }
 
     pub fn class(&self) -> ErrorClass {
         match self {
-            DomainError::NotFound => ErrorClass::NotFound,
+            DomainError::NotFound | DomainError::DocumentNotFound => ErrorClass::NotFound,
             DomainError::WrongSide { .. } | DomainError::MissingRole { .. } | DomainError::NotAllowed(_) => {
                 ErrorClass::PermissionDenied
             }
@@ -108,7 +122,9 @@ impl DomainError {
             | DomainError::UnknownPartner(_)
             | DomainError::PartnerInactive(_)
             | DomainError::ConsultationRequired { .. }
-            | DomainError::NotEditable { .. } => ErrorClass::FailedPrecondition,
+            | DomainError::NotEditable { .. }
+            | DomainError::AssurancesPending { .. }
+            | DomainError::NotWithheld(_) => ErrorClass::FailedPrecondition,
             DomainError::MissingReason { .. }
             | DomainError::MissingConditions
             | DomainError::MissingRefusalGround
@@ -139,6 +155,10 @@ impl DomainError {
             }
             DomainError::ConsultationRequired { ground } => vec![("refusal_ground", (*ground).to_owned())],
             DomainError::NotEditable { field, .. } => vec![("field", field.clone())],
+            DomainError::AssurancesPending { state, pending } => {
+                vec![("state", state.to_string()), ("pending_conditions", pending.to_string())]
+            }
+            DomainError::NotWithheld(id) => vec![("document_id", id.clone())],
             _ => Vec::new(),
         }
     }

@@ -3,10 +3,12 @@
 //! Nothing here performs I/O, knows a transport or a database, or reads a clock: every function takes
 //! the time it needs, and returns decisions (a new request, an audit event) as data for the caller to
 //! persist. The rules follow `lifecycle.md`: the transition table in [`lifecycle`], the guards beside it,
-//! the deadline clock in [`clock`], who may see what in [`visibility`], and the audit hash in [`audit`].
+//! the deadline clock in [`clock`], who may see what in [`visibility`], the audit hash in [`audit`],
+//! and the documents with their release gate and custody in [`document`].
 
 pub mod audit;
 pub mod clock;
+pub mod document;
 pub mod error;
 pub mod lifecycle;
 pub mod partner;

@@ -17,7 +17,8 @@ use crate::text::{LongText, PartnerCode, RequestId, ShortText};
 use crate::visibility::Scope;
 
 /// The two sides of a request: the one that asks and the one that is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     Requesting,
     Requested,
@@ -29,6 +30,22 @@ impl Side {
             Side::Requesting => "requesting",
             Side::Requested => "requested",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<Side> {
+        [Side::Requesting, Side::Requested].into_iter().find(|side| side.as_str() == raw)
+    }
+
+    pub fn other(self) -> Side {
+        match self {
+            Side::Requesting => Side::Requested,
+            Side::Requested => Side::Requesting,
+        }
+    }
+
+    /// The NCIJC's side of a request in `direction`: it is asked by INCOMING requests.
+    pub fn of_ncijc(direction: Direction) -> Side {
+        if direction == Direction::Incoming { Side::Requested } else { Side::Requesting }
     }
 }
 
@@ -112,12 +129,10 @@ pub fn side_of(
     request_direction: Direction,
     partner_code: &PartnerCode,
 ) -> Option<Side> {
-    let partner_requests = request_direction == Direction::Incoming;
-    let ncijc_side = if partner_requests { Side::Requested } else { Side::Requesting };
-    let partner_side = if partner_requests { Side::Requesting } else { Side::Requested };
+    let ncijc_side = Side::of_ncijc(request_direction);
     match principal.party() {
         Party::Ncijc(_) => Some(ncijc_side),
-        Party::Partner(own) if own == partner_code => Some(partner_side),
+        Party::Partner(own) if own == partner_code => Some(ncijc_side.other()),
         Party::Partner(_) => None,
     }
 }

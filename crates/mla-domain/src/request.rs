@@ -41,6 +41,9 @@ macro_rules! vocabulary {
     };
 }
 
+// The documents' vocabularies are declared the same way.
+pub(crate) use vocabulary;
+
 vocabulary!(
     /// Where a request stands. WITHDRAWN and CLOSED are terminal.
     State {

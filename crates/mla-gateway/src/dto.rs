@@ -50,6 +50,20 @@ macro_rules! wire_enum {
 }
 
 wire_enum!(
+    /// What a document is.
+    DocumentKind: DocumentKind = "DOCUMENT_KIND_" {
+        LetterOfRequest, SupportingDocument, Translation, Assurance, Evidence, Correspondence, Other,
+    }
+);
+wire_enum!(
+    /// Who may see a document: both sides (SHARED) or only the side that uploaded it (INTERNAL).
+    Audience: Audience = "AUDIENCE_" { Shared, Internal }
+);
+wire_enum!(
+    /// Whether evidence waits for release to the requesting side.
+    ReleaseState: ReleaseState = "RELEASE_STATE_" { NotApplicable, Withheld, Released }
+);
+wire_enum!(
     /// The lifecycle state of a request. WITHDRAWN and CLOSED are terminal.
     State: State = "STATE_" {
         Draft, Submitted, Received, UnderReview, ClarificationRequested, ConditionsProposed, Accepted,
@@ -648,6 +662,130 @@ pub struct Health {
     pub status: String,
 }
 
+/// A document of a request: its metadata; the content is at `/v1/documents/{id}/content`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Document {
+    pub id: String,
+    pub request_id: String,
+    pub kind: Option<DocumentKind>,
+    pub title: String,
+    /// As the uploader named the file (any script); never a path.
+    pub file_name: String,
+    /// The media type the uploader declared.
+    pub media_type: String,
+    /// The media type detected from the content's first bytes.
+    pub detected_media_type: String,
+    pub size_bytes: i64,
+    /// The content's SHA-256 (lowercase hex): the download's `ETag`.
+    pub sha256: String,
+    /// BCP 47 (`ar`, `ckb`, `en`, `fr` ...); empty when not given.
+    pub language: String,
+    /// For a TRANSLATION: the document it translates.
+    pub translation_of: String,
+    pub audience: Option<Audience>,
+    pub release_state: Option<ReleaseState>,
+    /// The accepted conditions under which released evidence may be used.
+    pub use_restrictions: Vec<String>,
+    pub uploaded_by: Actor,
+    pub create_time: Option<DateTime<Utc>>,
+}
+
+impl From<pb::Document> for Document {
+    fn from(d: pb::Document) -> Self {
+        let actor = d.uploaded_by.unwrap_or_default();
+        Document {
+            id: d.id,
+            request_id: d.request_id,
+            kind: DocumentKind::from_wire(d.kind),
+            title: d.title,
+            file_name: d.file_name,
+            media_type: d.media_type,
+            detected_media_type: d.detected_media_type,
+            size_bytes: d.size_bytes,
+            sha256: d.sha256,
+            language: d.language,
+            translation_of: d.translation_of,
+            audience: Audience::from_wire(d.audience),
+            release_state: ReleaseState::from_wire(d.release_state),
+            use_restrictions: d.use_restrictions,
+            uploaded_by: Actor {
+                subject: actor.subject,
+                roles: actor.roles,
+                partner_code: actor.partner_code,
+            },
+            create_time: time_out(d.create_time.as_ref()),
+        }
+    }
+}
+
+/// One page of a request's documents, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DocumentList {
+    pub documents: Vec<Document>,
+    pub next_page_token: String,
+}
+
+/// The `metadata` part of an upload (JSON), before the `file` part.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct NewDocument {
+    pub kind: Option<DocumentKind>,
+    pub title: String,
+    /// Defaults to the `file` part's file name.
+    pub file_name: String,
+    /// Defaults to the `file` part's Content-Type.
+    pub media_type: String,
+    pub language: String,
+    pub translation_of: String,
+    /// SHARED when absent.
+    pub audience: Option<Audience>,
+    /// When given and the content's SHA-256 differs, nothing is stored (400 SHA256_MISMATCH).
+    pub expected_sha256: String,
+}
+
+/// The members of the `metadata` part.
+pub const NEW_DOCUMENT_MEMBERS: &[&str] = &[
+    "kind",
+    "title",
+    "file_name",
+    "media_type",
+    "language",
+    "translation_of",
+    "audience",
+    "expected_sha256",
+];
+
+impl NewDocument {
+    pub fn into_wire(self, request_id: String, idempotency_key: String) -> pb::DocumentMetadata {
+        pb::DocumentMetadata {
+            request_id,
+            kind: self.kind.map_or(0, DocumentKind::to_wire),
+            title: self.title,
+            file_name: self.file_name,
+            media_type: self.media_type,
+            language: self.language,
+            translation_of: self.translation_of,
+            audience: self.audience.map_or(0, Audience::to_wire),
+            expected_sha256: self.expected_sha256,
+            request_id_key: idempotency_key,
+        }
+    }
+}
+
+/// The body of `POST /v1/requests/{id}/documents:release`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// The withheld documents to release.
+    pub document_ids: Vec<String>,
+}
+
+/// The released documents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReleasedDocuments {
+    pub documents: Vec<Document>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,6 +826,9 @@ mod tests {
             ConditionStatus::from_wire,
         );
         check(Outcome::ALL, Outcome::name, Outcome::to_wire, Outcome::from_wire);
+        check(DocumentKind::ALL, DocumentKind::name, DocumentKind::to_wire, DocumentKind::from_wire);
+        check(Audience::ALL, Audience::name, Audience::to_wire, Audience::from_wire);
+        check(ReleaseState::ALL, ReleaseState::name, ReleaseState::to_wire, ReleaseState::from_wire);
         check(PersonRole::ALL, PersonRole::name, PersonRole::to_wire, PersonRole::from_wire);
         check(PartnerKind::ALL, PartnerKind::name, PartnerKind::to_wire, PartnerKind::from_wire);
         assert_eq!(State::UnderReview.name(), "UNDER_REVIEW");
@@ -752,6 +893,11 @@ mod tests {
             ConditionStatus::from_wire,
         );
         check("mla.v1.Outcome", "OUTCOME_", Outcome::ALL, Outcome::name, Outcome::from_wire);
+        let kinds = DocumentKind::ALL;
+        check("mla.v1.DocumentKind", "DOCUMENT_KIND_", kinds, DocumentKind::name, DocumentKind::from_wire);
+        check("mla.v1.Audience", "AUDIENCE_", Audience::ALL, Audience::name, Audience::from_wire);
+        let states = ReleaseState::ALL;
+        check("mla.v1.ReleaseState", "RELEASE_STATE_", states, ReleaseState::name, ReleaseState::from_wire);
         check("mla.v1.PersonRole", "PERSON_ROLE_", PersonRole::ALL, PersonRole::name, PersonRole::from_wire);
         check(
             "mla.v1.PartnerKind",
@@ -777,6 +923,11 @@ mod tests {
         };
         assert_eq!(sorted(REQUEST_MEMBERS), fields("mla.v1.Request"));
         assert_eq!(sorted(PARTNER_MEMBERS), fields("mla.v1.Partner"));
+        // The upload's metadata part is DocumentMetadata but for what the path and the
+        // Idempotency-Key header carry.
+        let metadata: Vec<&str> =
+            NEW_DOCUMENT_MEMBERS.iter().copied().chain(["request_id", "request_id_key"]).collect();
+        assert_eq!(sorted(&metadata), fields("mla.v1.DocumentMetadata"));
     }
 
     #[test]

@@ -30,13 +30,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode, header};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
@@ -114,9 +112,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The gateway's routes over `upstream`, with its middleware: `x-request-id` (set when absent,
-/// returned, forwarded), tracing, CORS when configured, a body limit, compression and a timeout
-/// (both but for the live feed), and problem+json for every error, including those raised by the
-/// middleware itself.
+/// returned, forwarded), tracing, CORS when configured, a body limit (but for uploads), compression
+/// and a timeout (both but for the live feed and documents' content), and problem+json for every
+/// error, including those raised by the middleware itself.
 pub fn router<T>(upstream: T, config: GatewayConfig) -> Router
 where
     T: tower::Service<http::Request<tonic::body::Body>, Response = http::Response<tonic::body::Body>>
@@ -129,7 +127,6 @@ where
 {
     let (api, doc) = routes::api(&config).split_for_parts();
     let doc = openapi::finish(doc);
-    let body_limit = config.body_limit;
     let cors = cors(&config.cors_origins);
     let gateway = Gateway {
         upstream: boxed(upstream),
@@ -151,9 +148,7 @@ where
             .layer(trace)
             .layer(PropagateRequestIdLayer::x_request_id())
             .option_layer(cors)
-            .layer(axum::middleware::map_response(problem_for_bare_errors))
-            .layer(RequestBodyLimitLayer::new(body_limit))
-            .layer(DefaultBodyLimit::max(body_limit)),
+            .layer(axum::middleware::map_response(problem_for_bare_errors)),
     )
 }
 

@@ -22,6 +22,7 @@ use crate::problem::{PROBLEM_JSON, Problem, Violation};
     tags(
         (name = "requests", description = "Mutual legal-assistance requests and their audit trail"),
         (name = "partners", description = "The partner registry"),
+        (name = "documents", description = "Documents and evidence: streamed uploads and downloads, release behind the assurances"),
         (name = "events", description = "The live feed of audit events"),
         (name = "operations", description = "Probes and this document"),
     ),

@@ -156,6 +156,11 @@ impl ApiError {
         if status.code() == tonic::Code::Aborted && error.problem.reason == "ETAG_MISMATCH" && if_match_sent {
             error.set_status(StatusCode::PRECONDITION_FAILED);
         }
+        // A document over the broker's size limit is a body too large, which HTTP says with 413;
+        // 429 (grpc-gateway's RESOURCE_EXHAUSTED) would send a client to retry later in vain.
+        if status.code() == tonic::Code::ResourceExhausted && error.problem.reason == "DOCUMENT_TOO_LARGE" {
+            error.set_status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
         if status.code() == tonic::Code::Unauthenticated {
             // The broker says which scheme and why (RFC 6750); a gateway that lost it still owes the
             // client a challenge.

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use mla_app::{PartnerFields, RequestView};
-use mla_domain::audit::Event;
+use mla_domain::audit::{Actor, Event};
+use mla_domain::document::{Audience as DocumentAudience, Document, DocumentKind, ReleaseState};
 use mla_domain::lifecycle::{Command, ProposedCondition};
 use mla_domain::partner::{PartnerKind, parse_country};
 use mla_domain::request::*;
@@ -153,6 +154,28 @@ enum_bridge!(
     partner_kind_out,
     PartnerKind,
     PartnerKind { StateAuthority, InternationalMechanism }
+);
+
+enum_bridge!(
+    document_kind_in,
+    document_kind_out,
+    DocumentKind,
+    DocumentKind {
+        LetterOfRequest,
+        SupportingDocument,
+        Translation,
+        Assurance,
+        Evidence,
+        Correspondence,
+        Other,
+    }
+);
+enum_bridge!(audience_in, audience_out, Audience, DocumentAudience { Shared, Internal });
+enum_bridge!(
+    release_state_in,
+    release_state_out,
+    ReleaseState,
+    ReleaseState { NotApplicable, Withheld, Released }
 );
 
 /// Collects the violations of one message while its fields are parsed.
@@ -374,17 +397,42 @@ pub fn event_out(e: Event) -> pb::Event {
         request_id: e.request_id.to_string(),
         seq: e.seq,
         time: Some(timestamp_out(e.time)),
-        actor: Some(pb::Actor {
-            subject: e.actor.subject,
-            roles: e.actor.roles,
-            partner_code: e.actor.partner_code.unwrap_or_default(),
-        }),
+        actor: Some(actor_out(e.actor)),
         action: e.action,
         from_state: e.from_state.map_or(0, state_out),
         to_state: state_out(e.to_state),
         details: e.details,
         prev_hash: e.prev_hash,
         hash: e.hash,
+    }
+}
+
+pub fn actor_out(actor: Actor) -> pb::Actor {
+    pb::Actor {
+        subject: actor.subject,
+        roles: actor.roles,
+        partner_code: actor.partner_code.unwrap_or_default(),
+    }
+}
+
+pub fn document_out(d: Document) -> pb::Document {
+    pb::Document {
+        id: d.id.to_string(),
+        request_id: d.request_id.to_string(),
+        kind: document_kind_out(d.kind),
+        title: d.title.into(),
+        file_name: d.file_name.into(),
+        media_type: d.media_type,
+        detected_media_type: d.detected_media_type,
+        size_bytes: d.size_bytes,
+        sha256: d.sha256.into(),
+        language: d.language,
+        translation_of: d.translation_of.map(|id| id.to_string()).unwrap_or_default(),
+        audience: audience_out(d.audience),
+        release_state: release_state_out(d.release_state),
+        use_restrictions: d.use_restrictions,
+        uploaded_by: Some(actor_out(d.uploaded_by)),
+        create_time: Some(timestamp_out(d.create_time)),
     }
 }
 
@@ -530,6 +578,26 @@ mod tests {
             refusal_ground_out,
         );
         check("mla.v1.Outcome", "OUTCOME_", Outcome::ALL.len(), Outcome::as_str, outcome_in, outcome_out);
+        let document_kinds = DocumentKind::ALL.len();
+        check(
+            "mla.v1.DocumentKind",
+            "DOCUMENT_KIND_",
+            document_kinds,
+            DocumentKind::as_str,
+            document_kind_in,
+            document_kind_out,
+        );
+        let audiences = DocumentAudience::ALL.len();
+        check("mla.v1.Audience", "AUDIENCE_", audiences, DocumentAudience::as_str, audience_in, audience_out);
+        let release_states = ReleaseState::ALL.len();
+        check(
+            "mla.v1.ReleaseState",
+            "RELEASE_STATE_",
+            release_states,
+            ReleaseState::as_str,
+            release_state_in,
+            release_state_out,
+        );
         let partner_kinds = PartnerKind::ALL.len();
         check(
             "mla.v1.PartnerKind",

@@ -19,6 +19,8 @@ pub fn status_of(error: AppError) -> Status {
         Code::NotFound => tonic::Code::NotFound,
         Code::Aborted => tonic::Code::Aborted,
         Code::AlreadyExists => tonic::Code::AlreadyExists,
+        Code::ResourceExhausted => tonic::Code::ResourceExhausted,
+        Code::OutOfRange => tonic::Code::OutOfRange,
         Code::Unavailable => tonic::Code::Unavailable,
         Code::Internal => tonic::Code::Internal,
     };

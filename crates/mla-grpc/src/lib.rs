@@ -4,6 +4,7 @@
 
 mod auth;
 mod convert;
+mod documents;
 mod error;
 mod partners;
 mod requests;

@@ -19,7 +19,7 @@ pub struct Requests {
 }
 
 /// An empty idempotency key means "none".
-fn key(request_id: &str) -> Option<&str> {
+pub(crate) fn key(request_id: &str) -> Option<&str> {
     Some(request_id).filter(|k| !k.is_empty())
 }
 

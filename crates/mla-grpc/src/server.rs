@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mla_app::App;
+use mla_proto::v1::document_service_server::DocumentServiceServer;
 use mla_proto::v1::partner_service_server::PartnerServiceServer;
 use mla_proto::v1::request_service_server::RequestServiceServer;
 use tokio::net::TcpListener;
@@ -19,11 +20,15 @@ use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Authentication;
+use crate::documents::Documents;
 use crate::partners::Partners;
 use crate::requests::Requests;
 
 /// Largest message a caller may send: requests are text, not evidence files.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Largest message of DocumentService: an upload's chunk of at most 1 MiB with its framing. A whole
+/// document is a stream of them, limited by the configured document size instead.
+const MAX_CHUNK_MESSAGE_BYTES: usize = MAX_MESSAGE_BYTES + 64 * 1024;
 /// How often health follows the database.
 const HEALTH_PROBE: Duration = Duration::from_secs(2);
 
@@ -39,7 +44,8 @@ pub async fn serve(
     let store = app.store().clone();
     // Every service is listed from the start (NOT_SERVING until the first probe answers), so a
     // client watching one never sees NOT_FOUND while the server comes up.
-    const SERVICES: [&str; 3] = ["", "mla.v1.RequestService", "mla.v1.PartnerService"];
+    const SERVICES: [&str; 4] =
+        ["", "mla.v1.RequestService", "mla.v1.PartnerService", "mla.v1.DocumentService"];
     for service in SERVICES {
         health.set_service_status(service, ServingStatus::NotServing).await;
     }
@@ -97,7 +103,7 @@ pub async fn serve(
     result
 }
 
-/// The broker's services (without health, which belongs to a served process): the two mla.v1
+/// The broker's services (without health, which belongs to a served process): the three mla.v1
 /// services and reflection in both versions.
 fn routes(app: App) -> Routes {
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -112,11 +118,20 @@ fn routes(app: App) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    let partners = PartnerServiceServer::new(Partners { app })
+    let partners = PartnerServiceServer::new(Partners { app: app.clone() })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
-    Routes::new(requests).add_service(partners).add_service(reflection_v1).add_service(reflection_v1alpha)
+    // Documents travel as they are: compressing evidence files (mostly compressed already) costs CPU
+    // for little; a client may still send gzip.
+    let documents = DocumentServiceServer::new(Documents { app })
+        .max_decoding_message_size(MAX_CHUNK_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip);
+    Routes::new(requests)
+        .add_service(partners)
+        .add_service(documents)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
 }
 
 /// A gRPC channel to the broker's services in this process, with no network hop: calls go through

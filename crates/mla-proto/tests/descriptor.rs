@@ -61,6 +61,23 @@ fn partner_service_has_every_method() {
 }
 
 #[test]
+fn document_service_has_every_method_and_streams_the_content() {
+    let set = descriptor_set();
+    let service = service(&set, "mla.v1.DocumentService");
+    let expected = BTreeSet::from([
+        "UploadDocument",
+        "GetDocument",
+        "ListDocuments",
+        "DownloadDocument",
+        "ReleaseDocuments",
+    ]);
+    assert_eq!(method_names(service), expected);
+    let method = |name: &str| service.method.iter().find(|m| m.name() == name).expect("the method exists");
+    assert!(method("UploadDocument").client_streaming() && !method("UploadDocument").server_streaming());
+    assert!(method("DownloadDocument").server_streaming() && !method("DownloadDocument").client_streaming());
+}
+
+#[test]
 fn descriptor_set_is_self_contained_for_reflection() {
     let set = descriptor_set();
     let names: BTreeSet<&str> = set.file.iter().map(|file| file.name()).collect();

@@ -13,6 +13,7 @@
 //! [`dialect`] (storage forms, cursors and the feed's horizon, announcements, trigram text search, the
 //! overdue plan) and the listener.
 
+pub mod content;
 pub mod dialect;
 mod listener;
 #[cfg(feature = "testing")]
@@ -55,6 +56,8 @@ impl Drop for ListenerTask {
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     sql: SqlStore<PgDialect>,
+    /// The pool the store writes and reads with, which the content store shares.
+    pool: PgPool,
     /// One connection, held by the listener task for `LISTEN`; closing it ends the task.
     listener_pool: PgPool,
     _listener: Arc<ListenerTask>,
@@ -137,9 +140,18 @@ impl PostgresStore {
         let sql = SqlStore::new(pool.clone(), pool.clone()).await?;
         // Subscribe before returning, so that no event committed after `connect` goes unannounced.
         let listener = subscribe(&listener_pool).await.map_err(db_error::<PgDialect>)?;
-        let task =
-            tokio::spawn(follow_announcements(listener, listener_pool.clone(), pool, sql.signal().clone()));
-        Ok(PostgresStore { sql, listener_pool, _listener: Arc::new(ListenerTask(task)) })
+        let task = tokio::spawn(follow_announcements(
+            listener,
+            listener_pool.clone(),
+            pool.clone(),
+            sql.signal().clone(),
+        ));
+        Ok(PostgresStore { sql, pool, listener_pool, _listener: Arc::new(ListenerTask(task)) })
+    }
+
+    /// The documents' content in this database, shared by every replica.
+    pub async fn content(&self) -> mla_store::content::ContentResult<content::PgContent> {
+        content::PgContent::open(self.pool.clone()).await
     }
 
     /// Closes the pools (which also ends the listener task), waiting for connections in use.

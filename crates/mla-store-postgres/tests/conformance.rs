@@ -4,12 +4,15 @@
 use async_trait::async_trait;
 use mla_store::Store;
 use mla_store::conformance::{Harness, Tamper};
+use mla_store::content::ContentStore;
 use mla_store_postgres::PostgresStore;
+use mla_store_postgres::content::PgContent;
 use mla_store_postgres::testing::TestDatabase;
 use sqlx::AssertSqlSafe;
 
 struct PostgresHarness {
     store: PostgresStore,
+    content: PgContent,
     // Declared after the store: fields drop in order, so the store's connections go first.
     database: TestDatabase,
 }
@@ -19,11 +22,16 @@ impl Harness for PostgresHarness {
     async fn start() -> Option<Self> {
         let database = TestDatabase::create().await?;
         let store = PostgresStore::connect_with(database.options(), 10).await.expect("the store connects");
-        Some(PostgresHarness { store, database })
+        let content = store.content().await.expect("the content store opens");
+        Some(PostgresHarness { store, content, database })
     }
 
     fn store(&self) -> &dyn Store {
         &self.store
+    }
+
+    fn content(&self) -> &dyn ContentStore {
+        &self.content
     }
 
     async fn finish(self) {

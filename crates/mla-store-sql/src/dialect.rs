@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use mla_domain::document::DocumentId;
 use mla_domain::request::RequestContent;
 use mla_domain::{Request, RequestId, Timestamp};
 use mla_store::{RequestQuery, StoreResult};
@@ -94,6 +95,7 @@ pub enum Value<'a> {
     Flag(bool),
     Time(Option<Timestamp>),
     Id(RequestId),
+    DocumentId(Option<DocumentId>),
     Json(Box<RawValue>),
     TextList(&'a [String]),
 }
@@ -110,6 +112,11 @@ impl Value<'_> {
             Value::Flag(flag) => D::Db::bind_flag(sql, flag),
             Value::Time(time) => D::push_time(sql, time),
             Value::Id(id) => D::push_id(sql, id),
+            // Both ids are UUIDs, stored alike; an absent one is a plain NULL, which needs no type.
+            Value::DocumentId(Some(id)) => D::push_id(sql, RequestId::from_uuid(id.as_uuid())),
+            Value::DocumentId(None) => {
+                sql.push("NULL");
+            }
             Value::Json(json) => D::push_json(sql, &json),
             Value::TextList(list) => D::push_text_list(sql, list),
         }

@@ -7,6 +7,7 @@
 //! texts it builds are the same on every call, so the drivers' prepared-statement caches serve them.
 
 pub mod dialect;
+pub mod documents;
 pub mod errors;
 pub mod events;
 pub mod idempotency;
@@ -169,6 +170,41 @@ macro_rules! store_through_sql {
 
             fn event_signal(&self) -> ::tokio::sync::watch::Receiver<i64> {
                 self.$field.event_signal()
+            }
+
+            async fn save_custody(
+                &self,
+                request: &::mla_domain::Request,
+                documents: Vec<::mla_domain::document::Document>,
+                event: ::mla_domain::audit::EventDraft,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
+                self.$field.save_custody(request, documents, event, idempotency).await
+            }
+
+            async fn get_document(
+                &self,
+                id: ::mla_domain::document::DocumentId,
+            ) -> ::mla_store::StoreResult<Option<::mla_domain::document::Document>> {
+                self.$field.get_document(id).await
+            }
+
+            async fn all_documents(
+                &self,
+                after: Option<::mla_domain::document::DocumentId>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
+                self.$field.all_documents(after, limit).await
+            }
+
+            async fn list_documents(
+                &self,
+                request_id: ::mla_domain::RequestId,
+                reader: ::mla_domain::lifecycle::Side,
+                after: Option<::mla_domain::document::DocumentId>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
+                self.$field.list_documents(request_id, reader, after, limit).await
             }
 
             async fn create_partner(

@@ -14,7 +14,7 @@ use crate::rows::{
     Fields, REQUEST_COLUMNS, as_stored, push_assignments, push_insert, request_changes, request_from_row,
     request_head_from_row, request_row,
 };
-use crate::write::Begun;
+use crate::write::{Begun, WriteTx};
 
 /// The terms that make a request's clock run while it is active, exactly as in the partial indexes
 /// `requests_overdue` (both backends) and `requests_running` (PostgreSQL): planners match them textually.
@@ -77,12 +77,7 @@ impl<D: Dialect> SqlStore<D> {
         D::Db::bind_int(&mut sql, expected_version);
         let result = D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
         if D::rows_affected(&result) == 0 {
-            let current = current_version::<D>(&mut tx, request.id).await?;
-            tx.rollback().await.map_err(db_error::<D>)?;
-            return Err(match current {
-                Some(current) => StoreError::VersionConflict { current },
-                None => StoreError::NotFound,
-            });
+            return Err(not_at_version::<D>(tx, request.id).await);
         }
         self.finish(tx, key, &request, Some((change.event, &request))).await?;
         Ok(request)
@@ -103,9 +98,9 @@ impl<D: Dialect> SqlStore<D> {
         D::list_requests(&self.reader, query).await
     }
 
-    /// Every request's id, version and state, in id order after `after`.
+    /// Every request's id, version, custody events and state, in id order after `after`.
     pub async fn request_heads(&self, after: Option<RequestId>, limit: u32) -> StoreResult<Vec<RequestHead>> {
-        let mut sql = QueryBuilder::new("SELECT id, version, state FROM requests");
+        let mut sql = QueryBuilder::new("SELECT id, version, custody_events, state FROM requests");
         if let Some(after) = after {
             sql.push(" WHERE id > ");
             D::push_id(&mut sql, after);
@@ -138,11 +133,23 @@ async fn next_reference_number<D: Dialect>(
     Fields::<D>::new(&row).int32("last")
 }
 
-async fn current_version<D: Dialect>(conn: &mut DbConnection<D>, id: RequestId) -> StoreResult<Option<i64>> {
+/// Why a write at an expected version changed no row: the request moved on (its current version),
+/// or there is none. The write's transaction is rolled back.
+pub(crate) async fn not_at_version<D: Dialect>(mut tx: WriteTx<D>, id: RequestId) -> StoreError {
     let mut sql = QueryBuilder::new("SELECT version FROM requests WHERE id = ");
     D::push_id(&mut sql, id);
-    let row = D::Db::fetch_optional(conn, sql).await.map_err(db_error::<D>)?;
-    row.map(|row| Fields::<D>::new(&row).int("version")).transpose()
+    let current = match D::Db::fetch_optional(&mut tx, sql).await {
+        Ok(row) => row.map(|row| Fields::<D>::new(&row).int("version")).transpose(),
+        Err(e) => Err(db_error::<D>(e)),
+    };
+    if let Err(e) = tx.rollback().await {
+        return db_error::<D>(e);
+    }
+    match current {
+        Ok(Some(current)) => StoreError::VersionConflict { current },
+        Ok(None) => StoreError::NotFound,
+        Err(e) => e,
+    }
 }
 
 /// `SELECT <request columns> FROM requests WHERE` the caller's scope and every filter of `query`

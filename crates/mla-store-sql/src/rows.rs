@@ -253,7 +253,12 @@ pub fn request_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Request> {
 
 pub fn request_head_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<RequestHead> {
     let f = Fields::<D>::new(row);
-    Ok(RequestHead { id: f.id("id")?, version: f.int("version")?, state: f.state("state")? })
+    Ok(RequestHead {
+        id: f.id("id")?,
+        version: f.int("version")?,
+        custody_events: f.int("custody_events")?,
+        state: f.state("state")?,
+    })
 }
 
 pub fn event_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Event> {

@@ -4,12 +4,14 @@
 use async_trait::async_trait;
 use mla_store::Store;
 use mla_store::conformance::{Harness, Tamper};
+use mla_store::content::{ContentStore, FileContent};
 use mla_store_sqlite::SqliteStore;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
 struct SqliteHarness {
     store: SqliteStore,
+    content: FileContent,
     path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -29,11 +31,16 @@ impl Harness for SqliteHarness {
         // A subdirectory that does not exist yet: opening the store creates it.
         let path = dir.path().join("data").join("mla.db");
         let store = SqliteStore::open(path.to_str().expect("a UTF-8 path")).await.expect("the store opens");
-        Some(SqliteHarness { store, path, _dir: dir })
+        let content = FileContent::open(dir.path().join("data").join("content")).expect("the content opens");
+        Some(SqliteHarness { store, content, path, _dir: dir })
     }
 
     fn store(&self) -> &dyn Store {
         &self.store
+    }
+
+    fn content(&self) -> &dyn ContentStore {
+        &self.content
     }
 
     async fn finish(self) {

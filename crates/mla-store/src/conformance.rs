@@ -32,6 +32,14 @@ use mla_domain::{
     ShortText, Timestamp,
 };
 
+use futures::StreamExt;
+use mla_domain::audit::EventDraft;
+use mla_domain::document::{
+    self, Audience, Document, DocumentId, DocumentKind, NewDocument, Received, ReleaseState, Sha256,
+};
+use mla_domain::lifecycle::Side;
+
+use crate::content::ContentStore;
 use crate::{AuditFinding, EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
 
 /// What a backend's test code provides: a fresh store per scenario, and its disposal.
@@ -43,6 +51,9 @@ pub trait Harness: Tamper + Sized + Send + Sync + 'static {
     async fn start() -> Option<Self>;
 
     fn store(&self) -> &dyn Store;
+
+    /// The backend's content store for documents, empty, beside the store.
+    fn content(&self) -> &dyn ContentStore;
 
     /// Releases what [`Harness::start`] made (a temporary file, a database). Called whether the
     /// scenario passed or failed.
@@ -116,6 +127,12 @@ pub const SCENARIOS: &[&str] = &[
     "partner_list_pages_in_code_order",
     "idempotent_partner_writes",
     "ping_answers",
+    "documents_round_trip_and_custody_leaves_the_version",
+    "documents_are_listed_to_the_sides_that_may_see_them",
+    "stale_custody_changes_nothing",
+    "removed_custody_event_is_named",
+    "content_is_stored_once_and_read_from_any_offset",
+    "unfinished_content_is_never_visible",
 ];
 
 /// Makes one `#[tokio::test]` per scenario for a backend's [`Harness`]. The calling crate depends on
@@ -163,6 +180,9 @@ macro_rules! conformance_tests {
             partner_list_pages_in_code_order,
             idempotent_partner_writes,
             ping_answers,
+            documents_round_trip_and_custody_leaves_the_version,
+            documents_are_listed_to_the_sides_that_may_see_them,
+            stale_custody_changes_nothing,
         );
         $crate::conformance_tests!(@tamper $harness;
             tampered_event_is_named,
@@ -170,6 +190,11 @@ macro_rules! conformance_tests {
             state_written_outside_the_lifecycle_is_named,
             request_without_events_is_named,
             events_without_request_are_named,
+            removed_custody_event_is_named,
+        );
+        $crate::conformance_tests!(@content $harness;
+            content_is_stored_once_and_read_from_any_offset,
+            unfinished_content_is_never_visible,
         );
     };
     (@store $harness:ty; $($name:ident),+ $(,)?) => {
@@ -181,6 +206,22 @@ macro_rules! conformance_tests {
                 };
                 let outcome = $crate::conformance::guarded($crate::conformance::$name(
                     $crate::conformance::Harness::store(&harness),
+                ))
+                .await;
+                $crate::conformance::Harness::finish(harness).await;
+                $crate::conformance::rethrow(outcome);
+            }
+        )+
+    };
+    (@content $harness:ty; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(harness) = <$harness as $crate::conformance::Harness>::start().await else {
+                    return;
+                };
+                let outcome = $crate::conformance::guarded($crate::conformance::$name(
+                    $crate::conformance::Harness::content(&harness),
                 ))
                 .await;
                 $crate::conformance::Harness::finish(harness).await;
@@ -1625,4 +1666,219 @@ pub async fn idempotent_partner_writes(store: &dyn Store) {
 
 pub async fn ping_answers(store: &dyn Store) {
     store.ping().await.expect("the database answers");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Documents: custody writes, the reader's side in the query, and the content stores.
+
+/// A document `by` adds to `request`, decided by the domain, with its custody event.
+fn added_document(
+    request: &Request,
+    kind: DocumentKind,
+    audience: Audience,
+    by: &Principal,
+    now: Timestamp,
+) -> (Document, EventDraft) {
+    let new = NewDocument {
+        kind,
+        title: short("Statement of witness W-17"),
+        file_name: document::file_name("إفادة «W-17».pdf").expect("a file name"),
+        media_type: "application/pdf".into(),
+        language: "ar".into(),
+        translation_of: None,
+        audience,
+    };
+    let received = Received {
+        sha256: Sha256::from_bytes([kind as u8; 32]),
+        size_bytes: 1234,
+        detected_media_type: "application/pdf".into(),
+    };
+    let id = DocumentId::from_uuid(uuid::Uuid::now_v7());
+    document::add(request, id, new, received, None, by, now).expect("the domain accepts the document")
+}
+
+async fn save_document(store: &dyn Store, request: &Request, added: (Document, EventDraft)) -> Document {
+    let (document, event) = added;
+    let stored =
+        store.save_custody(request, vec![document], event, None).await.expect("the document is stored");
+    stored.into_iter().next().expect("one document")
+}
+
+async fn head_of(store: &dyn Store, id: RequestId) -> crate::RequestHead {
+    let heads = store.request_heads(None, 1000).await.expect("the heads are read");
+    heads.into_iter().find(|head| head.id == id).expect("the request has a head")
+}
+
+/// A document reads back exactly as stored; its custody event is chained with the request's events,
+/// counted on the row beside the version (which custody leaves alone), and the audit holds.
+pub async fn documents_round_trip_and_custody_leaves_the_version(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "With documents", at(10)).await;
+    let letter = added_document(
+        &request,
+        DocumentKind::LetterOfRequest,
+        Audience::Shared,
+        &partner_system(&fr),
+        at(11),
+    );
+    let stored = save_document(store, &request, letter.clone()).await;
+    assert_eq!(stored, letter.0);
+    assert_eq!(store.get_document(stored.id).await.expect("read"), Some(letter.0.clone()));
+    assert_eq!(store.get_document(DocumentId::from_uuid(uuid::Uuid::now_v7())).await.expect("read"), None);
+
+    let after = store.get_request(request.id).await.expect("read").expect("the request");
+    assert_eq!(after, request, "custody changes nothing of the request, its version included");
+    let head = head_of(store, request.id).await;
+    assert_eq!((head.version, head.custody_events), (request.version, 1));
+    let trail = events_of(store, request.id).await;
+    let last = trail.last().expect("events");
+    assert_eq!((last.seq, last.action.as_str()), (request.version + 1, document::DOCUMENT_ADDED));
+    assert!(last.details.contains(letter.0.sha256.as_str()));
+    let report = verify_audit(store).await.expect("read").expect("the trail is sound");
+    assert_eq!(report.events, trail.len());
+}
+
+/// Each side lists what it may see, filtered in the query: the NCIJC (the requested side of an
+/// INCOMING request) sees everything; the partner its own and the shared documents not withheld,
+/// and released evidence once its release is stored.
+pub async fn documents_are_listed_to_the_sides_that_may_see_them(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "Listed", at(10)).await;
+    let partner = partner_system(&fr);
+    let officer = Principal::staff("officer.huda", [Role::EvidenceOfficer]).expect("a valid principal");
+    let letter = save_document(
+        store,
+        &request,
+        added_document(&request, DocumentKind::LetterOfRequest, Audience::Shared, &partner, at(11)),
+    )
+    .await;
+    let note = save_document(
+        store,
+        &request,
+        added_document(&request, DocumentKind::Other, Audience::Internal, &registrar(), at(12)),
+    )
+    .await;
+    let evidence = save_document(
+        store,
+        &request,
+        added_document(&request, DocumentKind::Evidence, Audience::Shared, &officer, at(13)),
+    )
+    .await;
+    assert_eq!(evidence.release_state, ReleaseState::Withheld);
+    let listed = |side: Side| async move {
+        let documents = store.list_documents(request.id, side, None, 100).await.expect("listed");
+        documents.into_iter().map(|d| d.id).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(Side::Requested).await, [letter.id, note.id, evidence.id]);
+    assert_eq!(listed(Side::Requesting).await, [letter.id]);
+    let page = store.list_documents(request.id, Side::Requested, Some(letter.id), 1).await.expect("listed");
+    assert_eq!(page.iter().map(|d| d.id).collect::<Vec<_>>(), [note.id]);
+
+    // The release rewrites what a release may change, and nothing else.
+    let released = Document {
+        release_state: ReleaseState::Released,
+        use_restrictions: vec!["Use only in proceedings 17/2026".into()],
+        title: short("A title a release may not change"),
+        ..evidence.clone()
+    };
+    let event = mla_domain::audit::EventDraft {
+        time: at(14),
+        actor: mla_domain::audit::Actor::of(&judge()),
+        action: document::DOCUMENTS_RELEASED.into(),
+        from_state: Some(request.state),
+        to_state: request.state,
+        details: serde_json::json!({ "documents": [released.id] }),
+        audience: mla_domain::audit::Audience::of(&request, false),
+    };
+    store.save_custody(&request, vec![released], event, None).await.expect("the release is stored");
+    assert_eq!(listed(Side::Requesting).await, [letter.id, evidence.id]);
+    let stored = store.get_document(evidence.id).await.expect("read").expect("the document");
+    assert_eq!(stored.release_state, ReleaseState::Released);
+    assert_eq!(stored.use_restrictions, ["Use only in proceedings 17/2026"]);
+    assert_eq!(stored.title, evidence.title, "a release changes the release state and restrictions only");
+    assert!(verify_audit(store).await.expect("read").is_ok());
+}
+
+/// A custody write decided on a version the request has left stores nothing.
+pub async fn stale_custody_changes_nothing(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "Stale custody", at(10)).await;
+    let (document, event) =
+        added_document(&request, DocumentKind::Other, Audience::Shared, &partner_system(&fr), at(11));
+    store
+        .save_change(request.version, assignment(&request, "huda", &fr, at(11)), None)
+        .await
+        .expect("stored");
+    let stale = store.save_custody(&request, vec![document.clone()], event, None).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current }) if current == request.version + 1));
+    assert_eq!(store.get_document(document.id).await.expect("read"), None);
+    assert_eq!(head_of(store, request.id).await.custody_events, 0);
+    assert!(verify_audit(store).await.expect("read").is_ok());
+}
+
+/// A custody event removed from the end of a chain: the changes still match the version, but the row
+/// counted one custody event more.
+pub async fn removed_custody_event_is_named(store: &dyn Store, tamper: &dyn Tamper) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "Custody removed", at(10)).await;
+    let added = added_document(&request, DocumentKind::Other, Audience::Shared, &partner_system(&fr), at(11));
+    save_document(store, &request, added).await;
+    let delete = format!(
+        "DELETE FROM events WHERE request_id = {} AND action = 'DOCUMENT_ADDED'",
+        literal(&request.id.to_string())
+    );
+    assert_eq!(tamper.force(&delete).await, 1);
+    let (finding, message) = only_finding(store).await;
+    assert_eq!(
+        finding,
+        AuditFinding::CustodyEventsMismatch { request_id: request.id, events: 0, recorded: 1 }
+    );
+    assert!(message.contains("custody"), "{message}");
+}
+
+async fn read_all(content: &dyn ContentStore, sha256: &Sha256, offset: u64) -> Option<Vec<u8>> {
+    let mut stream = content.read(sha256, offset).await.expect("the content store answers")?;
+    let mut bytes = Vec::new();
+    while let Some(piece) = stream.next().await {
+        bytes.extend_from_slice(&piece.expect("a piece"));
+    }
+    Some(bytes)
+}
+
+fn digest_of(bytes: &[u8]) -> Sha256 {
+    use sha2::Digest as _;
+    Sha256::from_bytes(sha2::Sha256::digest(bytes).into())
+}
+
+/// Content reads back whole or from any offset, across the store's own chunk boundaries; the same
+/// content committed twice is stored once and reads the same.
+pub async fn content_is_stored_once_and_read_from_any_offset(content: &dyn ContentStore) {
+    let bytes: Vec<u8> = (0..(2 * 1024 * 1024 + 4321)).map(|i| (i % 251) as u8).collect();
+    let sha256 = digest_of(&bytes);
+    assert!(read_all(content, &sha256, 0).await.is_none(), "nothing before the commit");
+    for _ in 0..2 {
+        let mut writer = content.writer().await.expect("a writer");
+        for piece in bytes.chunks(300_000) {
+            writer.write(piece).await.expect("written");
+        }
+        writer.commit(&sha256).await.expect("committed");
+    }
+    assert_eq!(read_all(content, &sha256, 0).await.as_deref(), Some(&bytes[..]));
+    for offset in [1, 1024 * 1024, 1024 * 1024 + 1, bytes.len() as u64 - 1, bytes.len() as u64] {
+        let tail = read_all(content, &sha256, offset).await.expect("stored");
+        assert_eq!(tail, bytes[offset as usize..], "from offset {offset}");
+    }
+    let empty = digest_of(b"");
+    content.writer().await.expect("a writer").commit(&empty).await.expect("committed");
+    assert_eq!(read_all(content, &empty, 0).await, Some(Vec::new()));
+}
+
+/// A writer dropped before its commit (a broken upload) leaves nothing a reader could find.
+pub async fn unfinished_content_is_never_visible(content: &dyn ContentStore) {
+    let bytes = b"the beginning of a long file".to_vec();
+    let sha256 = digest_of(&bytes);
+    let mut writer = content.writer().await.expect("a writer");
+    writer.write(&bytes).await.expect("written");
+    drop(writer);
+    assert!(read_all(content, &sha256, 0).await.is_none());
 }

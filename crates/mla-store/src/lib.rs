@@ -3,9 +3,13 @@
 //!
 //! Every write takes the change the domain decided and stores it whole or not at all: the row, its
 //! new version, its audit event and, when the caller gave an idempotency key, the outcome to replay.
+//! Documents' metadata and custody events go through the same store; their bytes go to a
+//! [`content::ContentStore`].
 
 use async_trait::async_trait;
-use mla_domain::audit::{BrokenLink, Event};
+use mla_domain::audit::{BrokenLink, Event, EventDraft};
+use mla_domain::document::{Document, DocumentId, is_custody};
+use mla_domain::lifecycle::Side;
 use mla_domain::request::Direction;
 use mla_domain::{
     NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, State, Timestamp, Transition,
@@ -13,6 +17,7 @@ use mla_domain::{
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod content;
 
 /// What can go wrong in storage, in the terms the application acts on.
 #[derive(Debug, thiserror::Error)]
@@ -83,12 +88,15 @@ impl RequestQuery {
     }
 }
 
-/// What the audit verifier compares each hash chain with: the request row's version (one event per
-/// stored change, the creation included) and state (where the last event led).
+/// What the audit verifier compares each hash chain with: the request row's version (one change event
+/// per stored change, the creation included), its count of custody events (documents' uploads,
+/// downloads and releases, which change nothing of the request and so leave its version alone), and
+/// its state (where the last change event led).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestHead {
     pub id: RequestId,
     pub version: i64,
+    pub custody_events: i64,
     pub state: State,
 }
 
@@ -160,6 +168,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// shared database) by any replica. The table stays the truth: a watcher re-reads after a wake-up.
     fn event_signal(&self) -> tokio::sync::watch::Receiver<i64>;
 
+    /// Stores a custody event of `request` if the request is still at its `version`: the documents
+    /// it adds or changes (inserted, or their release state and use restrictions updated), one more
+    /// custody event counted on the request's row (its version stays), the event appended to its
+    /// chain and the idempotency outcome, atomically. A stale version changes nothing and reports
+    /// [`StoreError::VersionConflict`]. Returns `documents` as stored.
+    async fn save_custody(
+        &self,
+        request: &Request,
+        documents: Vec<Document>,
+        event: EventDraft,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<Vec<Document>>;
+
+    /// Loads a document whoever may see it; visibility is the caller's to check.
+    async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>>;
+
+    /// Every document of every request in id order after `after`, for the content verifier.
+    async fn all_documents(&self, after: Option<DocumentId>, limit: u32) -> StoreResult<Vec<Document>>;
+
+    /// A request's documents that its side `reader` may see, filtered in the query, oldest first,
+    /// after `after`.
+    async fn list_documents(
+        &self,
+        request_id: RequestId,
+        reader: Side,
+        after: Option<DocumentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Document>>;
+
     async fn create_partner(
         &self,
         partner: Partner,
@@ -202,6 +239,8 @@ pub enum AuditFinding {
     EventsMissing { request_id: RequestId, events: i64, version: i64 },
     /// The chain goes on past the row's version: events were added, or the row was set back.
     EventsBeyondVersion { request_id: RequestId, events: i64, version: i64 },
+    /// The chain's custody events are not as many as the row counted: some were removed or added.
+    CustodyEventsMismatch { request_id: RequestId, events: i64, recorded: i64 },
     /// The row's state is not where its last event led: the state was written outside the lifecycle.
     StateMismatch { request_id: RequestId, row: State, chain: State },
     /// A request row without a single event: its trail was removed, or the row was planted.
@@ -216,6 +255,7 @@ impl AuditFinding {
             AuditFinding::BrokenLink(link) => link.request_id,
             AuditFinding::EventsMissing { request_id, .. }
             | AuditFinding::EventsBeyondVersion { request_id, .. }
+            | AuditFinding::CustodyEventsMismatch { request_id, .. }
             | AuditFinding::StateMismatch { request_id, .. }
             | AuditFinding::RequestWithoutEvents { request_id, .. }
             | AuditFinding::EventsWithoutRequest { request_id, .. } => *request_id,
@@ -242,6 +282,11 @@ impl std::fmt::Display for AuditFinding {
                 "request {request_id}: the chain has {events} events but the row is at version {version}: \
                  events were added or the row was set back"
             ),
+            AuditFinding::CustodyEventsMismatch { request_id, events, recorded } => write!(
+                f,
+                "request {request_id}: the chain has {events} custody events but the row counted {recorded}: \
+                 custody events were removed or added"
+            ),
             AuditFinding::StateMismatch { request_id, row, chain } => write!(
                 f,
                 "request {request_id}: the row says {} but its last event leads to {}: the state was changed \
@@ -260,9 +305,10 @@ impl std::fmt::Display for AuditFinding {
 }
 
 /// Recomputes every request's hash chain from the global feed and measures it against the request's
-/// row: the chain counts from seq 1 without a gap, every hash holds, there is one event per version and
-/// the last leads to the row's state; every row has a chain and every chain a row. `Err` lists the
-/// first finding of each request that fails, in request id order.
+/// row: the chain counts from seq 1 without a gap, every hash holds, there is one change event per
+/// version and as many custody events as the row counted, and the last change leads to the row's
+/// state; every row has a chain and every chain a row. `Err` lists the first finding of each request
+/// that fails, in request id order.
 pub async fn verify_audit(store: &dyn Store) -> StoreResult<Result<AuditReport, Vec<AuditFinding>>> {
     use std::collections::BTreeMap;
     let mut chains: BTreeMap<RequestId, Vec<Event>> = BTreeMap::new();
@@ -304,25 +350,105 @@ pub async fn verify_audit(store: &dyn Store) -> StoreResult<Result<AuditReport, 
     Ok(Err(findings))
 }
 
+/// What re-hashing the stored content found: every document's content, each digest read once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentReport {
+    pub documents: usize,
+    pub contents: usize,
+    pub bytes: u64,
+}
+
+/// A document whose content is not what its digest says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentFinding {
+    #[error("document {document_id}: its content {sha256} is missing")]
+    Missing { document_id: DocumentId, sha256: String },
+    #[error(
+        "document {document_id}: its content was changed: it should hash to {sha256} but hashes to {actual}"
+    )]
+    Changed { document_id: DocumentId, sha256: String, actual: String },
+}
+
+/// Re-reads and re-hashes the content of every document (each digest once) and names every document
+/// whose content is missing or no longer hashes to its digest.
+pub async fn verify_content(
+    store: &dyn Store,
+    content: &dyn content::ContentStore,
+) -> StoreResult<Result<ContentReport, Vec<ContentFinding>>> {
+    use futures::StreamExt;
+    use sha2::Digest as _;
+    let mut report = ContentReport { documents: 0, contents: 0, bytes: 0 };
+    let mut findings = Vec::new();
+    // The verdict on each digest, so that content shared by several documents is read once.
+    let mut verdicts: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut after = None;
+    loop {
+        let documents = store.all_documents(after, 500).await?;
+        let Some(last) = documents.last() else { break };
+        after = Some(last.id);
+        for document in documents {
+            report.documents += 1;
+            let digest = document.sha256.as_str().to_owned();
+            if !verdicts.contains_key(&digest) {
+                let unreadable = |e: content::ContentError| StoreError::Unavailable(e.to_string());
+                let actual = match content.read(&document.sha256, 0).await.map_err(unreadable)? {
+                    None => None,
+                    Some(mut pieces) => {
+                        let mut hasher = sha2::Sha256::new();
+                        while let Some(piece) = pieces.next().await {
+                            let piece = piece.map_err(unreadable)?;
+                            report.bytes += piece.len() as u64;
+                            hasher.update(&piece);
+                        }
+                        report.contents += 1;
+                        Some(hex::encode(hasher.finalize()))
+                    }
+                };
+                verdicts.insert(digest.clone(), actual);
+            }
+            match &verdicts[&digest] {
+                None => findings.push(ContentFinding::Missing { document_id: document.id, sha256: digest }),
+                Some(actual) if *actual != digest => findings.push(ContentFinding::Changed {
+                    document_id: document.id,
+                    sha256: digest,
+                    actual: actual.clone(),
+                }),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(if findings.is_empty() { Ok(report) } else { Err(findings) })
+}
+
 /// The first thing that does not hold between a request's row and its chain (sorted by seq).
 fn verify_against_row(head: &RequestHead, chain: &[Event]) -> Result<(), AuditFinding> {
     let Some(last) = chain.last() else {
         return Err(AuditFinding::RequestWithoutEvents { request_id: head.id, version: head.version });
     };
     mla_domain::audit::verify_chain(chain).map_err(AuditFinding::BrokenLink)?;
-    // The chain counts from 1 without a gap, so its last seq is its length.
-    let events = last.seq;
+    // The chain counts from 1 without a gap, so its last seq is its length; its custody events are
+    // counted apart from its changes, which the version counts.
+    let custody = chain.iter().filter(|e| is_custody(&e.action)).count() as i64;
+    let events = last.seq - custody;
+    if custody != head.custody_events {
+        return Err(AuditFinding::CustodyEventsMismatch {
+            request_id: head.id,
+            events: custody,
+            recorded: head.custody_events,
+        });
+    }
     if events < head.version {
         return Err(AuditFinding::EventsMissing { request_id: head.id, events, version: head.version });
     }
     if events > head.version {
         return Err(AuditFinding::EventsBeyondVersion { request_id: head.id, events, version: head.version });
     }
-    if last.to_state != head.state {
+    let last_change = chain.iter().rev().find(|e| !is_custody(&e.action)).unwrap_or(last);
+    if last_change.to_state != head.state {
         return Err(AuditFinding::StateMismatch {
             request_id: head.id,
             row: head.state,
-            chain: last.to_state,
+            chain: last_change.to_state,
         });
     }
     Ok(())

@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
+use mla_proto::v1::document_service_client::DocumentServiceClient;
 use mla_proto::v1::partner_service_client::PartnerServiceClient;
 use mla_proto::v1::request_service_client::RequestServiceClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,6 +23,7 @@ use crate::GatewayConfig;
 use crate::problem::{ApiError, Violation};
 use crate::upstream::{Caller, Upstream, etag_header};
 
+pub mod documents;
 pub mod events;
 pub mod export;
 pub mod operations;
@@ -42,11 +46,17 @@ impl Gateway {
     pub fn partners(&self) -> PartnerServiceClient<Upstream> {
         PartnerServiceClient::new(self.upstream.clone())
     }
+
+    pub fn documents(&self) -> DocumentServiceClient<Upstream> {
+        DocumentServiceClient::new(self.upstream.clone())
+    }
 }
 
 /// Every route of the gateway, each registered with its OpenAPI operation, so that a route cannot be
 /// served undocumented. The live feed is kept apart from the compression and the timeout: an
-/// event stream is neither compressed (proxies would buffer it) nor cut after 30 seconds.
+/// event stream is neither compressed (proxies would buffer it) nor cut after 30 seconds. Documents'
+/// content streams too, in both directions: no timeout, no compression, and no body limit on an
+/// upload (the broker holds documents to its own size limit).
 pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
     let unary = OpenApiRouter::new()
         .routes(routes!(requests::create_request, requests::list_requests))
@@ -56,13 +66,24 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .routes(routes!(requests::list_request_events))
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::get_partner, partners::update_partner))
+        .routes(routes!(documents::list_documents))
+        .routes(routes!(documents::get_document))
+        .routes(routes!(documents::release_documents))
         .routes(routes!(operations::openapi_json))
         .routes(routes!(operations::healthz))
         .routes(routes!(operations::readyz))
         .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout));
-    let streaming = OpenApiRouter::new().routes(routes!(events::watch_events));
-    OpenApiRouter::with_openapi(crate::openapi::base()).merge(unary).merge(streaming)
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(DefaultBodyLimit::max(config.body_limit));
+    let streaming = OpenApiRouter::new()
+        .routes(routes!(events::watch_events))
+        .routes(routes!(documents::download_document))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(DefaultBodyLimit::max(config.body_limit));
+    let uploads =
+        OpenApiRouter::new().routes(routes!(documents::upload_document)).layer(DefaultBodyLimit::disable());
+    OpenApiRouter::with_openapi(crate::openapi::base()).merge(unary).merge(streaming).merge(uploads)
 }
 
 /// The members of a JSON object body. A body that is not JSON, or not an object, is refused here;

@@ -1,0 +1,180 @@
+//! DocumentService: the upload's first message is parsed into the domain's terms and its chunks are
+//! handed to the application as a stream (never gathered in memory); downloads stream the content
+//! back behind the document's metadata.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, stream};
+use mla_app::{App, AppError, Upload};
+use mla_domain::ShortText;
+use mla_domain::document::{self, Audience, DocumentId, NewDocument, Sha256};
+use mla_proto::v1 as pb;
+use pb::document_service_server::DocumentService;
+use pb::upload_document_request::Part;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::auth::principal;
+use crate::convert::*;
+use crate::error::status_of;
+use crate::requests::key;
+
+#[derive(Debug, Clone)]
+pub struct Documents {
+    pub app: App,
+}
+
+/// Parses an upload's metadata, collecting every violation under its contract path.
+fn upload_in(m: &pb::DocumentMetadata) -> Result<Upload, Status> {
+    let mut fields = Fields::default();
+    let request_id = request_id_in(&mut fields, "metadata.request_id", &m.request_id);
+    let kind = fields.take("metadata.kind", document_kind_in(m.kind));
+    if kind.is_none() && m.kind == 0 {
+        fields.refuse("metadata.kind", "a document kind is required");
+    }
+    let title = fields.take("metadata.title", ShortText::parse(m.title.clone()));
+    if title.is_blank() {
+        fields.refuse("metadata.title", "a title is required");
+    }
+    let file_name = fields.take("metadata.file_name", document::file_name(&m.file_name));
+    let media_type = fields.take("metadata.media_type", document::media_type(&m.media_type));
+    let language = fields.take("metadata.language", document::language(&m.language));
+    let translation_of = if m.translation_of.is_empty() {
+        None
+    } else {
+        fields.take("metadata.translation_of", DocumentId::parse(&m.translation_of).map(Some))
+    };
+    let audience = fields.take("metadata.audience", audience_in(m.audience)).unwrap_or(Audience::Shared);
+    let expected_sha256 = if m.expected_sha256.is_empty() {
+        None
+    } else {
+        fields.take("metadata.expected_sha256", Sha256::parse(&m.expected_sha256).map(Some))
+    };
+    let upload = kind.map(|kind| Upload {
+        request_id,
+        document: NewDocument { kind, title, file_name, media_type, language, translation_of, audience },
+        expected_sha256,
+    });
+    fields.finish(upload)?.ok_or_else(|| Status::invalid_argument("a document kind is required"))
+}
+
+fn document_id_in(fields: &mut Fields, field: &str, raw: &str) -> DocumentId {
+    fields
+        .take(field, DocumentId::parse(raw).map(Some))
+        .unwrap_or_else(|| DocumentId::from_uuid(uuid::Uuid::nil()))
+}
+
+#[tonic::async_trait]
+impl DocumentService for Documents {
+    async fn upload_document(
+        &self,
+        call: Request<Streaming<pb::UploadDocumentRequest>>,
+    ) -> Result<Response<pb::Document>, Status> {
+        let principal = principal(&call)?;
+        let mut messages = call.into_inner();
+        let metadata = match messages.message().await? {
+            Some(pb::UploadDocumentRequest { part: Some(Part::Metadata(metadata)) }) => metadata,
+            _ => {
+                let mut fields = Fields::default();
+                fields.refuse("metadata", "the first message of an upload carries the metadata");
+                return Err(fields.finish(()).unwrap_err());
+            }
+        };
+        let upload = upload_in(&metadata)?;
+        // A broken stream (a dropped link, a cancelled call) ends the upload with an error, so that
+        // nothing of it is stored.
+        let chunks = messages.map(|message| match message {
+            Ok(pb::UploadDocumentRequest { part: Some(Part::Chunk(chunk)) }) => Ok(Bytes::from(chunk)),
+            Ok(_) => Err(AppError::invalid("chunk", "only chunks follow the metadata")),
+            Err(status) => {
+                Err(AppError::invalid("chunk", format!("the upload broke off: {}", status.message())))
+            }
+        });
+        let document = self
+            .app
+            .upload_document(&principal, upload, key(&metadata.request_id_key), chunks)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(document_out(document)))
+    }
+
+    async fn get_document(
+        &self,
+        call: Request<pb::GetDocumentRequest>,
+    ) -> Result<Response<pb::Document>, Status> {
+        let principal = principal(&call)?;
+        let mut fields = Fields::default();
+        let id = document_id_in(&mut fields, "id", &call.get_ref().id);
+        let id = fields.finish(id)?;
+        let document = self.app.get_document(&principal, id).await.map_err(status_of)?;
+        Ok(Response::new(document_out(document)))
+    }
+
+    async fn list_documents(
+        &self,
+        call: Request<pb::ListDocumentsRequest>,
+    ) -> Result<Response<pb::ListDocumentsResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "request_id", &m.request_id);
+        let id = fields.finish(id)?;
+        let page =
+            self.app.list_documents(&principal, id, m.page_size, &m.page_token).await.map_err(status_of)?;
+        Ok(Response::new(pb::ListDocumentsResponse {
+            documents: page.items.into_iter().map(document_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    type DownloadDocumentStream =
+        Pin<Box<dyn Stream<Item = Result<pb::DownloadDocumentResponse, Status>> + Send + 'static>>;
+
+    async fn download_document(
+        &self,
+        call: Request<pb::DownloadDocumentRequest>,
+    ) -> Result<Response<Self::DownloadDocumentStream>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let id = document_id_in(&mut fields, "id", &m.id);
+        let offset = u64::try_from(m.offset).unwrap_or_else(|_| {
+            fields.refuse("offset", "must not be negative");
+            0
+        });
+        let id = fields.finish(id)?;
+        let download = self.app.download_document(&principal, id, offset).await.map_err(status_of)?;
+        let head =
+            pb::DownloadDocumentResponse { document: Some(document_out(download.document)), chunk: vec![] };
+        let content = download.content.map(|piece| match piece {
+            Ok(bytes) => Ok(pb::DownloadDocumentResponse { document: None, chunk: bytes.to_vec() }),
+            Err(e) => Err(status_of(e.into())),
+        });
+        Ok(Response::new(Box::pin(stream::once(async { Ok(head) }).chain(content))))
+    }
+
+    async fn release_documents(
+        &self,
+        call: Request<pb::ReleaseDocumentsRequest>,
+    ) -> Result<Response<pb::ReleaseDocumentsResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let request_id = request_id_in(&mut fields, "request_id", &m.request_id);
+        let ids: Vec<DocumentId> = m
+            .document_ids
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| document_id_in(&mut fields, &format!("document_ids[{i}]"), raw))
+            .collect();
+        let ids = fields.finish(ids)?;
+        let released = self
+            .app
+            .release_documents(&principal, request_id, ids, &m.etag, key(&m.request_id_key))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::ReleaseDocumentsResponse {
+            documents: released.into_iter().map(document_out).collect(),
+        }))
+    }
+}
