@@ -71,6 +71,8 @@ pub struct App {
     sla: SlaPolicy,
     clock: Arc<dyn TimeSource>,
     shutdown: CancellationToken,
+    /// The live feed's reads, shared by the watchers asking for the same page.
+    shared_reads: Arc<watch::SharedReads>,
 }
 
 /// Where documents' bytes go, and how many one document may have.
@@ -92,7 +94,14 @@ const RACE_RETRIES: usize = 3;
 impl App {
     /// An application on the system clock.
     pub fn new(store: Arc<dyn Store>, sla: SlaPolicy, shutdown: CancellationToken) -> Self {
-        Self { store, content: None, sla, clock: Arc::new(SystemClock), shutdown }
+        Self {
+            store,
+            content: None,
+            sla,
+            clock: Arc::new(SystemClock),
+            shutdown,
+            shared_reads: Arc::default(),
+        }
     }
 
     /// The same application keeping documents' content in `content`, each at most `max_bytes` long.

@@ -6,7 +6,7 @@ use crate::request::{Direction, Request, State};
 use crate::text::{PartnerCode, ShortText};
 
 /// The requests a principal may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// NCIJC staff: every request except a partner's own drafts.
     Ncijc,
