@@ -39,19 +39,8 @@ pub fn dev_secret(data_dir: &Path) -> io::Result<Vec<u8>> {
     getrandom::fill(&mut secret)
         .map_err(|e| io::Error::other(format!("no randomness for the secret: {e}")))?;
 
-    let mut options = OpenOptions::new();
-    // `create_new` so that two processes starting together cannot overwrite each other's secret.
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(&path) {
-        Ok(mut file) => {
-            file.write_all(hex::encode(&secret).as_bytes())?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
+    match create_private(&path, format!("{}\n", hex::encode(&secret)).as_bytes()) {
+        Ok(()) => {
             tracing::warn!(
                 path = %path.display(),
                 "created a development token secret: tokens signed with it are for development only"
@@ -64,6 +53,21 @@ pub fn dev_secret(data_dir: &Path) -> io::Result<Vec<u8>> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Creates `path` with `contents`, readable by its owner only (mode 0600 on unix), durably. Fails
+/// with `AlreadyExists` rather than overwrite: two processes starting together keep one file.
+pub(crate) fn create_private(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 /// Whoever can read the secret can mint tokens for any role; say so when others can read it.
