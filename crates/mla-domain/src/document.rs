@@ -57,11 +57,12 @@ vocabulary!(
 pub const DOCUMENT_ADDED: &str = "DOCUMENT_ADDED";
 pub const DOCUMENT_DOWNLOADED: &str = "DOCUMENT_DOWNLOADED";
 pub const DOCUMENTS_RELEASED: &str = "DOCUMENTS_RELEASED";
+pub const EVIDENCE_PACKAGE_EXPORTED: &str = "EVIDENCE_PACKAGE_EXPORTED";
 
 /// Whether an event records the custody of documents rather than a change to the request: such
 /// events do not count towards the request's version.
 pub fn is_custody(action: &str) -> bool {
-    matches!(action, DOCUMENT_ADDED | DOCUMENT_DOWNLOADED | DOCUMENTS_RELEASED)
+    matches!(action, DOCUMENT_ADDED | DOCUMENT_DOWNLOADED | DOCUMENTS_RELEASED | EVIDENCE_PACKAGE_EXPORTED)
 }
 
 /// NCIJC roles that may upload documents (the auditor reads only).
@@ -453,6 +454,81 @@ pub fn release(
     Ok((released, event))
 }
 
+/// What the broker signs when it receives a document: the upload's receipt (non-repudiation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt<'a> {
+    pub document_id: DocumentId,
+    pub request_id: RequestId,
+    pub sha256: &'a Sha256,
+    pub size_bytes: i64,
+    /// When the content was complete and durable (the document's `create_time`).
+    pub received_time: String,
+    pub uploaded_by: &'a Actor,
+}
+
+impl Document {
+    pub fn receipt(&self) -> Receipt<'_> {
+        Receipt {
+            document_id: self.id,
+            request_id: self.request_id,
+            sha256: &self.sha256,
+            size_bytes: self.size_bytes,
+            received_time: audit::canonical_time(self.create_time),
+            uploaded_by: &self.uploaded_by,
+        }
+    }
+
+    /// The document's file name inside an evidence package: its id and, from the uploader's file
+    /// name, only an extension of up to 8 ASCII letters and digits (so nothing the uploader wrote can
+    /// become a path).
+    pub fn package_file_name(&self) -> String {
+        let extension = self
+            .file_name
+            .as_str()
+            .rsplit_once('.')
+            .map(|(_, ext)| ext)
+            .filter(|ext| (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric()));
+        match extension {
+            Some(ext) => format!("documents/{}.{}", self.id, ext.to_ascii_lowercase()),
+            None => format!("documents/{}", self.id),
+        }
+    }
+}
+
+/// Whether a document goes into the evidence package: released evidence only.
+pub fn in_evidence_package(document: &Document) -> bool {
+    document.release_state == ReleaseState::Released
+}
+
+/// Decides the export of `request`'s evidence package with `documents` (the released documents the
+/// reader may see): whoever may see the request may export it; the event names each document's
+/// digest and reaches whoever may see the request.
+pub fn export_package(
+    request: &Request,
+    documents: &[Document],
+    principal: &Principal,
+    now: Timestamp,
+) -> Result<EventDraft, DomainError> {
+    let side = reader_side(request, principal)?;
+    if documents
+        .iter()
+        .any(|d| d.request_id != request.id || !d.visible_from(side) || !in_evidence_package(d))
+    {
+        return Err(DomainError::DocumentNotFound);
+    }
+    let named: Vec<Value> =
+        documents.iter().map(|d| json!({ "document_id": d.id, "sha256": d.sha256 })).collect();
+    let details = json!({ "documents": named });
+    Ok(custody_event(
+        request,
+        principal,
+        EVIDENCE_PACKAGE_EXPORTED,
+        details,
+        audit::Audience::of(request, false),
+        now,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,7 +562,8 @@ mod tests {
 
     #[test]
     fn custody_actions_are_told_apart_from_changes() {
-        assert!([DOCUMENT_ADDED, DOCUMENT_DOWNLOADED, DOCUMENTS_RELEASED].into_iter().all(is_custody));
+        let custody = [DOCUMENT_ADDED, DOCUMENT_DOWNLOADED, DOCUMENTS_RELEASED, EVIDENCE_PACKAGE_EXPORTED];
+        assert!(custody.into_iter().all(is_custody));
         assert!(!is_custody("UPDATE"));
     }
 }

@@ -171,3 +171,32 @@ fn a_translation_names_a_document_of_the_same_request() {
     let orphan = document::add(&request, id, translation, received(), None, &fr, at(6));
     assert_eq!(orphan.unwrap_err().reason(), "INVALID_FIELDS");
 }
+
+#[test]
+fn a_package_holds_released_evidence_under_its_id_and_its_export_is_custody() {
+    let mut request = request_in(State::InExecution, Direction::Incoming, "FR-MOJ");
+    request.conditions = vec![accepted("Use only for case 17/2026")];
+    let evidence =
+        upload(&request, DocumentKind::Evidence, Audience::Shared, &staff(Role::EvidenceOfficer)).unwrap();
+    let france = partner_principal("FR-MOJ");
+    let withheld = document::export_package(&request, std::slice::from_ref(&evidence), &france, at(6));
+    assert_eq!(withheld.unwrap_err().reason(), "DOCUMENT_NOT_FOUND", "withheld evidence stays out");
+    let (released, _) = document::release(&request, vec![evidence], &staff(Role::Judge), at(6)).unwrap();
+    assert!(released.iter().all(document::in_evidence_package));
+    let event = document::export_package(&request, &released, &france, at(7)).unwrap();
+    assert_eq!(event.action, document::EVIDENCE_PACKAGE_EXPORTED);
+    assert!(document::is_custody(&event.action));
+    assert_eq!(event.details["documents"][0]["sha256"], released[0].sha256.as_str());
+
+    // The uploader's name never becomes a path: the id, and a short alphanumeric extension at most.
+    let mut named = released[0].clone();
+    named.file_name = document::file_name("../../etc/passwd.PDF").unwrap();
+    assert_eq!(named.package_file_name(), format!("documents/{}.pdf", named.id));
+    named.file_name = document::file_name("evil.p/../x").unwrap();
+    assert_eq!(named.package_file_name(), format!("documents/{}", named.id));
+    named.file_name = document::file_name("no extension").unwrap();
+    assert_eq!(named.package_file_name(), format!("documents/{}", named.id));
+    let receipt = named.receipt();
+    assert_eq!((receipt.document_id, receipt.size_bytes), (named.id, named.size_bytes));
+    assert_eq!(receipt.received_time, mla_domain::audit::canonical_time(named.create_time));
+}
