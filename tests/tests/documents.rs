@@ -511,7 +511,220 @@ async fn documents_over_rest(backend: Backend) {
     broker.stop().await;
 }
 
+/// The independent JOSE implementation the signatures are checked with (Python's jwcrypto, never the
+/// broker's code), in a virtual environment `tests/jose/setup.sh` makes once per target directory.
+/// `None`, said loudly, where python3 or its venv module is missing.
+fn jose_python() -> Option<std::path::PathBuf> {
+    static PYTHON: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let setup = concat!(env!("CARGO_MANIFEST_DIR"), "/jose/setup.sh");
+            let venv = concat!(env!("CARGO_TARGET_TMPDIR"), "/jose-venv");
+            let out = std::process::Command::new("sh").args([setup, venv]).output().expect("sh runs");
+            match out.status.code() {
+                Some(0) => Some(String::from_utf8_lossy(&out.stdout).trim().into()),
+                Some(3) => {
+                    eprintln!(
+                        "SKIPPED: no independent JOSE verifier: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                    None
+                }
+                _ => panic!("tests/jose/setup.sh failed: {}", String::from_utf8_lossy(&out.stderr)),
+            }
+        })
+        .clone()
+}
+
+/// Runs `tests/jose/verify.py` (off the runtime's thread, since it fetches the JWKS from this very
+/// broker) and returns what it printed, or what it refused.
+async fn jose_verify(
+    python: &std::path::Path,
+    jwks_url: &str,
+    mode: &str,
+    target: &str,
+) -> Result<serde_json::Value, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/jose/verify.py");
+    let mut command = std::process::Command::new(python);
+    command.args([script, jwks_url, mode, target]);
+    let out =
+        tokio::task::spawn_blocking(move || command.output()).await.expect("joined").expect("python runs");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("the verifier prints JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Evidence released to France behind its accepted speciality assurance; returns the request, the
+/// evidence (as its upload answered), its bytes and the restriction.
+async fn released_evidence(broker: &Broker, file_name: &str) -> (pb::Request, pb::Document, Vec<u8>, String) {
+    let request = under_review(broker).await;
+    let (france, judge) = (broker.partner("FR-MOJ"), broker.token_for("judge"));
+    let officer = broker.token_for("evidence_officer");
+    let restriction = "Use only in proceedings 9/2026".to_owned();
+    let condition = pb::Condition {
+        kind: pb::ConditionKind::Speciality as i32,
+        text: restriction.clone(),
+        ..Default::default()
+    };
+    let proposed = pb::TransitionRequestRequest {
+        conditions: vec![condition],
+        ..action(&request.id, A::ProposeConditions)
+    };
+    transition(broker, &judge, proposed).await;
+    transition(broker, &france, action(&request.id, A::AcceptConditions)).await;
+    transition(broker, &officer, action(&request.id, A::StartExecution)).await;
+    let content = pdf("Phone extraction, device 3");
+    let evidence = metadata(&request.id, pb::DocumentKind::Evidence, file_name);
+    let evidence = upload(broker, &officer, evidence, &content).await.expect("evidence uploaded");
+    let call = pb::ReleaseDocumentsRequest {
+        request_id: request.id.clone(),
+        document_ids: vec![evidence.id.clone()],
+        ..Default::default()
+    };
+    broker.documents().await.release_documents(authed(call, &judge)).await.expect("released");
+    (request, evidence, content, restriction)
+}
+
+async fn receipts_and_packages_verify_with_an_independent_jose_library(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    let (request, evidence, content, restriction) = released_evidence(&broker, "../../etc/relevé.PDF").await;
+    let (france, judge) = (broker.partner("FR-MOJ"), broker.token_for("judge"));
+    let jwks_url = format!("{}/.well-known/jwks.json", broker.gateway_url());
+    let jwks: serde_json::Value =
+        http_client().get(&jwks_url).send().await.expect("no token needed").json().await.expect("JSON");
+    let kid = jwks["keys"][0]["kid"].as_str().expect("a kid").to_owned();
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+
+    // The package over REST, as France exports it.
+    let answer = http_client()
+        .get(format!("{}/v1/requests/{}/evidence-package", broker.gateway_url(), request.id))
+        .bearer_auth(&france)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/zip");
+    let package = answer.bytes().await.expect("the package");
+    // And over gRPC, as a judge exports it: the same chunks a download streams.
+    let call = pb::DownloadEvidencePackageRequest { request_id: request.id.clone() };
+    let mut stream = broker
+        .documents()
+        .await
+        .download_evidence_package(authed(call, &judge))
+        .await
+        .expect("a package")
+        .into_inner();
+    let mut over_grpc = Vec::new();
+    while let Some(message) = stream.next().await {
+        over_grpc.extend_from_slice(&message.expect("a chunk").chunk);
+    }
+    let germany = broker.partner("DE-BJ");
+    let call = pb::DownloadEvidencePackageRequest { request_id: request.id.clone() };
+    let hidden = broker.documents().await.download_evidence_package(authed(call, &germany)).await;
+    assert_eq!(hidden.map(|_| ()).expect_err("not Germany's request").code(), Code::NotFound);
+
+    let trail = events(&broker, &france, &request.id).await;
+    let exports = trail.iter().filter(|e| e.action == "EVIDENCE_PACKAGE_EXPORTED").count();
+    assert_eq!(exports, 2, "each export is a custody event");
+    let store = broker.open_store().await;
+    mla_store::verify_audit(store.as_ref()).await.expect("read").expect("the trail verifies");
+
+    let Some(python) = jose_python() else {
+        broker.stop().await;
+        return;
+    };
+    let receipt =
+        jose_verify(&python, &jwks_url, "receipt", &evidence.receipt).await.expect("the receipt verifies");
+    assert_eq!(receipt["document_id"], evidence.id.as_str());
+    assert_eq!(receipt["request_id"], request.id.as_str());
+    assert_eq!(receipt["sha256"], sha256_hex(&content).as_str());
+    assert_eq!(receipt["size_bytes"], content.len());
+    let uploader = evidence.uploaded_by.as_ref().expect("an uploader");
+    assert_eq!(receipt["uploaded_by"]["subject"], uploader.subject.as_str());
+    assert!(receipt["received_time"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+    let dir = tempfile::tempdir().expect("a directory");
+    for (name, bytes) in [("rest.zip", &package[..]), ("grpc.zip", &over_grpc[..])] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("written");
+        let manifest = jose_verify(&python, &jwks_url, "package", path.to_str().expect("UTF-8"))
+            .await
+            .unwrap_or_else(|refused| panic!("{name} does not verify: {refused}"));
+        assert_eq!(manifest["signing_key"], kid.as_str());
+        let documents = manifest["documents"].as_array().expect("documents");
+        assert_eq!(documents.len(), 1, "the released evidence");
+        assert_eq!(
+            documents[0]["file"],
+            format!("documents/{}.pdf", evidence.id),
+            "never the uploader's path"
+        );
+        assert_eq!(documents[0]["use_restrictions"], serde_json::json!([restriction]));
+        assert_eq!(documents[0]["receipt"], evidence.receipt.as_str());
+        assert_eq!(manifest["request"]["conditions"][0]["status"], "ACCEPTED");
+        let custody = manifest["custody_events"].as_array().expect("custody events");
+        assert!(custody.iter().any(|e| e["action"] == "DOCUMENTS_RELEASED"));
+        assert_eq!(custody.last().map(|e| e["action"].clone()), Some("EVIDENCE_PACKAGE_EXPORTED".into()));
+        assert!(custody.last().is_some_and(|e| e["hash"] == manifest["audit_chain_head"]["hash"]));
+    }
+    let tampered = dir.path().join("tampered.zip");
+    let mut forged = package.to_vec();
+    let at = forged.windows(6).position(|w| w == b"%PDF-1").expect("the evidence is stored as is");
+    forged[at + 10] ^= 1;
+    std::fs::write(&tampered, forged).expect("written");
+    let refused = jose_verify(&python, &jwks_url, "package", tampered.to_str().expect("UTF-8")).await;
+    assert!(refused.is_err(), "a changed file is refused");
+    broker.stop().await;
+}
+
+/// A receipt whose payload was changed no longer verifies against the published key (checked here
+/// with the `jsonwebtoken` crate, the broker signing with its own key path).
+async fn a_tampered_receipt_fails(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    let request = under_review(&broker).await;
+    let france = broker.partner("FR-MOJ");
+    let letter = metadata(&request.id, pb::DocumentKind::LetterOfRequest, "demande.pdf");
+    let letter = upload(&broker, &france, letter, &pdf("Demande")).await.expect("uploaded");
+    let jwks: jsonwebtoken::jwk::JwkSet = http_client()
+        .get(format!("{}/.well-known/jwks.json", broker.gateway_url()))
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("a JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(&jwks.keys[0]).expect("an Ed25519 key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    let decode = |jws: &str| jsonwebtoken::decode::<serde_json::Value>(jws, &key, &validation);
+    assert_eq!(decode(&letter.receipt).expect("genuine").claims["sha256"], letter.sha256.as_str());
+
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = letter.receipt.split('.').collect();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).expect("base64")).expect("JSON");
+    claims["size_bytes"] = serde_json::json!(1);
+    let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+    let error = decode(&forged).expect_err("a changed receipt is refused");
+    assert_eq!(error.kind(), &jsonwebtoken::errors::ErrorKind::InvalidSignature);
+
+    // A retried upload answers the same receipt (Ed25519 signs deterministically).
+    let retry = |key: &str| pb::DocumentMetadata {
+        request_id_key: key.into(),
+        ..metadata(&request.id, pb::DocumentKind::Other, "a.txt")
+    };
+    let first = upload(&broker, &france, retry("k-1"), b"annex").await.expect("uploaded");
+    let again = upload(&broker, &france, retry("k-1"), b"annex").await.expect("replayed");
+    assert_eq!((again.id, again.receipt), (first.id, first.receipt));
+    broker.stop().await;
+}
+
 on_both_backends!(
+    receipts_and_packages_verify_with_an_independent_jose_library,
+    a_tampered_receipt_fails,
     a_broken_multipart_upload_stores_nothing,
     content_verification_names_changed_and_missing_content,
     documents_over_rest,

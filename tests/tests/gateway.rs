@@ -624,7 +624,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 21] = [
+const OPERATIONS: [(&str, &str); 23] = [
     ("get", "/docs"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -646,6 +646,8 @@ const OPERATIONS: [(&str, &str); 21] = [
     ("post", "/v1/requests/{id}/documents:release"),
     ("get", "/v1/documents/{id}"),
     ("get", "/v1/documents/{id}/content"),
+    ("get", "/v1/requests/{id}/evidence-package"),
+    ("get", "/.well-known/jwks.json"),
 ];
 
 #[tokio::test]

@@ -40,7 +40,7 @@ impl std::fmt::Debug for Download {
 }
 
 impl App {
-    fn content(&self) -> AppResult<&Content> {
+    pub(crate) fn content(&self) -> AppResult<&Content> {
         self.content.as_ref().ok_or_else(|| AppError::Unavailable("no content store is configured".into()))
     }
 
@@ -215,7 +215,7 @@ impl App {
     /// let the domain decide, and save at the version decided on. Custody does not move the version,
     /// but a change to the request meanwhile does: then the decision is taken again on the fresh
     /// request (or, with an etag, refused as stale).
-    async fn save_custody(
+    pub(crate) async fn save_custody(
         &self,
         principal: &Principal,
         request_id: RequestId,

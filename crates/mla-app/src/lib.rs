@@ -4,6 +4,7 @@
 
 mod documents;
 mod error;
+mod evidence;
 mod mask;
 mod partners;
 mod retention;
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use documents::{Download, Upload};
 pub use error::{AppError, Code};
+pub use evidence::{MANIFEST_FORMAT, MANIFEST_TYPE, RECEIPT_TYPE};
 pub use mask::{UpdateInput, request_paths};
 pub use partners::PartnerFields;
 pub use time::{ManualClock, SystemClock, TimeSource};
@@ -68,6 +70,8 @@ pub struct RequestFilter {
 pub struct App {
     store: Arc<dyn Store>,
     content: Option<Content>,
+    /// What receipts and evidence packages are signed with.
+    signing_key: Option<mla_auth::BrokerKey>,
     sla: SlaPolicy,
     clock: Arc<dyn TimeSource>,
     shutdown: CancellationToken,
@@ -97,6 +101,7 @@ impl App {
         Self {
             store,
             content: None,
+            signing_key: None,
             sla,
             clock: Arc::new(SystemClock),
             shutdown,
@@ -108,6 +113,17 @@ impl App {
     /// Without it, document uploads and downloads are UNAVAILABLE.
     pub fn with_content(self, content: Arc<dyn ContentStore>, max_bytes: u64) -> Self {
         Self { content: Some(Content { store: content, max_bytes }), ..self }
+    }
+
+    /// The same application signing receipts and evidence packages with `key`. Without it, uploads
+    /// answer no receipt and evidence packages are UNAVAILABLE.
+    pub fn with_signing_key(self, key: mla_auth::BrokerKey) -> Self {
+        Self { signing_key: Some(key), ..self }
+    }
+
+    /// The broker's signing key, whose public half the JWKS publishes.
+    pub fn signing_key(&self) -> Option<&mla_auth::BrokerKey> {
+        self.signing_key.as_ref()
     }
 
     /// The same application reading the time from `clock`.

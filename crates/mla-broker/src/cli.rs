@@ -59,6 +59,9 @@ pub enum Command {
     Demo,
     /// Print the effective configuration as TOML, secrets redacted.
     Config,
+    /// Print the public JWKS of the broker's signing key (what `/.well-known/jwks.json` serves), for
+    /// partners to check receipts and evidence packages offline.
+    SigningKey,
 }
 
 #[derive(Debug, Subcommand)]

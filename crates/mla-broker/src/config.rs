@@ -134,6 +134,7 @@ debug_with_redacted_url!(
         sla_urgent_hours,
         idempotency_retention_days,
         max_document_bytes,
+        signing_key_file,
     }
 );
 
@@ -208,6 +209,10 @@ pub struct ConfigLayer {
     /// [default: 2147483648 (2 GiB)]
     #[arg(long, global = true, value_name = "BYTES")]
     pub max_document_bytes: Option<u64>,
+    /// The broker's Ed25519 key that signs receipts and evidence packages, a PKCS#8 PEM file
+    /// [env: MLA_SIGNING_KEY_FILE] [default: a development key made once in the data directory]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub signing_key_file: Option<PathBuf>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -273,6 +278,7 @@ impl ConfigLayer {
             sla_urgent_hours: env_value(env, "MLA_SLA_URGENT_HOURS")?,
             idempotency_retention_days: env_value(env, "MLA_IDEMPOTENCY_RETENTION_DAYS")?,
             max_document_bytes: env_value(env, "MLA_MAX_DOCUMENT_BYTES")?,
+            signing_key_file: env_value(env, "MLA_SIGNING_KEY_FILE")?,
         })
     }
 
@@ -297,6 +303,7 @@ impl ConfigLayer {
             sla_urgent_hours: self.sla_urgent_hours.or(lower.sla_urgent_hours),
             idempotency_retention_days: self.idempotency_retention_days.or(lower.idempotency_retention_days),
             max_document_bytes: self.max_document_bytes.or(lower.max_document_bytes),
+            signing_key_file: self.signing_key_file.or(lower.signing_key_file),
         }
     }
 }
@@ -329,6 +336,8 @@ pub struct Config {
     /// The largest document an upload may store; a longer one is refused (RESOURCE_EXHAUSTED) and
     /// nothing of it kept.
     pub max_document_bytes: u64,
+    /// The broker's signing key (PKCS#8 PEM, Ed25519); `None`: the development key under `data_dir`.
+    pub signing_key_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -377,6 +386,7 @@ impl Config {
             sla_urgent_hours: layer.sla_urgent_hours.unwrap_or(72),
             idempotency_retention_days: layer.idempotency_retention_days.unwrap_or(30),
             max_document_bytes: layer.max_document_bytes.unwrap_or(mla_app::DEFAULT_MAX_DOCUMENT_BYTES),
+            signing_key_file: layer.signing_key_file,
         }
     }
 
@@ -496,6 +506,8 @@ impl Config {
             sla_normal_days: u32,
             sla_urgent_hours: u32,
             idempotency_retention_days: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            signing_key_file: Option<String>,
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
@@ -516,6 +528,7 @@ impl Config {
             sla_normal_days: self.sla_normal_days,
             sla_urgent_hours: self.sla_urgent_hours,
             idempotency_retention_days: self.idempotency_retention_days,
+            signing_key_file: path(&self.signing_key_file),
         };
         // Every field is a string, a number or an enum name, all of which TOML represents.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

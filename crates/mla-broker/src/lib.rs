@@ -61,7 +61,8 @@ pub async fn run_with_clock(
     let content = backend.content(&config.data_dir).await?;
     let app = App::new(backend.store(), config.sla(), shutdown.clone())
         .with_clock(clock)
-        .with_content(content, config.max_document_bytes);
+        .with_content(content, config.max_document_bytes)
+        .with_signing_key(signing_key(&config)?);
     // Where mutual TLS is configured, partners must present their certificate: on gRPC, and through
     // the in-process gateway too, which has no certificate to show.
     let authentication = mla_grpc::Authentication::new(verifier)
@@ -328,6 +329,17 @@ fn dev_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     mla_auth::dev_secret(&config.data_dir).with_context(|| {
         format!("cannot read or create the development token secret in {}", config.data_dir.display())
     })
+}
+
+/// The broker's signing key: the configured file, or the development key under the data directory.
+pub fn signing_key(config: &Config) -> anyhow::Result<mla_auth::BrokerKey> {
+    match &config.signing_key_file {
+        Some(path) => mla_auth::BrokerKey::from_file(path)
+            .with_context(|| format!("cannot use the signing key {}", path.display())),
+        None => mla_auth::BrokerKey::development(&config.data_dir).with_context(|| {
+            format!("cannot read or create the development signing key in {}", config.data_dir.display())
+        }),
+    }
 }
 
 /// Builds the token verifier, warning loudly in development mode and when an HS256 secret is used.

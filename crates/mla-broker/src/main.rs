@@ -53,6 +53,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => demo(&config).await?,
         Command::Config => print!("{}", config.to_redacted_toml()),
+        Command::SigningKey => println!("{:#}", mla_broker::signing_key(&config)?.jwks()),
     }
     Ok(ExitCode::SUCCESS)
 }

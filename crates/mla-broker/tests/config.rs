@@ -273,6 +273,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
         sla_urgent_hours,
         idempotency_retention_days,
         max_document_bytes,
+        signing_key_file,
     } = all;
     // Destructured without `..`, so that a key added to the configuration but not to the example
     // breaks this test at compile time.
@@ -282,7 +283,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     assert!(log.is_some() && log_format.is_some());
     assert!(tls_cert.is_some() && tls_key.is_some() && tls_client_ca.is_some());
     assert!(sla_normal_days.is_some() && sla_urgent_hours.is_some() && idempotency_retention_days.is_some());
-    assert!(max_document_bytes.is_some());
+    assert!(max_document_bytes.is_some() && signing_key_file.is_some());
 }
 
 #[test]

@@ -688,6 +688,10 @@ pub struct Document {
     pub use_restrictions: Vec<String>,
     pub uploaded_by: Actor,
     pub create_time: Option<DateTime<Utc>>,
+    /// The broker's signed receipt of the upload (a compact JWS, EdDSA, checkable with
+    /// `/.well-known/jwks.json`); in the upload's answer only, empty elsewhere.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub receipt: String,
 }
 
 impl From<pb::Document> for Document {
@@ -714,7 +718,43 @@ impl From<pb::Document> for Document {
                 partner_code: actor.partner_code,
             },
             create_time: time_out(d.create_time.as_ref()),
+            receipt: d.receipt,
         }
+    }
+}
+
+/// The broker's public signing keys (RFC 7517 JWKS), to check receipts and evidence packages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// One Ed25519 public key (RFC 8037).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url.
+    pub x: String,
+    /// The key's RFC 7638 thumbprint, named by each signature's `kid`.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+impl From<pb::ListSigningKeysResponse> for Jwks {
+    fn from(answer: pb::ListSigningKeysResponse) -> Self {
+        let keys = answer
+            .keys
+            .into_iter()
+            .map(|k| Jwk { kty: k.kty, crv: k.crv, x: k.x, kid: k.kid, alg: k.alg, use_: k.r#use })
+            .collect();
+        Jwks { keys }
     }
 }
 

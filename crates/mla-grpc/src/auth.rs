@@ -12,8 +12,10 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower_http::auth::{AsyncAuthorizeRequest, AsyncRequireAuthorizationLayer};
 
 /// Services any caller may reach: load balancers probe health, and grpcurl lists services.
-const OPEN_PREFIXES: [&str; 3] = [
+const OPEN_PREFIXES: [&str; 4] = [
     "/grpc.health.v1.Health/",
+    // The broker's public keys, so that anyone can check a receipt or a package.
+    "/mla.v1.DocumentService/ListSigningKeys",
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];

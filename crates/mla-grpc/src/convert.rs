@@ -433,6 +433,7 @@ pub fn document_out(d: Document) -> pb::Document {
         use_restrictions: d.use_restrictions,
         uploaded_by: Some(actor_out(d.uploaded_by)),
         create_time: Some(timestamp_out(d.create_time)),
+        receipt: String::new(),
     }
 }
 

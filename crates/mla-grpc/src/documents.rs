@@ -95,7 +95,8 @@ impl DocumentService for Documents {
             .upload_document(&principal, upload, key(&metadata.request_id_key), chunks)
             .await
             .map_err(status_of)?;
-        Ok(Response::new(document_out(document)))
+        let receipt = self.app.receipt(&document);
+        Ok(Response::new(pb::Document { receipt, ..document_out(document) }))
     }
 
     async fn get_document(
@@ -176,5 +177,39 @@ impl DocumentService for Documents {
         Ok(Response::new(pb::ReleaseDocumentsResponse {
             documents: released.into_iter().map(document_out).collect(),
         }))
+    }
+
+    type DownloadEvidencePackageStream = Self::DownloadDocumentStream;
+
+    async fn download_evidence_package(
+        &self,
+        call: Request<pb::DownloadEvidencePackageRequest>,
+    ) -> Result<Response<Self::DownloadEvidencePackageStream>, Status> {
+        let principal = principal(&call)?;
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "request_id", &call.get_ref().request_id);
+        let id = fields.finish(id)?;
+        let package = self.app.export_evidence_package(&principal, id).await.map_err(status_of)?;
+        let chunks = package.map(|piece| {
+            piece
+                .map(|bytes| pb::DownloadDocumentResponse { document: None, chunk: bytes.to_vec() })
+                .map_err(status_of)
+        });
+        Ok(Response::new(Box::pin(chunks)))
+    }
+
+    async fn list_signing_keys(
+        &self,
+        _call: Request<pb::ListSigningKeysRequest>,
+    ) -> Result<Response<pb::ListSigningKeysResponse>, Status> {
+        let keys = self.app.signing_key().map(|key| key.public_jwk()).into_iter().map(|jwk| pb::SigningKey {
+            kty: jwk.kty,
+            crv: jwk.crv,
+            x: jwk.x,
+            kid: jwk.kid,
+            alg: jwk.alg,
+            r#use: jwk.use_,
+        });
+        Ok(Response::new(pb::ListSigningKeysResponse { keys: keys.collect() }))
     }
 }

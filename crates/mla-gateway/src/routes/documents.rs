@@ -15,7 +15,7 @@ use pb::upload_document_request::Part;
 
 use super::{Gateway, Params, json_object, query, typed, with_etag};
 use crate::dto::{
-    Document, DocumentList, NEW_DOCUMENT_MEMBERS, NewDocument, PageQuery, Release, ReleasedDocuments,
+    Document, DocumentList, Jwks, NEW_DOCUMENT_MEMBERS, NewDocument, PageQuery, Release, ReleasedDocuments,
 };
 use crate::problem::ApiError;
 use crate::upstream::Caller;
@@ -336,6 +336,69 @@ pub async fn download_document(
         headers
             .append(HeaderName::from_static(USE_RESTRICTIONS), HeaderValue::from_str(&value).expect("ASCII"));
     }
+    Ok(response)
+}
+
+/// Downloads the request's evidence package: a ZIP of every released document the caller may see
+/// (`documents/{id}.{ext}`), `manifest.json` and `manifest.json.jws`, the manifest signed by the broker
+/// (a compact JWS whose payload is exactly `manifest.json`'s bytes; keys at `/.well-known/jwks.json`).
+/// The export is recorded in the request's audit trail (`EVIDENCE_PACKAGE_EXPORTED`).
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}/evidence-package",
+    tag = "documents",
+    operation_id = "DownloadEvidencePackage",
+    params(("id" = String, Path, description = "The request's id")),
+    responses(
+        (status = 200, description = "The package.", content_type = "application/zip", body = Vec<u8>,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"evidence-{id}.zip\"`"))),
+    ),
+)]
+pub async fn download_evidence_package(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(request_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let file_name = format!("evidence-{}.zip", super::segment(&request_id));
+    let message = pb::DownloadEvidencePackageRequest { request_id };
+    let mut messages = gateway
+        .documents()
+        .download_evidence_package(caller.stream_call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    // The first piece (or the failure) arrives before the answer's status is chosen.
+    let first = messages.next().await.transpose().map_err(|s| caller.fail(s))?;
+    let body = futures::stream::iter(first.map(Ok)).chain(messages).map(|message| match message {
+        Ok(message) => Ok(Bytes::from(message.chunk)),
+        Err(status) => Err(std::io::Error::other(status.message().to_owned())),
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    headers.insert(header::CONTENT_DISPOSITION, content_disposition(&file_name));
+    Ok(response)
+}
+
+/// The broker's public signing keys, as a JWKS: what checks upload receipts and evidence packages.
+/// Open to anyone, without a token.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "documents",
+    operation_id = "ListSigningKeys",
+    security(()),
+    responses((status = 200, description = "The keys.", content_type = "application/jwk-set+json", body = Jwks)),
+)]
+pub async fn list_signing_keys(State(gateway): State<Gateway>, caller: Caller) -> Result<Response, ApiError> {
+    let keys = gateway
+        .documents()
+        .list_signing_keys(caller.call(pb::ListSigningKeysRequest {}))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let mut response = axum::Json(Jwks::from(keys)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
     Ok(response)
 }
 

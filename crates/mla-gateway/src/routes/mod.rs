@@ -69,6 +69,7 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .routes(routes!(documents::list_documents))
         .routes(routes!(documents::get_document))
         .routes(routes!(documents::release_documents))
+        .routes(routes!(documents::list_signing_keys))
         .routes(routes!(operations::openapi_json))
         .routes(routes!(operations::healthz))
         .routes(routes!(operations::readyz))
@@ -79,6 +80,7 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
     let streaming = OpenApiRouter::new()
         .routes(routes!(events::watch_events))
         .routes(routes!(documents::download_document))
+        .routes(routes!(documents::download_evidence_package))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(DefaultBodyLimit::max(config.body_limit));
     let uploads =
