@@ -718,7 +718,19 @@ async fn a_tampered_receipt_fails(backend: Backend) {
     };
     let first = upload(&broker, &france, retry("k-1"), b"annex").await.expect("uploaded");
     let again = upload(&broker, &france, retry("k-1"), b"annex").await.expect("replayed");
-    assert_eq!((again.id, again.receipt), (first.id, first.receipt));
+    assert_eq!((&again.id, &again.receipt), (&first.id, &first.receipt));
+    // The uploader's side reads it again on the document; the other side gets none.
+    let get = |token: String| {
+        let call = pb::GetDocumentRequest { id: first.id.clone() };
+        let broker = &broker;
+        async move {
+            broker.documents().await.get_document(authed(call, &token)).await.expect("read").into_inner()
+        }
+    };
+    assert_eq!(get(france.clone()).await.receipt, first.receipt);
+    assert_eq!(get(broker.token_for("registrar")).await.receipt, "");
+    let listed = list(&broker, &france, &request.id).await;
+    assert!(listed.iter().all(|d| !d.receipt.is_empty()), "France uploaded them all");
     broker.stop().await;
 }
 

@@ -45,6 +45,12 @@ impl App {
         }
     }
 
+    /// The receipt as `principal` may read it: the uploader's side gets it again (to replace a lost
+    /// one), the other side gets none.
+    pub fn receipt_for(&self, principal: &Principal, document: &Document) -> String {
+        if document.is_uploaders_side(principal) { self.receipt(document) } else { String::new() }
+    }
+
     /// Exports `request_id`'s evidence package for `principal`: the export is recorded in the
     /// request's chain first, then the manifest (with the chain's head as the reader sees it, the
     /// export included) is signed and the ZIP streams out.

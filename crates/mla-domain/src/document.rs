@@ -478,6 +478,12 @@ impl Document {
         }
     }
 
+    /// Whether `principal` is on the side that uploaded the document, whose receipt it is to keep
+    /// (NCIJC staff for the NCIJC's uploads, the partner for its own).
+    pub fn is_uploaders_side(&self, principal: &Principal) -> bool {
+        principal.partner_code().map(|code| code.to_string()) == self.uploaded_by.partner_code
+    }
+
     /// The document's file name inside an evidence package: its id and, from the uploader's file
     /// name, only an extension of up to 8 ASCII letters and digits (so nothing the uploader wrote can
     /// become a path).

@@ -689,7 +689,7 @@ pub struct Document {
     pub uploaded_by: Actor,
     pub create_time: Option<DateTime<Utc>>,
     /// The broker's signed receipt of the upload (a compact JWS, EdDSA, checkable with
-    /// `/.well-known/jwks.json`); in the upload's answer only, empty elsewhere.
+    /// `/.well-known/jwks.json`); answered to the side that uploaded the document, left out otherwise.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub receipt: String,
 }

@@ -108,7 +108,8 @@ impl DocumentService for Documents {
         let id = document_id_in(&mut fields, "id", &call.get_ref().id);
         let id = fields.finish(id)?;
         let document = self.app.get_document(&principal, id).await.map_err(status_of)?;
-        Ok(Response::new(document_out(document)))
+        let receipt = self.app.receipt_for(&principal, &document);
+        Ok(Response::new(pb::Document { receipt, ..document_out(document) }))
     }
 
     async fn list_documents(
@@ -123,7 +124,11 @@ impl DocumentService for Documents {
         let page =
             self.app.list_documents(&principal, id, m.page_size, &m.page_token).await.map_err(status_of)?;
         Ok(Response::new(pb::ListDocumentsResponse {
-            documents: page.items.into_iter().map(document_out).collect(),
+            documents: page
+                .items
+                .into_iter()
+                .map(|d| pb::Document { receipt: self.app.receipt_for(&principal, &d), ..document_out(d) })
+                .collect(),
             next_page_token: page.next_page_token,
         }))
     }
