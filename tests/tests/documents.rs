@@ -631,6 +631,26 @@ async fn receipts_and_packages_verify_with_an_independent_jose_library(backend: 
     let store = broker.open_store().await;
     mla_store::verify_audit(store.as_ref()).await.expect("read").expect("the trail verifies");
 
+    // The broker's own offline check (`mla-broker verify-package`) agrees, and refuses a changed file
+    // or another key.
+    let jwks_text = http_client().get(&jwks_url).send().await.expect("an answer").text().await.expect("text");
+    let offline = mla_broker::verify::verify_package(&jwks_text, std::io::Cursor::new(&package[..]));
+    assert_eq!(offline.expect("verifies offline")["documents"][0]["sha256"], evidence.sha256.as_str());
+    let mut forged = package.to_vec();
+    let at = forged.windows(6).position(|w| w == b"%PDF-1").expect("the evidence is stored as is");
+    forged[at + 10] ^= 1;
+    assert!(mla_broker::verify::verify_package(&jwks_text, std::io::Cursor::new(&forged[..])).is_err());
+    let stranger =
+        mla_auth::BrokerKey::development(tempfile::tempdir().expect("a directory").path()).expect("a key");
+    let other_keys = stranger.jwks().to_string();
+    assert!(mla_broker::verify::verify_package(&other_keys, std::io::Cursor::new(&package[..])).is_err());
+    let receipt = mla_auth::verify_jws(&jwks_text, &evidence.receipt).expect("the receipt verifies offline");
+    assert!(mla_auth::verify_jws(&other_keys, &evidence.receipt).is_err());
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&receipt).expect("JSON")["document_id"],
+        evidence.id.as_str()
+    );
+
     let Some(python) = jose_python() else {
         broker.stop().await;
         return;
@@ -669,9 +689,6 @@ async fn receipts_and_packages_verify_with_an_independent_jose_library(backend: 
         assert!(custody.last().is_some_and(|e| e["hash"] == manifest["audit_chain_head"]["hash"]));
     }
     let tampered = dir.path().join("tampered.zip");
-    let mut forged = package.to_vec();
-    let at = forged.windows(6).position(|w| w == b"%PDF-1").expect("the evidence is stored as is");
-    forged[at + 10] ^= 1;
     std::fs::write(&tampered, forged).expect("written");
     let refused = jose_verify(&python, &jwks_url, "package", tampered.to_str().expect("UTF-8")).await;
     assert!(refused.is_err(), "a changed file is refused");

@@ -30,7 +30,7 @@ mod verifier;
 pub use config::{AuthConfig, KeySource};
 pub use dev::{DEV_AUDIENCE, DEV_ISSUER, DEV_SECRET_FILE, dev_secret, mint_token};
 pub use error::{AuthError, AuthSetupError, MintError};
-pub use signing::{BrokerKey, DEV_SIGNING_KEY_FILE, PublicJwk};
+pub use signing::{BrokerKey, DEV_SIGNING_KEY_FILE, PublicJwk, verify_jws};
 pub use verifier::{MAX_TOKEN_BYTES, Verifier, bearer_token};
 
 /// The shortest HS256 secret accepted, in bytes. RFC 7518 section 3.2 requires an HMAC key at least as

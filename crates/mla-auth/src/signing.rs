@@ -135,6 +135,28 @@ impl BrokerKey {
     }
 }
 
+/// Checks a compact JWS offline against a JWKS document (`alg` EdDSA, `kid` one of the set's keys) and
+/// returns its payload's bytes, or why it does not verify.
+pub fn verify_jws(jwks: &str, jws: &str) -> Result<Vec<u8>, String> {
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_str(jwks).map_err(|e| format!("not a JWKS: {e}"))?;
+    let header = jsonwebtoken::decode_header(jws.trim()).map_err(|e| format!("not a compact JWS: {e}"))?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(format!("signed with {:?}, not EdDSA", header.alg));
+    }
+    let kid = header.kid.ok_or("the JWS names no key (kid)")?;
+    let jwk = set.find(&kid).ok_or_else(|| format!("the JWKS has no key {kid}"))?;
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| format!("key {kid}: {e}"))?;
+    let (signing_input, signature) = jws.trim().rsplit_once('.').ok_or("not a compact JWS")?;
+    let (_, payload) = signing_input.split_once('.').ok_or("not a compact JWS")?;
+    let genuine = jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key, Algorithm::EdDSA)
+        .map_err(|e| format!("cannot check the signature: {e}"))?;
+    if !genuine {
+        return Err("the signature does not match: the content was changed or signed by another key".into());
+    }
+    URL_SAFE_NO_PAD.decode(payload).map_err(|e| format!("the payload is not base64url: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +185,12 @@ mod tests {
         );
         assert_eq!(decoded.unwrap().claims["document_id"], "d");
         assert_eq!(key.sign("JWT", b"{}"), key.sign("JWT", b"{}"), "Ed25519 is deterministic");
+        let jwks = key.jwks().to_string();
+        assert_eq!(verify_jws(&jwks, &jws).unwrap(), br#"{"document_id":"d"}"#);
+        let (head, rest) = jws.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        // `e30` is `{}`: another payload under the same signature.
+        assert!(verify_jws(&jwks, &format!("{head}.e30.{signature}")).is_err());
     }
 
     #[test]

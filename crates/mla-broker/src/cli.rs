@@ -62,6 +62,24 @@ pub enum Command {
     /// Print the public JWKS of the broker's signing key (what `/.well-known/jwks.json` serves), for
     /// partners to check receipts and evidence packages offline.
     SigningKey,
+    /// Check an upload's receipt offline against a JWKS file and print its payload. Exits 0 when it
+    /// verifies, 3 when it does not.
+    VerifyReceipt {
+        /// The broker's JWKS (`mla-broker signing-key`, or `/.well-known/jwks.json`)
+        #[arg(long, value_name = "PATH")]
+        jwks: PathBuf,
+        /// The receipt: a compact JWS
+        receipt: String,
+    },
+    /// Check an evidence package offline: its manifest's signature against a JWKS file, and every
+    /// file's SHA-256 and size against the manifest. Exits 0 when it verifies, 3 when it does not.
+    VerifyPackage {
+        /// The broker's JWKS (`mla-broker signing-key`, or `/.well-known/jwks.json`)
+        #[arg(long, value_name = "PATH")]
+        jwks: PathBuf,
+        /// The package, a ZIP file
+        package: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

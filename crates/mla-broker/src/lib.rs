@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod telemetry;
+pub mod verify;
 
 use std::net::SocketAddr;
 use std::path::Path;

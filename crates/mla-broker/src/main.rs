@@ -54,8 +54,38 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo => demo(&config).await?,
         Command::Config => print!("{}", config.to_redacted_toml()),
         Command::SigningKey => println!("{:#}", mla_broker::signing_key(&config)?.jwks()),
+        Command::VerifyReceipt { jwks, receipt } => {
+            let jwks =
+                std::fs::read_to_string(&jwks).with_context(|| format!("cannot read {}", jwks.display()))?;
+            let payload = mla_auth::verify_jws(&jwks, &receipt)
+                .and_then(|payload| String::from_utf8(payload).map_err(|_| "its payload is not text".into()));
+            return Ok(verified("receipt", payload));
+        }
+        Command::VerifyPackage { jwks, package } => {
+            let jwks =
+                std::fs::read_to_string(&jwks).with_context(|| format!("cannot read {}", jwks.display()))?;
+            let file = std::fs::File::open(&package)
+                .with_context(|| format!("cannot read {}", package.display()))?;
+            let manifest = mla_broker::verify::verify_package(&jwks, std::io::BufReader::new(file));
+            return Ok(verified("package", manifest.map(|m| format!("{m:#}"))));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what verified (exit 0) or why it did not (exit 3, as for a broken audit trail).
+fn verified(what: &str, outcome: Result<String, String>) -> ExitCode {
+    match outcome {
+        Ok(payload) => {
+            println!("{payload}");
+            eprintln!("{what} verified");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("{what} NOT verified: {why}");
+            ExitCode::from(EXIT_AUDIT_BROKEN)
+        }
+    }
 }
 
 async fn audit_verify(config: &Config, content: bool) -> anyhow::Result<ExitCode> {
