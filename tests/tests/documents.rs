@@ -624,6 +624,13 @@ async fn receipts_and_packages_verify_with_an_independent_jose_library(backend: 
     let call = pb::DownloadEvidencePackageRequest { request_id: request.id.clone() };
     let hidden = broker.documents().await.download_evidence_package(authed(call, &germany)).await;
     assert_eq!(hidden.map(|_| ()).expect_err("not Germany's request").code(), Code::NotFound);
+    let hidden = http_client()
+        .get(format!("{}/v1/requests/{}/evidence-package", broker.gateway_url(), request.id))
+        .bearer_auth(&germany)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(hidden.status(), 404, "nor over REST");
 
     let trail = events(&broker, &france, &request.id).await;
     let exports = trail.iter().filter(|e| e.action == "EVIDENCE_PACKAGE_EXPORTED").count();
