@@ -31,7 +31,7 @@ const STREAMS_PER_CONNECTION: usize = 10;
 /// Streams following the writes.
 pub const FOLLOWING_STREAMS: usize = 100;
 /// Writes in flight at most while the rate is offered: beyond it, the broker sets the pace.
-const IN_FLIGHT: usize = 256;
+const IN_FLIGHT: usize = 32;
 
 /// What the feed workload measured on one backend.
 #[derive(Debug)]
