@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mla_domain::clock::SlaPolicy;
 use mla_domain::lifecycle::Context;
-use mla_domain::{Principal, Role};
+use mla_domain::{Principal, Role, Scope};
 use mla_store::conformance::{at, request_id, sample_content, sample_partner};
 use mla_store::{EventReader, Store, StoreError};
 use mla_store_postgres::PostgresStore;
@@ -107,8 +107,9 @@ async fn race_the_feed(a_takes_its_id_first: bool) {
     };
     let request_a = store.create_request(draft("A"), None).await.expect("stored");
     let request_b = store.create_request(draft("B"), None).await.expect("stored");
-    let start =
-        store.events_after(&EventReader::Verifier, 0, 10).await.expect("read").last().expect("events").cursor;
+    // The feed as staff read it (the verifier reads past the feed's horizon).
+    let staff_feed = EventReader::Scope(Scope::Ncijc);
+    let start = store.events_after(&staff_feed, 0, 10).await.expect("read").last().expect("events").cursor;
     let submit = |request| {
         mla_domain::transition(request, &Command::new(Action::Submit), &judge, &ctx).expect("decided")
     };
@@ -164,12 +165,12 @@ async fn race_the_feed(a_takes_its_id_first: bool) {
         write_a.is_finished() || on_advisory == 1
     })
     .await;
-    let early = store.events_after(&EventReader::Verifier, start, 10).await.expect("read");
+    let early = store.events_after(&staff_feed, start, 10).await.expect("read");
 
     sqlx::query("ROLLBACK").execute(&mut event_slot).await.expect("B's place is free");
     let stored_b = write_b.await.expect("joined").expect("B is stored");
     let stored_a = write_a.await.expect("joined").expect("A is stored");
-    let feed = store.events_after(&EventReader::Verifier, start, 10).await.expect("read");
+    let feed = store.events_after(&staff_feed, start, 10).await.expect("read");
     let mut written: Vec<_> = feed.iter().map(|e| (e.request_id, e.seq)).collect();
     written.sort();
     let mut expected = [(stored_a.id, 2), (stored_b.id, 2)];
@@ -393,5 +394,24 @@ async fn overdue_lists_read_past_a_chunk_of_other_requests() {
     assert_eq!(store.list_requests(&all).await.expect("read").len(), 215);
     let one = RequestQuery { overdue_at: Some(overdue_at), ..RequestQuery::new(Scope::Ncijc, 1) };
     assert_eq!(store.list_requests(&one).await.expect("read").len(), 1);
+    store.close().await;
+}
+
+/// The feed's horizon is the server's oldest running transaction, whatever its database; the audit
+/// verifier reads what has committed, so a long transaction elsewhere hides nothing from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_transaction_elsewhere_on_the_server_does_not_hide_events_from_the_verifier() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let Some(elsewhere) = TestDatabase::create().await else { return };
+    let mut long = elsewhere.connect().await;
+    sqlx::query("BEGIN").execute(&mut long).await.expect("begun");
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut long).await.expect("a transaction id taken");
+
+    let store = PostgresStore::connect_with(database.options(), 2).await.expect("connects");
+    write_something(&store, "FR-MOJ").await;
+    let report = mla_store::verify_audit(&store).await.expect("read").expect("every chain verifies");
+    assert_eq!(report.requests, 1);
+
+    sqlx::query("ROLLBACK").execute(&mut long).await.expect("rolled back");
     store.close().await;
 }

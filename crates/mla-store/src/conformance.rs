@@ -1336,13 +1336,15 @@ pub async fn feed_followers_never_miss_an_event(store: &dyn Store) {
         done.store(true, Ordering::SeqCst);
     };
     let follower = async {
+        // The feed as staff follow it (the verifier reads past the feed's horizon).
+        let staff = EventReader::Scope(Scope::Ncijc);
         let mut seen = Vec::new();
         let mut cursor = 0;
         loop {
             // Read the flag first: if the writers were done before this page was read, an empty page
             // means the follower has everything.
             let finished = done.load(Ordering::SeqCst);
-            let page = store.events_after(&EventReader::Verifier, cursor, 1000).await.expect("read");
+            let page = store.events_after(&staff, cursor, 1000).await.expect("read");
             if let Some(last) = page.last() {
                 cursor = last.cursor;
             }

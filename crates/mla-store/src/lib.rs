@@ -100,7 +100,8 @@ pub struct RequestHead {
     pub state: State,
 }
 
-/// Who reads the event feed: a principal's scope, or the audit verifier, which reads everything.
+/// Who reads the event feed: a principal's scope, or the audit verifier, which reads everything that
+/// has committed (not held back, as the feed is, until smaller cursors can no longer commit).
 #[derive(Debug, Clone)]
 pub enum EventReader {
     Scope(Scope),
