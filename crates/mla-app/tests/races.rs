@@ -1,9 +1,11 @@
 //! Lost races, made deterministic: a competitor commits a change between the moment a use case loads
 //! a request and the moment it saves. The competitor is a store wrapper over a real SQLite database
-//! that, before letting a save through, has a supervisor reassign the request first.
+//! that, before letting a save through, has a supervisor reassign the request first. The same wrapper
+//! counts the live feed's reads, and can make them slow, so that watchers meet while one runs.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use mla_app::{App, AppError, ManualClock, PartnerFields};
@@ -25,6 +27,10 @@ struct Interloper {
     inner: SqliteStore,
     races: AtomicUsize,
     competitor: Principal,
+    /// The feed's reads so far.
+    feed_reads: AtomicUsize,
+    /// Whether each feed read takes a while.
+    slow_feed: AtomicBool,
     /// Where the documents' content goes, removed with the store.
     content: tempfile::TempDir,
 }
@@ -111,6 +117,10 @@ impl Store for Interloper {
         self.inner.request_events(id, reader, after, limit).await
     }
     async fn events_after(&self, reader: &EventReader, after: i64, limit: u32) -> StoreResult<Vec<Event>> {
+        self.feed_reads.fetch_add(1, Ordering::SeqCst);
+        if self.slow_feed.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         self.inner.events_after(reader, after, limit).await
     }
     fn event_signal(&self) -> tokio::sync::watch::Receiver<i64> {
@@ -152,7 +162,14 @@ async fn submitted() -> (App, Arc<Interloper>, RequestId) {
     let supervisor = Principal::staff("supervisor-9", [Role::Supervisor]).unwrap();
     let inner = SqliteStore::open("sqlite::memory:").await.unwrap();
     let content = tempfile::tempdir().unwrap();
-    let store = Arc::new(Interloper { inner, races: AtomicUsize::new(0), competitor: supervisor, content });
+    let store = Arc::new(Interloper {
+        inner,
+        races: AtomicUsize::new(0),
+        competitor: supervisor,
+        feed_reads: AtomicUsize::new(0),
+        slow_feed: AtomicBool::new(false),
+        content,
+    });
     let content = mla_store::content::FileContent::open(store.content.path()).unwrap();
     let app = App::new(store.clone(), Default::default(), CancellationToken::new())
         .with_clock(Arc::new(ManualClock::at(instant())))
@@ -255,4 +272,29 @@ async fn a_custody_write_that_loses_a_race_is_decided_again_and_the_audit_holds(
     assert_eq!(request.version, 3, "create, submit, the competitor's assignment: custody adds no version");
     let report = mla_store::verify_audit(store.as_ref()).await.unwrap().expect("the trail is sound");
     assert_eq!(report.events, 4);
+}
+
+/// Followers of one scope woken by one commit share the feed's reads: twenty watchers cost a read or
+/// two per commit, not twenty, and each still receives the event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followers_of_one_scope_share_the_feeds_reads() {
+    use futures::StreamExt;
+    let (app, store, id) = submitted().await;
+    let auditor = Principal::staff("auditor-1", [Role::Auditor]).unwrap();
+    let head = store.events_after(&EventReader::Verifier, 0, 100).await.unwrap().last().unwrap().cursor;
+    store.slow_feed.store(true, Ordering::SeqCst);
+    let mut followers: Vec<_> = (0..20).map(|_| app.watch_events(&auditor, head)).collect();
+    // Every watcher reads the empty page after the head, then waits for the signal.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = store.feed_reads.load(Ordering::SeqCst);
+    app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), "", None).await.unwrap();
+    for follower in &mut followers {
+        let event = tokio::time::timeout(Duration::from_secs(5), follower.next()).await;
+        let event = event.expect("delivered in time").expect("the stream is open").expect("an event");
+        assert_eq!(event.action, "ACKNOWLEDGE");
+    }
+    // The page with the event, then the empty page after it: each read once, give or take a straggler.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reads = store.feed_reads.load(Ordering::SeqCst) - before;
+    assert!(reads <= 6, "{reads} reads of the feed for 20 followers of one commit");
 }
