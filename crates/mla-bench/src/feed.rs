@@ -1,6 +1,5 @@
-//! The live feed and the broker's memory, measured on a broker in a process of its own (this binary
-//! run again with `--serve-broker`), so that the resident set read from `/proc` is the broker's alone
-//! and the load generator and the streams' clients are elsewhere, as partners' systems are.
+//! The live feed and the broker's memory, measured on a broker in a process of its own
+//! ([`BrokerProcess`]).
 //!
 //! - idle: the broker's resident set after it started and served a few calls;
 //! - idle streams: the resident set with [`IDLE_STREAMS`] WatchEvents streams open and quiet;
@@ -9,20 +8,17 @@
 //!   decided the transition, before writing it) to its arrival on the stream (this machine's clock,
 //!   the same one), so it holds the write, the commit's signal and the delivery.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
-use mla_domain::Role;
 use mla_proto::v1 as pb;
-use mla_tests::{Backend, Broker, RequestServiceClient, action, authed};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use tokio::process::{Child, Command};
+use mla_tests::{RequestServiceClient, action, authed};
 use tonic::transport::Channel;
 
 use crate::load::Figures;
-use crate::workloads::{Endpoints, Target};
+use crate::process::BrokerProcess;
+use crate::workloads::Target;
 
 /// Quiet streams open at once, as partners' systems and staff tools waiting for news keep them.
 pub const IDLE_STREAMS: usize = 1_000;
@@ -45,69 +41,6 @@ pub struct FeedFigures {
     /// Deliveries expected (events × streams) that did not arrive.
     pub missing: usize,
     pub peak_following_mib: f64,
-}
-
-/// The broker in its own process: its endpoints and tokens, and its pid for `/proc`.
-struct BrokerProcess {
-    child: Child,
-    endpoints: Endpoints,
-    /// The auditor's token: the streams see every event.
-    watcher: String,
-}
-
-/// What a `--serve-broker` process tells the harness on its first line of output.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Announcement {
-    endpoints: Endpoints,
-    watcher: String,
-}
-
-/// The `--serve-broker` side: boots a broker on `backend` (a fresh database), prints its endpoints
-/// and tokens as one JSON line, serves until its standard input closes, then drains.
-pub async fn serve(backend: Backend) -> anyhow::Result<()> {
-    let broker = Broker::start(backend).await.context("PostgreSQL skipped (MLA_SKIP_POSTGRES=1)")?;
-    let announcement = Announcement {
-        endpoints: Endpoints::prepare(&broker).await,
-        watcher: broker.staff("auditor-1", &[Role::Auditor]),
-    };
-    println!("{}", serde_json::to_string(&announcement)?);
-    tokio::io::stdin().read_to_end(&mut Vec::new()).await?;
-    broker.stop().await;
-    Ok(())
-}
-
-impl BrokerProcess {
-    async fn spawn(backend: &str) -> anyhow::Result<BrokerProcess> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["--serve-broker", backend])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdout = child.stdout.take().context("the child's output")?;
-        let line = BufReader::new(stdout).lines().next_line().await?.context("the broker did not start")?;
-        let Announcement { endpoints, watcher } = serde_json::from_str(&line)?;
-        Ok(BrokerProcess { child, endpoints, watcher })
-    }
-
-    /// The broker's resident set now, in MiB.
-    fn rss_mib(&self) -> anyhow::Result<f64> {
-        let pid = self.child.id().context("the broker is running")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("VmRSS in /proc/<pid>/status")?;
-        Ok(kib / 1024.0)
-    }
-
-    /// Closes the broker's input, which makes it drain and exit.
-    async fn stop(mut self) -> anyhow::Result<()> {
-        drop(self.child.stdin.take());
-        self.child.wait().await?;
-        Ok(())
-    }
 }
 
 /// Opens `count` WatchEvents streams after `cursor`, [`STREAMS_PER_CONNECTION`] to a connection.

@@ -6,9 +6,11 @@
 //!     cargo run --release -p mla-bench -- --backend both --clients 1,8,32 --calls 1000
 
 mod bare;
+mod documents;
 mod feed;
 mod load;
 mod pgbench;
+mod process;
 mod sqlite_loop;
 mod workloads;
 
@@ -55,6 +57,9 @@ struct Args {
     /// Seconds the feed's writes are offered for.
     #[arg(long, default_value_t = 10, env = "MLA_BENCH_FEED_SECONDS")]
     feed_seconds: usize,
+    /// The size of the document the documents workload moves, in MiB.
+    #[arg(long, default_value_t = 1024, env = "MLA_BENCH_DOCUMENT_MIB")]
+    document_mib: usize,
     /// Internal: serve a broker for the feed workload, in this process, until standard input closes.
     #[arg(long, value_enum, hide = true)]
     serve_broker: Option<Backends>,
@@ -74,6 +79,8 @@ enum Workload {
     Reads,
     /// The live feed and the broker's memory, on a broker in a process of its own.
     Feed,
+    /// One large document up and down over both faces beside the disk's speed (not run by default).
+    Documents,
 }
 
 /// What a figure should reach against its bound (issue 10).
@@ -178,8 +185,8 @@ fn ms(d: Duration) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.serve_broker {
-        Some(Backends::Sqlite) => return feed::serve(Backend::Sqlite).await,
-        Some(Backends::Postgres) => return feed::serve(Backend::Postgres).await,
+        Some(Backends::Sqlite) => return process::serve(Backend::Sqlite).await,
+        Some(Backends::Postgres) => return process::serve(Backend::Postgres).await,
         Some(Backends::Both) => anyhow::bail!("--serve-broker serves one backend"),
         None => {}
     }
@@ -206,12 +213,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut lines = Vec::new();
     let mut feeds = Vec::new();
+    let mut moved = Vec::new();
     for &backend in backends {
         let Some(broker) = Broker::start(backend).await else {
             println!("PostgreSQL skipped (MLA_SKIP_POSTGRES=1)");
             continue;
         };
-        if args.only.iter().any(|&w| w != Workload::Feed) {
+        let in_process = [Workload::Transitions, Workload::Creates, Workload::Reads];
+        if args.only.iter().any(|w| in_process.contains(w)) {
             let target = Target::start(broker).await;
             lines.extend(run_backend(&args, backend, &target).await?);
             target.broker.expect("in this process").stop().await;
@@ -224,10 +233,19 @@ async fn main() -> anyhow::Result<()> {
             feed::print(name, &figures);
             feeds.push((name, figures));
         }
+        if args.only.contains(&Workload::Documents) {
+            let name = backend_name(backend);
+            let transfers = documents::measure(name, args.document_mib).await?;
+            documents::print(name, args.document_mib, &transfers);
+            moved.push((name, transfers));
+        }
     }
     print_table(&lines, &commit, cores);
     for (name, figures) in &feeds {
         feed::print(name, figures);
+    }
+    for (name, transfers) in &moved {
+        documents::print(name, args.document_mib, transfers);
     }
     Ok(())
 }
