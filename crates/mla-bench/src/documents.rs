@@ -57,48 +57,55 @@ pub async fn measure(backend: &str, mib: usize) -> anyhow::Result<Vec<Transfer>>
     let registrar = broker.endpoints.registrar.clone();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = broker.rss_mib()?;
-    let mut transfers = Vec::new();
+    let whole = (chunks * CHUNK) as u64;
 
-    let (elapsed, peak) =
-        watching(&broker, upload_over_grpc(documents.clone(), &partner, &request_id, chunks)).await;
-    let id = peak.0?;
-    transfers.push(transfer("upload, gRPC", mib, elapsed, disk_write, peak.1 - idle));
-
+    let grpc_upload =
+        watching(&broker, upload_over_grpc(documents.clone(), &partner, &request_id, chunks)).await?;
     drop_page_cache();
-    let (elapsed, peak) = watching(&broker, download_over_grpc(documents.clone(), &registrar, &id)).await;
-    anyhow::ensure!(peak.0? == (chunks * CHUNK) as u64, "the gRPC download is whole");
-    transfers.push(transfer("download, gRPC", mib, elapsed, disk_read, peak.1 - idle));
+    let grpc_download =
+        watching(&broker, download_over_grpc(documents, &registrar, &grpc_upload.outcome)).await?;
+    anyhow::ensure!(grpc_download.outcome == whole, "the gRPC download is whole");
 
     let gateway = target.gateway.clone();
-    let (elapsed, peak) = watching(&broker, upload_over_rest(&gateway, &partner, &request_id, chunks)).await;
-    let id = peak.0?;
-    transfers.push(transfer("upload, REST", mib, elapsed, disk_write, peak.1 - idle));
-
+    let rest_upload = watching(&broker, upload_over_rest(&gateway, &partner, &request_id, chunks)).await?;
     drop_page_cache();
-    let (elapsed, peak) = watching(&broker, download_over_rest(&gateway, &registrar, &id)).await;
-    anyhow::ensure!(peak.0? == (chunks * CHUNK) as u64, "the REST download is whole");
-    transfers.push(transfer("download, REST", mib, elapsed, disk_read, peak.1 - idle));
+    let rest_download =
+        watching(&broker, download_over_rest(&gateway, &registrar, &rest_upload.outcome)).await?;
+    anyhow::ensure!(rest_download.outcome == whole, "the REST download is whole");
 
     broker.stop().await?;
-    Ok(transfers)
+    Ok(vec![
+        grpc_upload.transfer("upload, gRPC", mib, disk_write, idle),
+        grpc_download.transfer("download, gRPC", mib, disk_read, idle),
+        rest_upload.transfer("upload, REST", mib, disk_write, idle),
+        rest_download.transfer("download, REST", mib, disk_read, idle),
+    ])
 }
 
-fn transfer(name: &'static str, mib: usize, elapsed: Duration, bound: f64, above: f64) -> Transfer {
-    Transfer {
-        name,
-        mib_per_second: mib as f64 / elapsed.as_secs_f64(),
-        bound_mib_per_second: bound,
-        peak_above_idle_mib: above,
+/// What a piece of work came to, with how long it took and the broker's largest resident set meanwhile.
+struct Watched<T> {
+    outcome: T,
+    elapsed: Duration,
+    peak_mib: f64,
+}
+
+impl<T> Watched<T> {
+    /// The work as a transfer of `mib` MiB beside the disk's `bound`, the broker `idle_mib` at rest.
+    fn transfer(&self, name: &'static str, mib: usize, bound: f64, idle_mib: f64) -> Transfer {
+        Transfer {
+            name,
+            mib_per_second: mib as f64 / self.elapsed.as_secs_f64(),
+            bound_mib_per_second: bound,
+            peak_above_idle_mib: self.peak_mib - idle_mib,
+        }
     }
 }
 
-/// Runs `work`, sampling the broker's resident set every 50 ms; its result, how long it took, and
-/// the largest resident set seen.
+/// Runs `work`, sampling the broker's resident set every 50 ms meanwhile.
 async fn watching<T>(
     broker: &BrokerProcess,
     work: impl Future<Output = anyhow::Result<T>>,
-) -> (Duration, (anyhow::Result<T>, f64)) {
-    let started = Instant::now();
+) -> anyhow::Result<Watched<T>> {
     let done = AtomicBool::new(false);
     let sampling = async {
         let mut peak = 0f64;
@@ -109,12 +116,13 @@ async fn watching<T>(
         peak
     };
     let working = async {
+        let started = Instant::now();
         let outcome = work.await;
         done.store(true, Ordering::SeqCst);
-        outcome
+        (outcome, started.elapsed())
     };
-    let (outcome, peak) = futures::join!(working, sampling);
-    (started.elapsed(), (outcome, peak))
+    let ((outcome, elapsed), peak_mib) = futures::join!(working, sampling);
+    Ok(Watched { outcome: outcome?, elapsed, peak_mib })
 }
 
 async fn upload_over_grpc(
