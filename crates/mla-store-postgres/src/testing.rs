@@ -9,6 +9,11 @@ use sqlx::{AssertSqlSafe, Connection};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// Whether PostgreSQL is skipped on purpose (`MLA_SKIP_POSTGRES=1`).
+pub fn skipped() -> bool {
+    std::env::var("MLA_SKIP_POSTGRES").is_ok_and(|v| v == "1")
+}
+
 /// A database made for one test. Dropping it drops the database (`WITH (FORCE)`, so connections
 /// still open cannot keep it alive), from a thread of its own since `Drop` cannot await.
 #[derive(Debug)]
@@ -21,7 +26,7 @@ impl TestDatabase {
     /// Makes a new, empty database; `None` when PostgreSQL is skipped on purpose
     /// (`MLA_SKIP_POSTGRES=1`). An unreachable server otherwise fails the test with instructions.
     pub async fn create() -> Option<TestDatabase> {
-        if std::env::var("MLA_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+        if skipped() {
             eprintln!("skipped: MLA_SKIP_POSTGRES=1 is set, so the PostgreSQL tests do not run");
             return None;
         }
