@@ -72,6 +72,7 @@ async fn bench(calls: usize) {
     let create = pb::CreateRequestRequest {
         request: Some(complete_request("FR-MOJ", "Bench")),
         request_id: String::new(),
+        ..Default::default()
     };
     let id = broker.requests().await.create_request(authed(create, &judge)).await.unwrap().into_inner().id;
     let base = broker.gateway_url();

@@ -34,6 +34,7 @@ async fn main() {
         let create = pb::CreateRequestRequest {
             request: Some(complete_request("", &format!("Load {i}"))),
             request_id: String::new(),
+            ..Default::default()
         };
         let id = client.create_request(authed(create, &france)).await.expect("create").into_inner().id;
         client.transition_request(authed(action(&id, pb::Action::Submit), &france)).await.expect("submit");

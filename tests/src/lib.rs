@@ -246,6 +246,7 @@ impl Broker {
         let create = pb::CreateRequestRequest {
             request: Some(complete_request("", title)),
             request_id: String::new(),
+            ..Default::default()
         };
         let id = client.create_request(authed(create, &token)).await.expect("created").into_inner().id;
         client

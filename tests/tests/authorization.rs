@@ -66,6 +66,7 @@ async fn every_rpc_answers_every_principal_as_the_rules_say(backend: Backend) {
                     let m = pb::CreateRequestRequest {
                         request: Some(complete_request("FR-MOJ", "x")),
                         request_id: String::new(),
+                        ..Default::default()
                     };
                     code_of(requests.create_request(authed(m, &t)).await)
                 }
@@ -114,12 +115,16 @@ async fn lists_hold_only_what_the_caller_may_see(backend: Backend) {
     let mut client = broker.requests().await;
     broker.submitted_by("FR-MOJ", "Matrix").await;
     // A French draft (invisible to staff) and an NCIJC draft to Germany (invisible to Germany).
-    let french_draft =
-        pb::CreateRequestRequest { request: Some(complete_request("", "Draft")), request_id: String::new() };
+    let french_draft = pb::CreateRequestRequest {
+        request: Some(complete_request("", "Draft")),
+        request_id: String::new(),
+        ..Default::default()
+    };
     client.create_request(authed(french_draft, &broker.partner("FR-MOJ"))).await.unwrap();
     let ncijc_draft = pb::CreateRequestRequest {
         request: Some(complete_request("DE-BJ", "Draft")),
         request_id: String::new(),
+        ..Default::default()
     };
     client.create_request(authed(ncijc_draft, &broker.staff("j", &[Role::Judge]))).await.unwrap();
 

@@ -57,6 +57,7 @@ async fn retried_creates_with_one_key_register_one_request(backend: Backend) {
     let create = pb::CreateRequestRequest {
         request: Some(complete_request("FR-MOJ", "Retried")),
         request_id: "0b3f5a4e-retry-key".into(),
+        ..Default::default()
     };
     let retries = (0..10).map(|_| {
         let (mut client, call, token) = (client.clone(), create.clone(), judge.clone());

@@ -624,7 +624,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 23] = [
+const OPERATIONS: [(&str, &str); 27] = [
     ("get", "/docs"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -641,6 +641,10 @@ const OPERATIONS: [(&str, &str); 23] = [
     ("patch", "/v1/requests/{id}"),
     ("get", "/v1/requests/{id}/events"),
     ("post", "/v1/requests/{id}/transitions"),
+    ("get", "/v1/requests/{id}/messages"),
+    ("post", "/v1/requests/{id}/messages"),
+    ("post", "/v1/requests/{id}/messages:read"),
+    ("get", "/v1/requests/{id}/letter"),
     ("get", "/v1/requests/{id}/documents"),
     ("post", "/v1/requests/{id}/documents"),
     ("post", "/v1/requests/{id}/documents:release"),

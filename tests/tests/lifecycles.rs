@@ -39,6 +39,7 @@ async fn incoming_under_review(broker: &Broker, p: &Parties) -> pb::Request {
     let create = pb::CreateRequestRequest {
         request: Some(complete_request("", "Witness W-17")),
         request_id: String::new(),
+        ..Default::default()
     };
     let draft = client.create_request(authed(create, &p.france)).await.unwrap().into_inner();
     assert_eq!(draft.direction, pb::Direction::Incoming as i32);
@@ -181,8 +182,11 @@ async fn clarification_loops_and_postponement_stop_the_clock(backend: Backend) {
         let call = authed(call, token);
         async move { client.transition_request(call).await.unwrap().into_inner() }
     };
-    let create =
-        pb::CreateRequestRequest { request: Some(complete_request("", "Clock")), request_id: String::new() };
+    let create = pb::CreateRequestRequest {
+        request: Some(complete_request("", "Clock")),
+        request_id: String::new(),
+        ..Default::default()
+    };
     let draft = client.create_request(authed(create, &p.france)).await.unwrap().into_inner();
     let id = draft.id.clone();
     step(&p.france, action(&id, A::Submit)).await;
@@ -237,6 +241,7 @@ async fn an_outgoing_request_can_be_withdrawn_by_the_ncijc(backend: Backend) {
     let create = pb::CreateRequestRequest {
         request: Some(complete_request("DE-BJ", "Bank records")),
         request_id: String::new(),
+        ..Default::default()
     };
     let draft = client.create_request(authed(create, &p.judge)).await.unwrap().into_inner();
     assert!(draft.reference.starts_with("OUT-"));

@@ -54,10 +54,14 @@ async fn idempotency_keys_are_per_principal_whatever_the_partner_code(backend: B
     let by_judge = pb::CreateRequestRequest {
         request: Some(complete_request("FR-MOJ", "Staff's")),
         request_id: key.clone(),
+        ..Default::default()
     };
     let staff = client.create_request(authed(by_judge, &judge)).await.unwrap().into_inner();
-    let by_partner =
-        pb::CreateRequestRequest { request: Some(complete_request("", "Partner's")), request_id: key };
+    let by_partner = pb::CreateRequestRequest {
+        request: Some(complete_request("", "Partner's")),
+        request_id: key,
+        ..Default::default()
+    };
     let partner =
         client.create_request(authed(by_partner, &lookalike)).await.expect("its own key, not the judge's");
     let partner = partner.into_inner();
@@ -82,7 +86,7 @@ async fn nationalities_are_iso_country_codes(backend: Backend) {
             }],
             ..complete_request("FR-MOJ", "Nationality")
         }),
-        request_id: String::new(),
+        ..Default::default()
     };
     for accepted in ["IQ", "FR", ""] {
         client.create_request(authed(with_nationality(accepted), &judge)).await.expect(accepted);

@@ -3,11 +3,11 @@
 //! custody event before the bytes go out) and release (the domain's gate, with the etag check).
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use mla_domain::audit::EventDraft;
 use mla_domain::document::{self, Document, DocumentId, NewDocument, Received, Sha256};
 use mla_domain::{Principal, Request, RequestId};
-use mla_store::StoreError;
 use mla_store::content::ContentStream;
 use sha2::Digest as _;
 
@@ -211,34 +211,43 @@ impl App {
         .await
     }
 
-    /// The one write path of custody: load the request as the principal may see it, check the etag,
-    /// let the domain decide, and save at the version decided on. Custody does not move the version,
-    /// but a change to the request meanwhile does: then the decision is taken again on the fresh
-    /// request (or, with an etag, refused as stale).
+    /// The one write path of custody: let the domain decide on the request as the principal sees it
+    /// and save at the version decided on (see [`App::beside`]).
     pub(crate) async fn save_custody(
         &self,
         principal: &Principal,
         request_id: RequestId,
         etag: &str,
         idempotency: Option<mla_store::Idempotency>,
-        decide: impl Fn(&Request) -> AppResult<(Vec<Document>, EventDraft)>,
+        decide: impl Fn(&Request) -> AppResult<(Vec<Document>, EventDraft)> + Sync,
     ) -> AppResult<Vec<Document>> {
+        let (decide, idempotency) = (&decide, idempotency.as_ref());
+        self.beside(principal, request_id, etag, move |request| {
+            Box::pin(async move {
+                let (documents, event) = decide(&request)?;
+                Ok(self.store.save_custody(&request, documents, event, idempotency).await)
+            })
+        })
+        .await
+    }
+
+    /// The one write path beside a request's chain (custody, correspondence): load the request as the
+    /// principal may see it, check the etag, decide and save at the version decided on. Such writes
+    /// do not move the version, but a change to the request meanwhile does: then the decision is
+    /// taken again on the fresh request (or, with an etag, refused as stale). The attempt owns the
+    /// request it decides on, so that its future stays `Send` for the gRPC services.
+    pub(crate) async fn beside<'a, T>(
+        &self,
+        principal: &Principal,
+        request_id: RequestId,
+        etag: &str,
+        attempt: impl Fn(Request) -> BoxFuture<'a, AppResult<mla_store::StoreResult<T>>>,
+    ) -> AppResult<T> {
         for _ in 0..RACE_RETRIES {
-            let request = self.load_visible(principal, request_id).await?;
-            if !etag.is_empty() && etag != request.etag() {
-                return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
-            }
-            let (documents, event) = decide(&request)?;
-            match self.store.save_custody(&request, documents, event, idempotency.as_ref()).await {
+            let request = self.load_at_etag(principal, request_id, etag).await?;
+            match attempt(request).await? {
                 Ok(saved) => return Ok(saved),
-                Err(StoreError::VersionConflict { current }) if !etag.is_empty() => {
-                    return Err(AppError::EtagMismatch {
-                        given: etag.to_owned(),
-                        current: current.to_string(),
-                    });
-                }
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(other) => return Err(other.into()),
+                Err(lost) => crate::lost_race(etag, lost)?,
             }
         }
         Err(AppError::Conflict)

@@ -2,9 +2,11 @@
 //! decide (authorization included), and saves the decision with the etag check, the idempotency
 //! record and the audit event in one store write. Transports translate; they decide nothing.
 
+mod correspondence;
 mod documents;
 mod error;
 mod evidence;
+mod letter;
 mod mask;
 mod partners;
 mod retention;
@@ -15,7 +17,9 @@ use std::sync::Arc;
 
 use chrono::SubsecRound;
 use mla_domain::clock::SlaPolicy;
+use mla_domain::document::Document;
 use mla_domain::lifecycle::{self, Command, Context, Patch};
+use mla_domain::paper::PaperRecord;
 use mla_domain::request::Direction;
 use mla_domain::{
     Action, LongText, PartnerCode, Principal, Request, RequestContent, RequestId, RequestType, Scope,
@@ -31,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 pub use documents::{Download, Upload};
 pub use error::{AppError, Code};
 pub use evidence::{MANIFEST_FORMAT, MANIFEST_TYPE, RECEIPT_TYPE};
+pub use letter::Letter;
 pub use mask::{UpdateInput, request_paths};
 pub use partners::PartnerFields;
 pub use time::{ManualClock, SystemClock, TimeSource};
@@ -195,20 +200,24 @@ impl App {
         principal: &Principal,
         partner_code: Option<PartnerCode>,
         content: RequestContent,
+        record: Option<PaperRecord>,
         request_id: Option<&str>,
     ) -> AppResult<RequestView> {
+        let payload = (&partner_code, &content, &record);
         let (idempotency, replay) =
-            self.idempotency(principal, request_id, "CreateRequest", &(&partner_code, &content)).await?;
+            self.idempotency(principal, request_id, "CreateRequest", &payload).await?;
         if let Some(request) = replay {
             return Ok(self.view(principal, request));
         }
-        let code = partner_code.clone().or_else(|| principal.partner_code().cloned());
+        let code = partner_code
+            .clone()
+            .or_else(|| record.as_ref().and_then(|r| r.on_behalf_of.clone()))
+            .or_else(|| principal.partner_code().cloned());
         let partner = match &code {
             Some(code) => self.partner_of(code).await?,
             None => None,
         };
-        let now = self.now();
-        let ctx = Context { now, partner: partner.as_ref(), sla: self.sla };
+        let ctx = Context { record: record.as_ref(), ..Context::new(self.now(), partner.as_ref(), self.sla) };
         let id = RequestId::from_uuid(uuid::Uuid::now_v7());
         let new = lifecycle::create(id, partner_code, content, principal, &ctx)?;
         let request = self.store.create_request(new, idempotency.as_ref()).await?;
@@ -290,18 +299,25 @@ impl App {
         principal: &Principal,
         id: RequestId,
         command: Command,
+        record: Option<PaperRecord>,
         etag: &str,
         request_id: Option<&str>,
     ) -> AppResult<RequestView> {
-        let payload = (id, &command, etag);
+        let payload = (id, &command, &record, etag);
         let (idempotency, replay) =
             self.idempotency(principal, request_id, "TransitionRequest", &payload).await?;
         if let Some(request) = replay {
             return Ok(self.view(principal, request));
         }
-        let consults_partner = command.consults_partner();
+        let record = record.as_ref();
+        let letter: Option<Document> = match record.and_then(|r| r.letter_document_id) {
+            Some(id) => self.store.get_document(id).await?,
+            None => None,
+        };
+        let consults_partner = command.consults_partner(record);
         self.decide_and_save(principal, id, etag, idempotency, consults_partner, |request, ctx| {
-            Ok(lifecycle::transition(request, &command, principal, ctx)?)
+            let ctx = Context { record, letter: letter.as_ref(), ..*ctx };
+            Ok(lifecycle::transition(request, &command, principal, &ctx)?)
         })
         .await
     }
@@ -323,7 +339,7 @@ impl App {
         for _ in 0..RACE_RETRIES {
             let request = self.load_at_etag(principal, id, etag).await?;
             let partner = if consults_partner { self.partner_of(&request.partner_code).await? } else { None };
-            let ctx = Context { now: self.now(), partner: partner.as_ref(), sla: self.sla };
+            let ctx = Context::new(self.now(), partner.as_ref(), self.sla);
             let change = decide(&request, &ctx)?;
             match self.store.save_change(request.version, change, idempotency.as_ref()).await {
                 Ok(saved) => return Ok(self.view(principal, saved)),

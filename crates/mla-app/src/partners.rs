@@ -1,7 +1,7 @@
 //! The partner registry's use cases: administrators write it, every authenticated caller reads the
 //! active partners.
 
-use mla_domain::partner::PartnerKind;
+use mla_domain::partner::{Channel, PartnerKind};
 use mla_domain::{Partner, PartnerCode, Principal, Role, ShortText};
 use serde::Serialize;
 
@@ -15,6 +15,7 @@ pub struct PartnerFields {
     pub kind: PartnerKind,
     pub legal_bases: Vec<ShortText>,
     pub active: bool,
+    pub channel: Channel,
 }
 
 fn require_admin(principal: &Principal) -> AppResult<()> {
@@ -50,6 +51,7 @@ impl App {
             kind: fields.kind,
             legal_bases: fields.legal_bases,
             active: fields.active,
+            channel: fields.channel,
             version: 1,
             create_time: now,
             update_time: now,
@@ -115,6 +117,7 @@ impl App {
             kind: current.kind,
             legal_bases: current.legal_bases.clone(),
             active: current.active,
+            channel: current.channel,
         };
         change(&mut fields);
         if fields.name.is_blank() {
@@ -126,6 +129,7 @@ impl App {
             kind: fields.kind,
             legal_bases: fields.legal_bases,
             active: fields.active,
+            channel: fields.channel,
             update_time: self.now(),
             ..current.clone()
         };

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mla_app::{App, AppError, ManualClock, PartnerFields};
 use mla_domain::audit::{Event, EventDraft};
+use mla_domain::correspondence::{Message, MessageId};
 use mla_domain::document::{Document, DocumentId};
 use mla_domain::lifecycle::{self, Command, Context, Patch};
 use mla_domain::partner::PartnerKind;
@@ -42,7 +43,7 @@ impl Interloper {
         let nth = current.version;
         let patch =
             Patch { assignee: Some(ShortText::parse(format!("officer-{nth}")).unwrap()), ..Patch::default() };
-        let ctx = Context { now: current.update_time, partner: None, sla: Default::default() };
+        let ctx = Context::new(current.update_time, None, Default::default());
         let change =
             lifecycle::update(&current, &patch, &self.competitor, &ctx).expect("a supervisor may assign");
         self.inner.save_change(current.version, change, None).await.map(|_| ())
@@ -82,6 +83,38 @@ impl Store for Interloper {
             self.compete(request.id).await?;
         }
         self.inner.save_custody(request, documents, event, key).await
+    }
+    async fn save_message(
+        &self,
+        request: &Request,
+        message: Message,
+        event: EventDraft,
+        key: Option<&Idempotency>,
+    ) -> StoreResult<Message> {
+        if self.races.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            self.compete(request.id).await?;
+        }
+        self.inner.save_message(request, message, event, key).await
+    }
+    async fn save_read_receipt(
+        &self,
+        request: &Request,
+        ids: Vec<MessageId>,
+        event: EventDraft,
+    ) -> StoreResult<()> {
+        self.inner.save_read_receipt(request, ids, event).await
+    }
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>> {
+        self.inner.get_message(id).await
+    }
+    async fn list_messages(
+        &self,
+        request_id: RequestId,
+        reader: mla_domain::lifecycle::Side,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.inner.list_messages(request_id, reader, after, limit).await
     }
     async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>> {
         self.inner.get_document(id).await
@@ -181,6 +214,7 @@ async fn submitted() -> (App, Arc<Interloper>, RequestId) {
         country: "FR".into(),
         kind: PartnerKind::StateAuthority,
         legal_bases: vec![],
+        channel: mla_domain::Channel::System,
         active: true,
     };
     app.create_partner(&admin, france.clone(), fields, None).await.unwrap();
@@ -195,9 +229,9 @@ async fn submitted() -> (App, Arc<Interloper>, RequestId) {
         measures: vec![ShortText::parse("Bank records").unwrap()],
         ..RequestContent::default()
     };
-    let draft = app.create_request(&partner, None, content, None).await.unwrap();
+    let draft = app.create_request(&partner, None, content, None, None).await.unwrap();
     let id = draft.request.id;
-    app.transition_request(&partner, id, Command::new(Action::Submit), "", None).await.unwrap();
+    app.transition_request(&partner, id, Command::new(Action::Submit), None, "", None).await.unwrap();
     (app, store, id)
 }
 
@@ -210,7 +244,7 @@ async fn without_an_etag_a_lost_race_is_decided_again_on_the_fresh_state() {
     let (app, store, id) = submitted().await;
     store.races.store(1, Ordering::SeqCst);
     let acknowledged =
-        app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), "", None).await;
+        app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), None, "", None).await;
     let acknowledged = acknowledged.expect("the retry on the fresh state succeeds").request;
     assert_eq!(acknowledged.state, State::Received);
     assert_eq!(
@@ -225,7 +259,8 @@ async fn without_an_etag_a_lost_race_is_decided_again_on_the_fresh_state() {
 async fn a_race_lost_every_time_is_a_concurrent_modification_and_changes_nothing_of_ours() {
     let (app, store, id) = submitted().await;
     store.races.store(usize::MAX, Ordering::SeqCst);
-    let lost = app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), "", None).await;
+    let lost =
+        app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), None, "", None).await;
     let error = lost.expect_err("every attempt loses");
     assert!(matches!(error, AppError::Conflict), "{error:?}");
     assert_eq!(error.reason(), "CONCURRENT_MODIFICATION");
@@ -239,7 +274,8 @@ async fn with_an_etag_a_lost_race_is_an_etag_mismatch() {
     let (app, store, id) = submitted().await;
     let etag = store.get_request(id).await.unwrap().unwrap().etag();
     store.races.store(1, Ordering::SeqCst);
-    let lost = app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), &etag, None).await;
+    let lost =
+        app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), None, &etag, None).await;
     assert!(matches!(lost, Err(AppError::EtagMismatch { .. })), "{lost:?}");
     let request = store.get_request(id).await.unwrap().unwrap();
     assert_eq!(request.state, State::Submitted);
@@ -287,7 +323,9 @@ async fn followers_of_one_scope_share_the_feeds_reads() {
     // Every watcher reads the empty page after the head, then waits for the signal.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = store.feed_reads.load(Ordering::SeqCst);
-    app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), "", None).await.unwrap();
+    app.transition_request(&registrar(), id, Command::new(Action::Acknowledge), None, "", None)
+        .await
+        .unwrap();
     for follower in &mut followers {
         let event = tokio::time::timeout(Duration::from_secs(5), follower.next()).await;
         let event = event.expect("delivered in time").expect("the stream is open").expect("an event");

@@ -16,6 +16,7 @@ fn fields(name: &str) -> PartnerFields {
         country: "FR".into(),
         kind: PartnerKind::StateAuthority,
         legal_bases: vec![],
+        channel: mla_domain::Channel::System,
         active: true,
     }
 }

@@ -47,6 +47,25 @@ impl RequestService for Canned {
         Err(Status::unimplemented("a bare server reads only"))
     }
 
+    async fn post_message(&self, _: Request<pb::PostMessageRequest>) -> Answer<pb::Message> {
+        Err(Status::unimplemented("a bare server reads only"))
+    }
+
+    async fn list_messages(&self, _: Request<pb::ListMessagesRequest>) -> Answer<pb::ListMessagesResponse> {
+        Err(Status::unimplemented("a bare server reads only"))
+    }
+
+    async fn mark_messages_read(
+        &self,
+        _: Request<pb::MarkMessagesReadRequest>,
+    ) -> Answer<pb::MarkMessagesReadResponse> {
+        Err(Status::unimplemented("a bare server reads only"))
+    }
+
+    async fn print_letter(&self, _: Request<pb::PrintLetterRequest>) -> Answer<pb::PrintedLetter> {
+        Err(Status::unimplemented("a bare server reads only"))
+    }
+
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
 
     async fn watch_events(&self, _: Request<pb::WatchEventsRequest>) -> Answer<Self::WatchEventsStream> {

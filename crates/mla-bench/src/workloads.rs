@@ -95,7 +95,7 @@ impl Target {
                 async move {
                     let create = pb::CreateRequestRequest {
                         request: Some(complete_request("", &format!("Load {i}"))),
-                        request_id: String::new(),
+                        ..Default::default()
                     };
                     let id =
                         client.create_request(authed(create, &token)).await.expect("created").into_inner().id;
@@ -154,6 +154,7 @@ impl Target {
                 let create = pb::CreateRequestRequest {
                     request: Some(complete_request("", "Load")),
                     request_id: uuid::Uuid::now_v7().to_string(),
+                    ..Default::default()
                 };
                 let call = authed(create, &token);
                 async move {

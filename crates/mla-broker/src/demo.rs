@@ -455,6 +455,7 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
             kind: partner.kind,
             legal_bases: partner.legal_bases.iter().map(|b| short(b)).collect(),
             active: true,
+            channel: mla_domain::Channel::System,
         };
         let key = format!("demo-partner-{}", partner.code);
         app.create_partner(&cast.admin, partner_code, fields, Some(&key))
@@ -471,7 +472,7 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
         let named_partner = author.is_ncijc().then(|| partner.clone());
         let create_key = format!("demo-{}-create", script.key);
         let created = app
-            .create_request(&author, named_partner, script.content, Some(&create_key))
+            .create_request(&author, named_partner, script.content, None, Some(&create_key))
             .await
             .with_context(|| format!("cannot create the demo request {}", script.key))?;
         let id = created.request.id;
@@ -479,7 +480,7 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
             let actor = cast.principal(who, &partner)?;
             let action = command.action;
             let key = format!("demo-{}-{}-{}", script.key, index + 1, action.as_str());
-            app.transition_request(&actor, id, command, "", Some(&key))
+            app.transition_request(&actor, id, command, None, "", Some(&key))
                 .await
                 .with_context(|| format!("cannot {action} the demo request {}", script.key))?;
         }

@@ -14,6 +14,8 @@
 //! 6. the actor's `subject`
 //! 7. the actor's roles: their count in decimal, then each role
 //! 8. the actor's `partner_code` (empty for NCIJC staff)
+//!    - only when staff recorded the act of a paper partner on its behalf: the literal `on-behalf-of`,
+//!      then that partner's code (events without it hash as before)
 //! 9. `action`
 //! 10. `from_state` (empty for the creating event)
 //! 11. `to_state`
@@ -38,6 +40,9 @@ pub struct Actor {
     pub roles: Vec<String>,
     /// The partner a partner's system acted for; `None` for NCIJC staff.
     pub partner_code: Option<String>,
+    /// The paper partner whose act NCIJC staff recorded on its behalf (`crate::paper`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 impl Actor {
@@ -46,6 +51,7 @@ impl Actor {
             subject: principal.subject().to_owned(),
             roles: principal.role_names(),
             partner_code: principal.partner_code().map(|c| c.to_string()),
+            on_behalf_of: None,
         }
     }
 }
@@ -69,6 +75,12 @@ impl Audience {
         let sees = |scope: Scope| scope.admits(direction, partner_code, state);
         Self { ncijc: sees(Scope::Ncijc), partner: !internal && sees(Scope::Partner(partner_code.clone())) }
     }
+}
+
+/// Whether an event records a change to the request (counted by its version), rather than the custody
+/// of its documents or its correspondence, which change nothing of it.
+pub fn changes_request(action: &str) -> bool {
+    !crate::document::is_custody(action) && !crate::correspondence::is_correspondence(action)
 }
 
 /// An event the domain decided on, before storage gives it its place in the chain.
@@ -155,6 +167,10 @@ impl Event {
             field(role.as_bytes());
         }
         field(self.actor.partner_code.as_deref().unwrap_or("").as_bytes());
+        if let Some(partner) = &self.actor.on_behalf_of {
+            field(b"on-behalf-of");
+            field(partner.as_bytes());
+        }
         field(self.action.as_bytes());
         field(self.from_state.map(State::as_str).unwrap_or("").as_bytes());
         field(self.to_state.as_str().as_bytes());
@@ -217,7 +233,12 @@ mod tests {
     fn draft(action: &str) -> EventDraft {
         EventDraft {
             time: chrono::Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap(),
-            actor: Actor { subject: "alice".into(), roles: vec!["judge".into()], partner_code: None },
+            actor: Actor {
+                subject: "alice".into(),
+                roles: vec!["judge".into()],
+                partner_code: None,
+                on_behalf_of: None,
+            },
             action: action.into(),
             from_state: None,
             to_state: State::Draft,

@@ -11,7 +11,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::Timestamp;
 use crate::audit::{self, Actor, EventDraft};
@@ -19,7 +18,7 @@ use crate::error::{DomainError, FieldViolation};
 use crate::lifecycle::{Side, side_of};
 use crate::principal::{Principal, Role};
 use crate::request::{ConditionStatus, Request, State, vocabulary};
-use crate::text::{ParseError, RequestId, ShortText};
+use crate::text::{ParseError, RequestId, ShortText, uuid_id};
 use crate::visibility::Scope;
 
 vocabulary!(
@@ -71,31 +70,11 @@ pub const UPLOAD_ROLES: &[Role] =
 /// NCIJC roles that may release withheld evidence.
 pub const RELEASE_ROLES: &[Role] = &[Role::Judge, Role::Supervisor];
 
-/// A document's identifier: a UUIDv7, so that a request's documents sort by upload time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct DocumentId(Uuid);
-
-impl DocumentId {
-    pub fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        Uuid::parse_str(raw)
-            .map(Self)
-            .map_err(|_| ParseError(format!("{raw:?} is not a document id (a UUID)")))
-    }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl fmt::Display for DocumentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+uuid_id!(
+    /// A document's identifier, so that a request's documents sort by upload time.
+    DocumentId,
+    "a document id"
+);
 
 /// A SHA-256 digest as 64 lower-case hex digits: the content's address and its identity in custody.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -74,6 +74,13 @@ pub enum DomainError {
     AssurancesPending { state: State, pending: usize },
     #[error("document {0} is not withheld: only withheld evidence is released")]
     NotWithheld(String),
+    /// Acting on a partner's behalf: only NCIJC registrars and legal officers, only for a partner
+    /// that works on paper.
+    #[error("{0}")]
+    OnBehalfRefused(&'static str),
+    /// The message does not exist for this principal (as for requests, no existence oracle).
+    #[error("message not found")]
+    MessageNotFound,
 }
 
 fn violations_list(violations: &[FieldViolation]) -> String {
@@ -108,15 +115,20 @@ impl DomainError {
             DomainError::DocumentNotFound => "DOCUMENT_NOT_FOUND",
             DomainError::AssurancesPending { .. } => "ASSURANCES_PENDING",
             DomainError::NotWithheld(_) => "NOT_WITHHELD",
+            DomainError::OnBehalfRefused(_) => "ON_BEHALF_NOT_ALLOWED",
+            DomainError::MessageNotFound => "MESSAGE_NOT_FOUND",
         }
     }
 
     pub fn class(&self) -> ErrorClass {
         match self {
-            DomainError::NotFound | DomainError::DocumentNotFound => ErrorClass::NotFound,
-            DomainError::WrongSide { .. } | DomainError::MissingRole { .. } | DomainError::NotAllowed(_) => {
-                ErrorClass::PermissionDenied
+            DomainError::NotFound | DomainError::DocumentNotFound | DomainError::MessageNotFound => {
+                ErrorClass::NotFound
             }
+            DomainError::WrongSide { .. }
+            | DomainError::MissingRole { .. }
+            | DomainError::NotAllowed(_)
+            | DomainError::OnBehalfRefused(_) => ErrorClass::PermissionDenied,
             DomainError::IllegalTransition { .. }
             | DomainError::IncompleteRequest { .. }
             | DomainError::UnknownPartner(_)
@@ -175,6 +187,7 @@ impl DomainError {
             DomainError::MissingOutcome => vec![FieldViolation::new("outcome", self.to_string())],
             DomainError::UnknownPartner(_) => vec![FieldViolation::new("partner_code", self.to_string())],
             DomainError::DueDateNotExtended => vec![FieldViolation::new("due_time", self.to_string())],
+            DomainError::OnBehalfRefused(why) => vec![FieldViolation::new("on_behalf_of_partner", *why)],
             _ => Vec::new(),
         }
     }

@@ -4,13 +4,16 @@
 //! the time it needs, and returns decisions (a new request, an audit event) as data for the caller to
 //! persist. The rules follow `lifecycle.md`: the transition table in [`lifecycle`], the guards beside it,
 //! the deadline clock in [`clock`], who may see what in [`visibility`], the audit hash in [`audit`],
-//! and the documents with their release gate and custody in [`document`].
+//! the documents with their release gate and custody in [`document`], the acts recorded from paper in
+//! [`paper`], and the messages around a request in [`correspondence`].
 
 pub mod audit;
 pub mod clock;
+pub mod correspondence;
 pub mod document;
 pub mod error;
 pub mod lifecycle;
+pub mod paper;
 pub mod partner;
 pub mod principal;
 pub mod request;
@@ -22,7 +25,7 @@ pub use error::{DomainError, ErrorClass, FieldViolation};
 pub use lifecycle::{
     Command, Context, NewRequest, Patch, Transition, allowed_actions, create, transition, update,
 };
-pub use partner::{Partner, PartnerKind};
+pub use partner::{Channel, Partner, PartnerKind};
 pub use principal::{Party, Principal, Role};
 pub use request::*;
 pub use text::{LongText, PartnerCode, Reference, RequestId, ShortText};

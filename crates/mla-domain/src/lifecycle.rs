@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 use crate::Timestamp;
 use crate::audit::{Actor, Audience, EventDraft};
 use crate::clock::{Clock, SlaPolicy};
+use crate::document::Document;
 use crate::error::{DomainError, FieldViolation};
+use crate::paper::{Agent, Circumstances, PaperRecord};
 use crate::partner::Partner;
 use crate::principal::{Party, Principal, Role};
 use crate::request::{
@@ -175,9 +177,10 @@ impl Command {
     }
 
     /// Whether deciding this command reads the partner registry: only SUBMIT's guard does (the
-    /// partner must be registered and active), so the other actions need not load the entry.
-    pub fn consults_partner(&self) -> bool {
-        self.action == Action::Submit
+    /// partner must be registered and active), and acts recorded on paper (the partner's channel), so
+    /// the other actions need not load the entry.
+    pub fn consults_partner(&self, record: Option<&PaperRecord>) -> bool {
+        self.action == Action::Submit || record.is_some()
     }
 }
 
@@ -188,6 +191,34 @@ pub struct Context<'a> {
     /// The registry entry of the request's partner, if it is registered.
     pub partner: Option<&'a Partner>,
     pub sla: SlaPolicy,
+    /// What staff record of an act on paper, if the act happened there (`crate::paper`).
+    pub record: Option<&'a PaperRecord>,
+    /// The document the record names as its letter, as the store has it.
+    pub letter: Option<&'a Document>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of an act that happens now, through the API.
+    pub fn new(now: Timestamp, partner: Option<&'a Partner>, sla: SlaPolicy) -> Self {
+        Self { now, partner, sla, record: None, letter: None }
+    }
+
+    /// Who acts, and when, on a request of `partner_code`.
+    fn agent(
+        &self,
+        principal: &Principal,
+        partner_code: &PartnerCode,
+        request: Option<&Request>,
+    ) -> Result<Agent, DomainError> {
+        let at = Circumstances {
+            partner_code,
+            partner: self.partner,
+            request,
+            letter: self.letter,
+            now: self.now,
+        };
+        Agent::resolve(principal, self.record, at)
+    }
 }
 
 /// A decided change: the request as it is to be stored and the event that records it.
@@ -243,10 +274,12 @@ pub fn transition(
     principal: &Principal,
     ctx: &Context<'_>,
 ) -> Result<Transition, DomainError> {
+    let agent = ctx.agent(principal, &request.partner_code, Some(request))?;
+    let principal = &agent.principal;
     let rule = permit(request, command.action, principal)?;
     guard(request, command, ctx)?;
 
-    let now = ctx.now;
+    let now = agent.time;
     let mut next = request.clone();
     next.state = rule.to;
     next.update_time = now;
@@ -271,11 +304,11 @@ pub fn transition(
 
     let event = EventDraft {
         time: now,
-        actor: Actor::of(principal),
+        details: agent.annotate(transition_details(command)),
+        actor: agent.actor,
         action: command.action.as_str().to_owned(),
         from_state: Some(request.state),
         to_state: next.state,
-        details: transition_details(command),
         audience: Audience::of(&next, false),
     };
     Ok(Transition { request: next, event })
@@ -393,13 +426,19 @@ pub struct NewRequest {
     pub id: RequestId,
     pub direction: Direction,
     pub partner_code: PartnerCode,
+    /// DRAFT, or SUBMITTED for a request registered from a paper partner's letter.
+    pub state: State,
     pub content: RequestContent,
     pub create_time: Timestamp,
+    pub submit_time: Option<Timestamp>,
     pub event: EventDraft,
 }
 
 /// Decides the creation of a draft. The creator is the requesting side: NCIJC staff draft OUTGOING
-/// requests to a partner they name; a partner's system drafts INCOMING requests for itself.
+/// requests to a partner they name; a partner's system drafts INCOMING requests for itself. A
+/// request that a paper partner sent is registered by staff on its behalf (`ctx.record`): INCOMING,
+/// and already SUBMITTED, since it exists for the NCIJC only once it has arrived, complete as
+/// submission requires, dated when it arrived.
 pub fn create(
     id: RequestId,
     partner_code: Option<PartnerCode>,
@@ -407,7 +446,22 @@ pub fn create(
     principal: &Principal,
     ctx: &Context<'_>,
 ) -> Result<NewRequest, DomainError> {
-    let partner_code = match (principal.party(), partner_code) {
+    let acted_for = ctx.record.and_then(|r| r.on_behalf_of.clone());
+    let named = match (&partner_code, &acted_for) {
+        (Some(named), Some(acted_for)) if named != acted_for => {
+            return Err(DomainError::InvalidFields(vec![FieldViolation::new(
+                "request.partner_code",
+                "a request registered on a partner's behalf is that partner's: leave it empty or name the same",
+            )]));
+        }
+        (named, acted_for) => named.clone().or_else(|| acted_for.clone()),
+    };
+    let agent = match named.clone().or_else(|| principal.partner_code().cloned()) {
+        Some(code) => ctx.agent(principal, &code, None)?,
+        None => Agent::caller(principal, ctx.now),
+    };
+    let principal = &agent.principal;
+    let partner_code = match (principal.party(), named) {
         (Party::Ncijc(_), _) if !principal.has_any_role(DRAFTING_ROLES) => {
             return Err(DomainError::MissingRole { action: "CREATE", allowed: DRAFTING_ROLES });
         }
@@ -428,16 +482,33 @@ pub fn create(
     };
     require_active_partner(&partner_code, ctx.partner)?;
     let direction = direction_created_by(principal);
+    let on_paper = agent.actor.on_behalf_of.is_some();
+    if on_paper {
+        let missing = content.missing_for_submission();
+        if !missing.is_empty() {
+            return Err(DomainError::IncompleteRequest { missing });
+        }
+    }
+    let state = if on_paper { State::Submitted } else { State::Draft };
     let event = EventDraft {
-        time: ctx.now,
-        actor: Actor::of(principal),
+        time: agent.time,
         action: "CREATE".into(),
         from_state: None,
-        to_state: State::Draft,
-        details: json!({ "content": content }),
-        audience: Audience::of_parts(direction, &partner_code, State::Draft, false),
+        to_state: state,
+        details: agent.annotate(json!({ "content": content })),
+        audience: Audience::of_parts(direction, &partner_code, state, false),
+        actor: agent.actor,
     };
-    Ok(NewRequest { id, direction, partner_code, content, create_time: ctx.now, event })
+    Ok(NewRequest {
+        id,
+        direction,
+        partner_code,
+        state,
+        content,
+        create_time: event.time,
+        submit_time: on_paper.then_some(event.time),
+        event,
+    })
 }
 
 /// A change to a request's fields, outside the transition table.

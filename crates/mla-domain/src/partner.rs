@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::request::vocabulary;
 use crate::text::{PartnerCode, ShortText};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,6 +31,15 @@ impl PartnerKind {
     }
 }
 
+vocabulary!(
+    /// How a partner exchanges requests: through the API (`SYSTEM`), or on paper (`PAPER`: diplomatic
+    /// notes, post, e-mail, courier, INTERPOL), recorded by NCIJC staff on its behalf.
+    Channel {
+        System = "SYSTEM",
+        Paper = "PAPER",
+    }
+);
+
 /// A partner of the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partner {
@@ -42,6 +52,8 @@ pub struct Partner {
     pub legal_bases: Vec<ShortText>,
     /// Requests may be submitted to or from active partners only.
     pub active: bool,
+    /// Whether the partner calls the API itself or staff record its acts.
+    pub channel: Channel,
     pub version: i64,
     pub create_time: Timestamp,
     pub update_time: Timestamp,

@@ -4,7 +4,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::request::Direction;
 
@@ -65,32 +64,45 @@ impl FromStr for PartnerCode {
     }
 }
 
-/// A request's identifier: a UUID (version 7, so that identifiers sort by creation time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RequestId(Uuid);
+/// Declares an identifier that is a UUID (version 7, so that identifiers sort by creation time),
+/// named `what` in parse errors.
+macro_rules! uuid_id {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        pub struct $name(uuid::Uuid);
 
-impl RequestId {
-    /// A new identifier for a request created at the instant the caller's UUIDv7 encodes.
-    pub fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
+        impl $name {
+            pub fn from_uuid(uuid: uuid::Uuid) -> Self {
+                Self(uuid)
+            }
 
-    pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        Uuid::parse_str(raw)
-            .map(Self)
-            .map_err(|_| ParseError(format!("{raw:?} is not a request id (a UUID)")))
-    }
+            pub fn parse(raw: &str) -> Result<Self, $crate::text::ParseError> {
+                uuid::Uuid::parse_str(raw)
+                    .map(Self)
+                    .map_err(|_| $crate::text::ParseError(format!("{raw:?} is not {} (a UUID)", $what)))
+            }
 
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
+            pub fn as_uuid(&self) -> uuid::Uuid {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
 }
 
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+pub(crate) use uuid_id;
+
+uuid_id!(
+    /// A request's identifier, sorting by creation time.
+    RequestId,
+    "a request id"
+);
 
 /// A registry reference such as `IN-2026-000042`: the direction, the year of registration and a
 /// sequence number that has no gaps within that direction and year.

@@ -70,7 +70,7 @@ fn submission_needs_a_registered_and_active_partner() {
     let inactive = partner("FR-MOJ", false);
     let refused = transition(&draft, &submit, &judge, &ctx(&inactive, at(1))).unwrap_err();
     assert_eq!(refused.reason(), "PARTNER_INACTIVE");
-    let unregistered = Context { now: at(1), partner: None, sla: Default::default() };
+    let unregistered = Context::new(at(1), None, Default::default());
     let unknown = transition(&draft, &submit, &judge, &unregistered).unwrap_err();
     assert_eq!(unknown.reason(), "UNKNOWN_PARTNER");
     // A guard of the lifecycle, as the contract says of SUBMIT: not malformed input.

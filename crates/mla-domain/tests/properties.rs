@@ -69,10 +69,10 @@ proptest! {
         active in any::<bool>(),
     ) {
         let command = satisfying(action);
-        prop_assume!(!command.consults_partner());
+        prop_assume!(!command.consults_partner(None));
         let request = request_in(state, direction, "FR-MOJ");
         let fr = partner("FR-MOJ", active);
-        let without = Context { now: at(5), partner: None, sla: Default::default() };
+        let without = Context::new(at(5), None, Default::default());
         prop_assert_eq!(
             transition(&request, &command, &principal, &ctx(&fr, at(5))),
             transition(&request, &command, &principal, &without)

@@ -128,6 +128,15 @@ wire_enum!(
     /// Whether a partner is a state's authority or an international mechanism.
     PartnerKind: PartnerKind = "PARTNER_KIND_" { StateAuthority, InternationalMechanism }
 );
+wire_enum!(
+    /// How a partner exchanges requests: through the API (SYSTEM) or on paper (PAPER), its acts then
+    /// recorded by NCIJC staff on its behalf.
+    Channel: Channel = "CHANNEL_" { System, Paper }
+);
+wire_enum!(
+    /// How a paper partner's act reached the NCIJC.
+    ReceivedVia: ReceivedVia = "RECEIVED_VIA_" { DiplomaticNote, Post, Email, Courier, Interpol, Other }
+);
 
 fn time_out(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.and_then(|ts| DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?))
@@ -366,6 +375,50 @@ impl NewRequest {
     }
 }
 
+/// How a request registered on a paper partner's behalf arrived: the members of a create body
+/// beside the request's own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct OnBehalf {
+    /// The PAPER partner that sent the request; the request is then INCOMING and SUBMITTED at once
+    /// (a registrar or legal officer only).
+    pub on_behalf_of_partner: String,
+    /// How it arrived; required with `on_behalf_of_partner`.
+    pub received_via: Option<ReceivedVia>,
+    /// When it arrived: its create and submit times. Not in the future; absent: now.
+    pub effective_time: Option<DateTime<Utc>>,
+    /// The letter's own reference (a note verbale's number).
+    pub letter_reference: String,
+}
+
+/// The members of [`OnBehalf`].
+pub const ON_BEHALF_MEMBERS: &[&str] =
+    &["on_behalf_of_partner", "received_via", "effective_time", "letter_reference"];
+
+impl OnBehalf {
+    /// The create call with these particulars.
+    pub fn into_wire(self, request: pb::Request, request_id: String) -> pb::CreateRequestRequest {
+        pb::CreateRequestRequest {
+            request: Some(request),
+            request_id,
+            on_behalf_of_partner: self.on_behalf_of_partner,
+            received_via: self.received_via.map_or(0, ReceivedVia::to_wire),
+            effective_time: self.effective_time.map(time_in),
+            letter_reference: self.letter_reference,
+        }
+    }
+}
+
+/// The body of `POST /v1/requests`: the request's fields and, for a request received on paper, how
+/// it arrived.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewRequestBody {
+    #[serde(flatten)]
+    pub fields: NewRequest,
+    #[serde(flatten)]
+    pub on_behalf: OnBehalf,
+}
+
 /// A PATCH body for a request: the members to change, and why. The update mask sent to the broker
 /// is the set of members present (other than `reason`); so `{"assignee": "judge-2"}` changes only
 /// the assignee.
@@ -395,6 +448,17 @@ pub struct Transition {
     pub conditions: Vec<NewCondition>,
     /// The outcome for COMPLETE_EXECUTION.
     pub outcome: Option<Outcome>,
+    /// The PAPER partner whose act a registrar or legal officer records on its behalf.
+    pub on_behalf_of_partner: String,
+    /// How the partner's act arrived; required with `on_behalf_of_partner`.
+    pub received_via: Option<ReceivedVia>,
+    /// When the act happened on paper (for ACKNOWLEDGE, the date of receipt, from which the deadline
+    /// runs): not in the future, not before the request's last change. Absent: now.
+    pub effective_time: Option<DateTime<Utc>>,
+    /// The letter's own reference (a note verbale's number).
+    pub letter_reference: String,
+    /// The scanned letter: a document of this request.
+    pub letter_document_id: String,
 }
 
 impl Transition {
@@ -417,6 +481,11 @@ impl Transition {
                 })
                 .collect(),
             outcome: self.outcome.map_or(0, Outcome::to_wire),
+            on_behalf_of_partner: self.on_behalf_of_partner,
+            received_via: self.received_via.map_or(0, ReceivedVia::to_wire),
+            effective_time: self.effective_time.map(time_in),
+            letter_reference: self.letter_reference,
+            letter_document_id: self.letter_document_id,
         }
     }
 }
@@ -462,13 +531,12 @@ impl From<pb::Event> for Event {
         } else {
             serde_json::from_str(&e.details).unwrap_or(serde_json::Value::String(e.details))
         };
-        let actor = e.actor.unwrap_or_default();
         Event {
             cursor: e.cursor,
             request_id: e.request_id,
             seq: e.seq,
             time: time_out(e.time.as_ref()),
-            actor: Actor { subject: actor.subject, roles: actor.roles, partner_code: actor.partner_code },
+            actor: e.actor.into(),
             action: e.action,
             from_state: State::from_wire(e.from_state),
             to_state: State::from_wire(e.to_state),
@@ -486,6 +554,20 @@ pub struct Actor {
     pub roles: Vec<String>,
     /// The partner code of a partner principal; empty for NCIJC staff.
     pub partner_code: String,
+    /// The paper partner whose act this staff member recorded on its behalf; empty otherwise.
+    pub on_behalf_of_partner: String,
+}
+
+impl From<Option<pb::Actor>> for Actor {
+    fn from(actor: Option<pb::Actor>) -> Self {
+        let actor = actor.unwrap_or_default();
+        Actor {
+            subject: actor.subject,
+            roles: actor.roles,
+            partner_code: actor.partner_code,
+            on_behalf_of_partner: actor.on_behalf_of_partner,
+        }
+    }
 }
 
 /// One page of a request's audit events, oldest first.
@@ -507,6 +589,7 @@ pub struct Partner {
     pub legal_bases: Vec<String>,
     /// Whether requests to or from the partner may be submitted.
     pub active: bool,
+    pub channel: Option<Channel>,
     pub create_time: Option<DateTime<Utc>>,
     pub update_time: Option<DateTime<Utc>>,
     pub etag: String,
@@ -516,6 +599,7 @@ impl From<pb::Partner> for Partner {
     fn from(p: pb::Partner) -> Self {
         Partner {
             kind: PartnerKind::from_wire(p.kind),
+            channel: Channel::from_wire(p.channel),
             create_time: time_out(p.create_time.as_ref()),
             update_time: time_out(p.update_time.as_ref()),
             code: p.code,
@@ -529,8 +613,18 @@ impl From<pb::Partner> for Partner {
 }
 
 /// Every member of the Partner resource (see [`REQUEST_MEMBERS`] for why output-only ones are listed).
-pub const PARTNER_MEMBERS: &[&str] =
-    &["code", "name", "country", "kind", "legal_bases", "active", "create_time", "update_time", "etag"];
+pub const PARTNER_MEMBERS: &[&str] = &[
+    "code",
+    "name",
+    "country",
+    "kind",
+    "legal_bases",
+    "active",
+    "channel",
+    "create_time",
+    "update_time",
+    "etag",
+];
 
 /// The fields an administrator writes into a partner entry. On create, an absent `active` means
 /// inactive, as in the gRPC contract.
@@ -543,6 +637,8 @@ pub struct NewPartner {
     pub kind: Option<PartnerKind>,
     pub legal_bases: Option<Vec<String>>,
     pub active: Option<bool>,
+    /// SYSTEM when absent.
+    pub channel: Option<Channel>,
 }
 
 impl NewPartner {
@@ -554,6 +650,7 @@ impl NewPartner {
             kind: self.kind.map_or(0, PartnerKind::to_wire),
             legal_bases: self.legal_bases.unwrap_or_default(),
             active: self.active.unwrap_or_default(),
+            channel: self.channel.map_or(0, Channel::to_wire),
             ..Default::default()
         }
     }
@@ -567,6 +664,7 @@ pub struct PartnerPatch {
     pub kind: Option<PartnerKind>,
     pub legal_bases: Option<Vec<String>>,
     pub active: Option<bool>,
+    pub channel: Option<Channel>,
 }
 
 impl PartnerPatch {
@@ -578,6 +676,7 @@ impl PartnerPatch {
             kind: self.kind,
             legal_bases: self.legal_bases,
             active: self.active,
+            channel: self.channel,
         }
         .into_wire()
     }
@@ -696,7 +795,6 @@ pub struct Document {
 
 impl From<pb::Document> for Document {
     fn from(d: pb::Document) -> Self {
-        let actor = d.uploaded_by.unwrap_or_default();
         Document {
             id: d.id,
             request_id: d.request_id,
@@ -712,11 +810,7 @@ impl From<pb::Document> for Document {
             audience: Audience::from_wire(d.audience),
             release_state: ReleaseState::from_wire(d.release_state),
             use_restrictions: d.use_restrictions,
-            uploaded_by: Actor {
-                subject: actor.subject,
-                roles: actor.roles,
-                partner_code: actor.partner_code,
-            },
+            uploaded_by: d.uploaded_by.into(),
             create_time: time_out(d.create_time.as_ref()),
             receipt: d.receipt,
         }
@@ -826,6 +920,93 @@ pub struct ReleasedDocuments {
     pub documents: Vec<Document>,
 }
 
+/// A message on a request, or an internal case note of the NCIJC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub request_id: String,
+    pub author: Actor,
+    /// SHARED (both sides) or INTERNAL (NCIJC staff only).
+    pub audience: Option<Audience>,
+    /// Byte for byte as written.
+    pub body: String,
+    /// Documents of the same request that go with it.
+    pub attachment_ids: Vec<String>,
+    pub create_time: Option<DateTime<Utc>>,
+    /// When the other side first read it; `null` while unread (and always for internal notes).
+    pub read_time: Option<DateTime<Utc>>,
+}
+
+impl From<pb::Message> for Message {
+    fn from(m: pb::Message) -> Self {
+        Message {
+            author: m.author.into(),
+            audience: Audience::from_wire(m.audience),
+            create_time: time_out(m.create_time.as_ref()),
+            read_time: time_out(m.read_time.as_ref()),
+            id: m.id,
+            request_id: m.request_id,
+            body: m.body,
+            attachment_ids: m.attachment_ids,
+        }
+    }
+}
+
+/// The body of `POST /v1/requests/{id}/messages`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewMessage {
+    /// SHARED (read by both sides) or INTERNAL (a case note of the NCIJC).
+    #[schema(required = true, value_type = Audience)]
+    pub audience: Option<Audience>,
+    /// At most 20,000 characters; line breaks and tabs allowed; not blank.
+    #[schema(required = true)]
+    pub body: String,
+    /// Ids of documents of the same request (at most 20).
+    pub attachment_ids: Vec<String>,
+}
+
+impl NewMessage {
+    pub fn into_wire(self) -> pb::Message {
+        pb::Message {
+            audience: self.audience.map_or(0, Audience::to_wire),
+            body: self.body,
+            attachment_ids: self.attachment_ids,
+            ..Default::default()
+        }
+    }
+}
+
+/// One page of a request's messages, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MessageList {
+    pub messages: Vec<Message>,
+    pub next_page_token: String,
+}
+
+/// The body of `POST /v1/requests/{id}/messages:read`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarkRead {
+    /// The last message read: a message of the other side; every unread one up to it is read.
+    #[schema(required = true)]
+    pub up_to_message_id: String,
+}
+
+/// How many messages were read now for the first time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReadCount {
+    pub read_count: i32,
+}
+
+/// The language of a printed letter.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LetterQuery {
+    /// `en` (the default) or `ar` (right to left).
+    pub language: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -871,6 +1052,8 @@ mod tests {
         check(ReleaseState::ALL, ReleaseState::name, ReleaseState::to_wire, ReleaseState::from_wire);
         check(PersonRole::ALL, PersonRole::name, PersonRole::to_wire, PersonRole::from_wire);
         check(PartnerKind::ALL, PartnerKind::name, PartnerKind::to_wire, PartnerKind::from_wire);
+        check(Channel::ALL, Channel::name, Channel::to_wire, Channel::from_wire);
+        check(ReceivedVia::ALL, ReceivedVia::name, ReceivedVia::to_wire, ReceivedVia::from_wire);
         assert_eq!(State::UnderReview.name(), "UNDER_REVIEW");
         assert_eq!(RefusalGround::NeBisInIdem.name(), "NE_BIS_IN_IDEM");
     }
@@ -946,6 +1129,9 @@ mod tests {
             PartnerKind::name,
             PartnerKind::from_wire,
         );
+        check("mla.v1.Channel", "CHANNEL_", Channel::ALL, Channel::name, Channel::from_wire);
+        let via = ReceivedVia::ALL;
+        check("mla.v1.ReceivedVia", "RECEIVED_VIA_", via, ReceivedVia::name, ReceivedVia::from_wire);
     }
 
     /// The member lists that guard request bodies are the contract's fields, no more and no less.
@@ -968,6 +1154,9 @@ mod tests {
         let metadata: Vec<&str> =
             NEW_DOCUMENT_MEMBERS.iter().copied().chain(["request_id", "request_id_key"]).collect();
         assert_eq!(sorted(&metadata), fields("mla.v1.DocumentMetadata"));
+        // A create body is the request and how it arrived on paper.
+        let create: Vec<&str> = ON_BEHALF_MEMBERS.iter().copied().chain(["request", "request_id"]).collect();
+        assert_eq!(sorted(&create), fields("mla.v1.CreateRequestRequest"));
     }
 
     #[test]

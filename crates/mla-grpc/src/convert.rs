@@ -5,9 +5,12 @@
 use chrono::{DateTime, Utc};
 use mla_app::{PartnerFields, RequestView};
 use mla_domain::audit::{Actor, Event};
+use mla_domain::correspondence::{Message, NewMessage};
+use mla_domain::document::DocumentId;
 use mla_domain::document::{Audience as DocumentAudience, Document, DocumentKind, ReleaseState};
 use mla_domain::lifecycle::{Command, ProposedCondition};
-use mla_domain::partner::{PartnerKind, parse_country};
+use mla_domain::paper::{PaperRecord, ReceivedVia};
+use mla_domain::partner::{Channel, PartnerKind, parse_country};
 use mla_domain::request::*;
 use mla_domain::text::ParseError;
 use mla_domain::{FieldViolation, LongText, Partner, PartnerCode, RequestId, ShortText, Timestamp};
@@ -171,6 +174,13 @@ enum_bridge!(
     }
 );
 enum_bridge!(audience_in, audience_out, Audience, DocumentAudience { Shared, Internal });
+enum_bridge!(channel_in, channel_out, Channel, Channel { System, Paper });
+enum_bridge!(
+    received_via_in,
+    received_via_out,
+    ReceivedVia,
+    ReceivedVia { DiplomaticNote, Post, Email, Courier, Interpol, Other }
+);
 enum_bridge!(
     release_state_in,
     release_state_out,
@@ -412,6 +422,70 @@ pub fn actor_out(actor: Actor) -> pb::Actor {
         subject: actor.subject,
         roles: actor.roles,
         partner_code: actor.partner_code.unwrap_or_default(),
+        on_behalf_of_partner: actor.on_behalf_of.unwrap_or_default(),
+    }
+}
+
+/// The paper record of a write, from its fields (`None` when none is set: an act through the API).
+pub fn paper_record_in(
+    fields: &mut Fields,
+    on_behalf_of_partner: &str,
+    received_via: i32,
+    effective_time: Option<&PbTimestamp>,
+    letter_reference: &str,
+    letter_document_id: &str,
+) -> Option<PaperRecord> {
+    let record = PaperRecord {
+        on_behalf_of: fields.take("on_behalf_of_partner", partner_code_in(on_behalf_of_partner)),
+        received_via: fields.take("received_via", received_via_in(received_via)),
+        effective_time: effective_time.and_then(|t| fields.take("effective_time", timestamp_in(t).map(Some))),
+        letter_reference: fields.take("letter_reference", ShortText::parse(letter_reference)),
+        letter_document_id: fields.take("letter_document_id", optional_document_id(letter_document_id)),
+    };
+    (record != PaperRecord::default()).then_some(record)
+}
+
+fn optional_document_id(raw: &str) -> Result<Option<DocumentId>, ParseError> {
+    if raw.is_empty() { Ok(None) } else { DocumentId::parse(raw).map(Some) }
+}
+
+/// A message as its author writes it.
+pub fn new_message_in(fields: &mut Fields, m: &pb::Message) -> NewMessage {
+    let audience = fields.take("message.audience", audience_in(m.audience));
+    if audience.is_none() {
+        fields.refuse("message.audience", "SHARED or INTERNAL");
+    }
+    if m.attachment_ids.len() > mla_domain::correspondence::MAX_ATTACHMENTS {
+        fields.refuse("message.attachment_ids", "a message carries at most 20 attachments");
+    }
+    NewMessage {
+        audience: audience.unwrap_or(DocumentAudience::Shared),
+        body: fields.take("message.body", LongText::parse(m.body.clone())),
+        attachment_ids: m
+            .attachment_ids
+            .iter()
+            .take(mla_domain::correspondence::MAX_ATTACHMENTS)
+            .enumerate()
+            .map(|(i, raw)| {
+                fields.take(format!("message.attachment_ids[{i}]"), DocumentId::parse(raw).map(Some))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect(),
+    }
+}
+
+pub fn message_out(m: Message) -> pb::Message {
+    pb::Message {
+        id: m.id.to_string(),
+        request_id: m.request_id.to_string(),
+        author: Some(actor_out(m.author)),
+        audience: audience_out(m.audience),
+        body: m.body.as_str().to_owned(),
+        attachment_ids: m.attachment_ids.iter().map(ToString::to_string).collect(),
+        create_time: Some(timestamp_out(m.create_time)),
+        read_time: m.read_time.map(timestamp_out),
     }
 }
 
@@ -445,6 +519,7 @@ pub fn partner_fields_in(fields: &mut Fields, p: &pb::Partner) -> PartnerFields 
         kind: kind.unwrap_or(PartnerKind::StateAuthority),
         legal_bases: fields.list("partner.legal_bases", &p.legal_bases, |s| ShortText::parse(s)),
         active: p.active,
+        channel: fields.take("partner.channel", channel_in(p.channel)).unwrap_or(Channel::System),
     }
 }
 
@@ -459,6 +534,7 @@ pub fn partner_out(p: Partner) -> pb::Partner {
         create_time: Some(timestamp_out(p.create_time)),
         update_time: Some(timestamp_out(p.update_time)),
         etag: p.version.to_string(),
+        channel: channel_out(p.channel),
     }
 }
 
@@ -590,6 +666,16 @@ mod tests {
         );
         let audiences = DocumentAudience::ALL.len();
         check("mla.v1.Audience", "AUDIENCE_", audiences, DocumentAudience::as_str, audience_in, audience_out);
+        check("mla.v1.Channel", "CHANNEL_", Channel::ALL.len(), Channel::as_str, channel_in, channel_out);
+        let vias = ReceivedVia::ALL.len();
+        check(
+            "mla.v1.ReceivedVia",
+            "RECEIVED_VIA_",
+            vias,
+            ReceivedVia::as_str,
+            received_via_in,
+            received_via_out,
+        );
         let release_states = ReleaseState::ALL.len();
         check(
             "mla.v1.ReleaseState",

@@ -16,7 +16,7 @@ pub struct Partners {
 }
 
 /// Fields of a partner an administrator may change.
-pub(crate) const MUTABLE: [&str; 5] = ["name", "country", "kind", "legal_bases", "active"];
+pub(crate) const MUTABLE: [&str; 6] = ["name", "country", "kind", "legal_bases", "active", "channel"];
 
 /// Without a mask, an update changes the fields set in the message (AIP-134) and nothing else. An
 /// unset field and its zero value look alike on the wire, so clearing a field or setting `active` to
@@ -28,6 +28,7 @@ fn fields_set(partner: &pb::Partner) -> Vec<String> {
         ("kind", partner.kind != 0),
         ("legal_bases", !partner.legal_bases.is_empty()),
         ("active", partner.active),
+        ("channel", partner.channel != 0),
     ];
     set.into_iter().filter(|(_, is_set)| *is_set).map(|(path, _)| path.to_owned()).collect()
 }
@@ -121,6 +122,7 @@ impl PartnerService for Partners {
                     "kind" => current.kind = new.kind,
                     "legal_bases" => current.legal_bases = new.legal_bases.clone(),
                     "active" => current.active = new.active,
+                    "channel" => current.channel = new.channel,
                     _ => {}
                 }
             }

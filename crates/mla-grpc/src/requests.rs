@@ -5,6 +5,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use mla_app::{App, RequestFilter, UpdateInput};
 use mla_domain::LongText;
+use mla_domain::correspondence::MessageId;
 use mla_proto::v1 as pb;
 use pb::request_service_server::RequestService;
 use tonic::{Request, Response, Status};
@@ -32,11 +33,19 @@ impl RequestService for Requests {
         let principal = principal(&call)?;
         let message = call.into_inner();
         let mut fields = Fields::default();
-        let input = request_in(&mut fields, &message.request.unwrap_or_default());
-        let input = fields.finish(input)?;
+        let input = request_in(&mut fields, &message.request.clone().unwrap_or_default());
+        let record = paper_record_in(
+            &mut fields,
+            &message.on_behalf_of_partner,
+            message.received_via,
+            message.effective_time.as_ref(),
+            &message.letter_reference,
+            "",
+        );
+        let (input, record) = fields.finish((input, record))?;
         let view = self
             .app
-            .create_request(&principal, input.partner_code, input.content, key(&message.request_id))
+            .create_request(&principal, input.partner_code, input.content, record, key(&message.request_id))
             .await
             .map_err(status_of)?;
         Ok(Response::new(request_out(view)))
@@ -121,11 +130,19 @@ impl RequestService for Requests {
         let mut fields = Fields::default();
         let id = request_id_in(&mut fields, "id", &m.id);
         let command = command_in(&mut fields, &m);
-        let command =
-            fields.finish(command)?.ok_or_else(|| Status::invalid_argument("an action is required"))?;
+        let record = paper_record_in(
+            &mut fields,
+            &m.on_behalf_of_partner,
+            m.received_via,
+            m.effective_time.as_ref(),
+            &m.letter_reference,
+            &m.letter_document_id,
+        );
+        let (command, record) = fields.finish((command, record))?;
+        let command = command.ok_or_else(|| Status::invalid_argument("an action is required"))?;
         let view = self
             .app
-            .transition_request(&principal, id, command, &m.etag, key(&m.request_id))
+            .transition_request(&principal, id, command, record, &m.etag, key(&m.request_id))
             .await
             .map_err(status_of)?;
         Ok(Response::new(request_out(view)))
@@ -148,6 +165,78 @@ impl RequestService for Requests {
         Ok(Response::new(pb::ListRequestEventsResponse {
             events: page.items.into_iter().map(event_out).collect(),
             next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn post_message(
+        &self,
+        call: Request<pb::PostMessageRequest>,
+    ) -> Result<Response<pb::Message>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let request_id = request_id_in(&mut fields, "request_id", &m.request_id);
+        let message = new_message_in(&mut fields, &m.message.unwrap_or_default());
+        let message = fields.finish(message)?;
+        let posted = self
+            .app
+            .post_message(&principal, request_id, message, key(&m.request_id_key))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(message_out(posted)))
+    }
+
+    async fn list_messages(
+        &self,
+        call: Request<pb::ListMessagesRequest>,
+    ) -> Result<Response<pb::ListMessagesResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let request_id = request_id_in(&mut fields, "request_id", &m.request_id);
+        let request_id = fields.finish(request_id)?;
+        let page = self
+            .app
+            .list_messages(&principal, request_id, m.page_size, &m.page_token)
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::ListMessagesResponse {
+            messages: page.items.into_iter().map(message_out).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn mark_messages_read(
+        &self,
+        call: Request<pb::MarkMessagesReadRequest>,
+    ) -> Result<Response<pb::MarkMessagesReadResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let request_id = request_id_in(&mut fields, "request_id", &m.request_id);
+        let up_to = fields.take("up_to_message_id", MessageId::parse(&m.up_to_message_id).map(Some));
+        let (request_id, up_to) = fields.finish((request_id, up_to))?;
+        let up_to = up_to.ok_or_else(|| Status::invalid_argument("up_to_message_id is required"))?;
+        let read = self.app.mark_messages_read(&principal, request_id, up_to).await.map_err(status_of)?;
+        Ok(Response::new(pb::MarkMessagesReadResponse {
+            read_count: i32::try_from(read).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn print_letter(
+        &self,
+        call: Request<pb::PrintLetterRequest>,
+    ) -> Result<Response<pb::PrintedLetter>, Status> {
+        let principal = principal(&call)?;
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "id", &call.get_ref().id);
+        let id = fields.finish(id)?;
+        let letter =
+            self.app.print_letter(&principal, id, &call.get_ref().language).await.map_err(status_of)?;
+        Ok(Response::new(pb::PrintedLetter {
+            media_type: letter.media_type.to_owned(),
+            file_name: letter.file_name,
+            content: letter.html.into_bytes(),
         }))
     }
 

@@ -41,6 +41,10 @@ fn request_service_has_every_method() {
         "UpdateRequest",
         "TransitionRequest",
         "ListRequestEvents",
+        "PostMessage",
+        "ListMessages",
+        "MarkMessagesRead",
+        "PrintLetter",
         "WatchEvents",
     ]);
     assert_eq!(method_names(service), expected);

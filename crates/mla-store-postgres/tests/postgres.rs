@@ -19,7 +19,7 @@ use sqlx::Row;
 async fn write_something(store: &PostgresStore, partner_code: &str) -> i64 {
     let partner = store.create_partner(sample_partner(partner_code, "Ministry"), None).await.expect("stored");
     let judge = Principal::staff("judge.amira", [Role::Judge]).expect("a principal");
-    let ctx = Context { now: at(0), partner: Some(&partner), sla: SlaPolicy::default() };
+    let ctx = Context::new(at(0), Some(&partner), SlaPolicy::default());
     let new = mla_domain::create(
         request_id(),
         Some(partner.code.clone()),
@@ -100,7 +100,7 @@ async fn race_the_feed(a_takes_its_id_first: bool) {
     let store = PostgresStore::connect_with(database.options(), 4).await.expect("connects");
     let partner = store.create_partner(sample_partner("FR-MOJ", "Ministry"), None).await.expect("stored");
     let judge = Principal::staff("judge.amira", [Role::Judge]).expect("a principal");
-    let ctx = Context { now: at(0), partner: Some(&partner), sla: SlaPolicy::default() };
+    let ctx = Context::new(at(0), Some(&partner), SlaPolicy::default());
     let draft = |title: &str| {
         mla_domain::create(request_id(), Some(partner.code.clone()), sample_content(title), &judge, &ctx)
             .expect("decided")
@@ -257,7 +257,7 @@ async fn migrate_brings_a_database_up_to_date_and_may_run_again() {
         .fetch_all(&mut conn)
         .await
         .expect("read");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
     let store = PostgresStore::connect(&database.url()).await.expect("connects to a migrated database");
     store.ping().await.expect("answers");
     store.close().await;
@@ -352,7 +352,7 @@ async fn overdue_lists_read_past_a_chunk_of_other_requests() {
     // Received requests, oldest first: 5 of `few`, then 210 of `many`; all overdue a year later.
     async fn received(store: &PostgresStore, partner: &Partner, registrar: &Principal, i: i64) -> Request {
         let system = Principal::partner("system", partner.code.clone()).expect("a principal");
-        let ctx = |now| Context { now, partner: Some(partner), sla: SlaPolicy::default() };
+        let ctx = |now| Context::new(now, Some(partner), SlaPolicy::default());
         let new =
             mla_domain::create(request_id(), None, sample_content(&format!("No. {i}")), &system, &ctx(at(i)))
                 .expect("decided");

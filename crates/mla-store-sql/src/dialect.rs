@@ -3,7 +3,6 @@
 
 use std::future::Future;
 
-use mla_domain::document::DocumentId;
 use mla_domain::request::RequestContent;
 use mla_domain::{Request, RequestId, Timestamp};
 use mla_store::{RequestQuery, StoreResult};
@@ -95,7 +94,8 @@ pub enum Value<'a> {
     Flag(bool),
     Time(Option<Timestamp>),
     Id(RequestId),
-    DocumentId(Option<DocumentId>),
+    /// Any other identifier (documents', messages'): a UUID.
+    Uuid(Option<uuid::Uuid>),
     Json(Box<RawValue>),
     TextList(&'a [String]),
 }
@@ -112,9 +112,9 @@ impl Value<'_> {
             Value::Flag(flag) => D::Db::bind_flag(sql, flag),
             Value::Time(time) => D::push_time(sql, time),
             Value::Id(id) => D::push_id(sql, id),
-            // Both ids are UUIDs, stored alike; an absent one is a plain NULL, which needs no type.
-            Value::DocumentId(Some(id)) => D::push_id(sql, RequestId::from_uuid(id.as_uuid())),
-            Value::DocumentId(None) => {
+            // Every id is a UUID, stored alike; an absent one is a plain NULL, which needs no type.
+            Value::Uuid(Some(id)) => D::push_id(sql, RequestId::from_uuid(id)),
+            Value::Uuid(None) => {
                 sql.push("NULL");
             }
             Value::Json(json) => D::push_json(sql, &json),

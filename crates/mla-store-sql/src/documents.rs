@@ -1,6 +1,6 @@
-//! The `documents` table: a custody write (the documents it adds or releases, one more custody event
-//! counted on the request's row at an unchanged version, the event appended last), and the readers,
-//! the list filtered in the query by the reader's side.
+//! The `documents` table: a custody write (the documents it adds or releases, written beside the
+//! request's chain: see [`SqlStore::begin_beside`]), and the readers, the list filtered in the query
+//! by the reader's side.
 
 use mla_domain::audit::EventDraft;
 use mla_domain::document::{Audience, Document, DocumentId, DocumentKind, ReleaseState, Sha256};
@@ -12,7 +12,6 @@ use sqlx::QueryBuilder;
 use crate::SqlStore;
 use crate::dialect::{DbRow, Dialect, Driver, Value};
 use crate::errors::{corrupt, db_error};
-use crate::requests::not_at_version;
 use crate::rows::{Fields, json, push_insert, truncated};
 use crate::write::Begun;
 
@@ -24,7 +23,7 @@ pub const DOCUMENT_COLUMNS: &str = "id, request_id, kind, title, file_name, medi
 
 fn document_row(document: &Document) -> StoreResult<Vec<(&'static str, Value<'_>)>> {
     Ok(vec![
-        ("id", Value::DocumentId(Some(document.id))),
+        ("id", Value::Uuid(Some(document.id.as_uuid()))),
         ("request_id", Value::Id(document.request_id)),
         ("kind", Value::Text(document.kind.as_str())),
         ("title", Value::Text(document.title.as_str())),
@@ -34,7 +33,7 @@ fn document_row(document: &Document) -> StoreResult<Vec<(&'static str, Value<'_>
         ("size_bytes", Value::Int(document.size_bytes)),
         ("sha256", Value::Text(document.sha256.as_str())),
         ("language", Value::Text(&document.language)),
-        ("translation_of", Value::DocumentId(document.translation_of)),
+        ("translation_of", Value::Uuid(document.translation_of.map(|id| id.as_uuid()))),
         ("audience", Value::Text(document.audience.as_str())),
         ("release_state", Value::Text(document.release_state.as_str())),
         ("use_restrictions", Value::TextList(&document.use_restrictions)),
@@ -89,21 +88,10 @@ impl<D: Dialect> SqlStore<D> {
             .into_iter()
             .map(|document| Document { create_time: truncated(document.create_time), ..document })
             .collect();
-        let mut tx = match self.begin(key, event.time).await? {
+        let mut tx = match self.begin_beside(request, key, event.time).await? {
             Begun::Fresh(tx) => tx,
             Begun::Recorded(outcome) => return Ok(outcome),
         };
-        // First the request's row, at the version the decision was made on: it locks the row (so
-        // its chain cannot move) and counts the custody event, leaving the version (the etag) alone.
-        let mut sql =
-            QueryBuilder::new("UPDATE requests SET custody_events = custody_events + 1 WHERE id = ");
-        D::push_id(&mut sql, request.id);
-        sql.push(" AND version = ");
-        D::Db::bind_int(&mut sql, request.version);
-        let result = D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
-        if D::rows_affected(&result) == 0 {
-            return Err(not_at_version::<D>(tx, request.id).await);
-        }
         for document in &documents {
             // A document's identity and content never change; a release sets what it may change.
             let mut sql = QueryBuilder::new("INSERT INTO documents");
@@ -120,7 +108,7 @@ impl<D: Dialect> SqlStore<D> {
 
     pub async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>> {
         let mut sql = QueryBuilder::new(format!("SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = "));
-        Value::DocumentId(Some(id)).push::<D>(&mut sql);
+        Value::Uuid(Some(id.as_uuid())).push::<D>(&mut sql);
         let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
         let row = D::Db::fetch_optional(&mut conn, sql).await.map_err(db_error::<D>)?;
         row.as_ref().map(document_from_row::<D>).transpose()
@@ -130,7 +118,7 @@ impl<D: Dialect> SqlStore<D> {
         let mut sql = QueryBuilder::new(format!("SELECT {DOCUMENT_COLUMNS} FROM documents"));
         if let Some(after) = after {
             sql.push(" WHERE id > ");
-            Value::DocumentId(Some(after)).push::<D>(&mut sql);
+            Value::Uuid(Some(after.as_uuid())).push::<D>(&mut sql);
         }
         self.read_documents(sql, limit).await
     }
@@ -152,7 +140,7 @@ impl<D: Dialect> SqlStore<D> {
         sql.push(" OR (audience = 'SHARED' AND release_state <> 'WITHHELD'))");
         if let Some(after) = after {
             sql.push(" AND id > ");
-            Value::DocumentId(Some(after)).push::<D>(&mut sql);
+            Value::Uuid(Some(after.as_uuid())).push::<D>(&mut sql);
         }
         self.read_documents(sql, limit).await
     }

@@ -11,6 +11,7 @@ pub mod documents;
 pub mod errors;
 pub mod events;
 pub mod idempotency;
+pub mod messages;
 pub mod partners;
 pub mod requests;
 pub mod rows;
@@ -180,6 +181,42 @@ macro_rules! store_through_sql {
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
                 self.$field.save_custody(request, documents, event, idempotency).await
+            }
+
+            async fn save_message(
+                &self,
+                request: &::mla_domain::Request,
+                message: ::mla_domain::correspondence::Message,
+                event: ::mla_domain::audit::EventDraft,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<::mla_domain::correspondence::Message> {
+                self.$field.save_message(request, message, event, idempotency).await
+            }
+
+            async fn save_read_receipt(
+                &self,
+                request: &::mla_domain::Request,
+                ids: Vec<::mla_domain::correspondence::MessageId>,
+                event: ::mla_domain::audit::EventDraft,
+            ) -> ::mla_store::StoreResult<()> {
+                self.$field.save_read_receipt(request, ids, event).await
+            }
+
+            async fn get_message(
+                &self,
+                id: ::mla_domain::correspondence::MessageId,
+            ) -> ::mla_store::StoreResult<Option<::mla_domain::correspondence::Message>> {
+                self.$field.get_message(id).await
+            }
+
+            async fn list_messages(
+                &self,
+                request_id: ::mla_domain::RequestId,
+                reader: ::mla_domain::lifecycle::Side,
+                after: Option<::mla_domain::correspondence::MessageId>,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<::mla_domain::correspondence::Message>> {
+                self.$field.list_messages(request_id, reader, after, limit).await
             }
 
             async fn get_document(

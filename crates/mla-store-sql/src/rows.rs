@@ -7,7 +7,7 @@ use mla_domain::audit::{Actor, Audience, Event};
 use mla_domain::clock::Clock;
 use mla_domain::request::Direction;
 use mla_domain::{
-    Partner, PartnerCode, PartnerKind, Reference, Request, RequestId, ShortText, State, Timestamp,
+    Channel, Partner, PartnerCode, PartnerKind, Reference, Request, RequestId, ShortText, State, Timestamp,
 };
 use mla_store::{RequestHead, StoreResult};
 use serde_json::value::RawValue;
@@ -20,10 +20,10 @@ pub const REQUEST_COLUMNS: &str = "id, direction, year, number, partner_code, st
      clock_stopped_at, create_time, update_time, submit_time, received_time, content, conditions";
 
 pub const EVENT_COLUMNS: &str = "cursor, request_id, partner_code, seq, time, actor_subject, actor_roles, \
-     actor_partner_code, action, from_state, to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash";
+     actor_partner_code, actor_on_behalf_of, action, from_state, to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash";
 
 pub const PARTNER_COLUMNS: &str =
-    "code, name, country, kind, legal_bases, active, version, create_time, update_time";
+    "code, name, country, kind, legal_bases, active, channel, version, create_time, update_time";
 
 /// The instant as both backends store it: microseconds. Callers pass times truncated to microseconds;
 /// anything finer is dropped here, as the audit hash drops it.
@@ -117,6 +117,7 @@ pub fn event_row(event: &Event) -> StoreResult<Vec<(&'static str, Value<'_>)>> {
         ("actor_subject", Value::Text(&event.actor.subject)),
         ("actor_roles", Value::TextList(&event.actor.roles)),
         ("actor_partner_code", Value::OptText(event.actor.partner_code.as_deref())),
+        ("actor_on_behalf_of", Value::OptText(event.actor.on_behalf_of.as_deref())),
         ("action", Value::Text(&event.action)),
         ("from_state", Value::OptText(event.from_state.map(State::as_str))),
         ("to_state", Value::Text(event.to_state.as_str())),
@@ -136,6 +137,7 @@ pub fn partner_changes(partner: &Partner) -> StoreResult<Vec<(&'static str, Valu
         ("kind", Value::Text(partner.kind.as_str())),
         ("legal_bases", Value::Json(json(&partner.legal_bases)?)),
         ("active", Value::Flag(partner.active)),
+        ("channel", Value::Text(partner.channel.as_str())),
         ("update_time", Value::Time(Some(partner.update_time))),
     ])
 }
@@ -274,6 +276,7 @@ pub fn event_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Event> {
             subject: f.text("actor_subject")?,
             roles: f.text_list("actor_roles")?,
             partner_code: f.opt_text("actor_partner_code")?,
+            on_behalf_of: f.opt_text("actor_on_behalf_of")?,
         },
         action: f.text("action")?,
         from_state: from_state
@@ -290,6 +293,7 @@ pub fn event_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Event> {
 pub fn partner_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Partner> {
     let f = Fields::<D>::new(row);
     let kind = f.text("kind")?;
+    let channel = f.text("channel")?;
     Ok(Partner {
         code: f.partner_code("code")?,
         name: f.short_text("name")?,
@@ -297,6 +301,7 @@ pub fn partner_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Partner> {
         kind: PartnerKind::parse(&kind).ok_or_else(|| corrupt("partner kind", &kind))?,
         legal_bases: f.json("legal_bases")?,
         active: f.flag("active")?,
+        channel: Channel::parse(&channel).ok_or_else(|| corrupt("partner channel", &channel))?,
         version: f.int("version")?,
         create_time: f.time("create_time")?,
         update_time: f.time("update_time")?,

@@ -8,11 +8,12 @@ use mla_domain::{Request, Timestamp};
 use mla_store::{Idempotency, StoreResult};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::Transaction;
+use sqlx::{QueryBuilder, Transaction};
 
 use crate::SqlStore;
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, Driver};
 use crate::errors::{corrupt, db_error};
+use crate::requests::not_at_version;
 use crate::{events, idempotency};
 
 /// A write's transaction, open.
@@ -51,6 +52,32 @@ impl<D: Dialect> SqlStore<D> {
                 .map_err(|e| corrupt("idempotent outcome", e));
         }
         Err(corrupt("idempotency key", "taken, but no record of it can be read"))
+    }
+
+    /// Begins a write beside `request`'s chain (custody of its documents, its correspondence), which
+    /// changes nothing of the request: first its row, at the version the decision was made on, which
+    /// locks it (so its chain cannot move) and counts one more such event, leaving the version (the
+    /// etag) alone. A request at another version changes nothing: [`mla_store::StoreError::VersionConflict`].
+    pub async fn begin_beside<T: DeserializeOwned>(
+        &self,
+        request: &Request,
+        key: Option<&Idempotency>,
+        at: Timestamp,
+    ) -> StoreResult<Begun<D, T>> {
+        let mut tx = match self.begin(key, at).await? {
+            Begun::Fresh(tx) => tx,
+            recorded => return Ok(recorded),
+        };
+        let mut sql =
+            QueryBuilder::new("UPDATE requests SET custody_events = custody_events + 1 WHERE id = ");
+        D::push_id(&mut sql, request.id);
+        sql.push(" AND version = ");
+        D::Db::bind_int(&mut sql, request.version);
+        let result = D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
+        if D::rows_affected(&result) == 0 {
+            return Err(not_at_version::<D>(tx, request.id).await);
+        }
+        Ok(Begun::Fresh(tx))
     }
 
     /// Ends a write: records `outcome` under the claimed key, appends the change's event to the

@@ -16,7 +16,7 @@ use sqlx::sqlite::SqliteConnection;
 
 async fn draft(store: &dyn Store, partner: &Partner, title: &str) -> mla_domain::Request {
     let judge = Principal::staff("judge.amira", [Role::Judge]).expect("a principal");
-    let ctx = Context { now: at(0), partner: Some(partner), sla: SlaPolicy::default() };
+    let ctx = Context::new(at(0), Some(partner), SlaPolicy::default());
     let new =
         mla_domain::create(request_id(), Some(partner.code.clone()), sample_content(title), &judge, &ctx)
             .expect("decided");
@@ -47,7 +47,7 @@ async fn the_file_and_its_directory_are_made_and_the_data_survives_reopening() {
         .fetch_all(&mut conn)
         .await
         .expect("read");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7]);
 }
 
 #[tokio::test]

@@ -307,6 +307,7 @@ pub fn sample_partner(partner_code: &str, name: &str) -> Partner {
             .into(),
         kind: PartnerKind::StateAuthority,
         legal_bases: vec![short("UNCAC art. 46"), short("UNTOC art. 18")],
+        channel: mla_domain::Channel::System,
         active: true,
         version: 1,
         create_time: at(0),
@@ -354,7 +355,7 @@ fn partner_system(partner: &Partner) -> Principal {
 }
 
 fn context(now: Timestamp, partner: &Partner) -> Context<'_> {
-    Context { now, partner: Some(partner), sla: SlaPolicy::default() }
+    Context::new(now, Some(partner), SlaPolicy::default())
 }
 
 async fn register_partner(store: &dyn Store, partner_code: &str) -> Partner {

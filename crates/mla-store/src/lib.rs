@@ -7,8 +7,9 @@
 //! [`content::ContentStore`].
 
 use async_trait::async_trait;
-use mla_domain::audit::{BrokenLink, Event, EventDraft};
-use mla_domain::document::{Document, DocumentId, is_custody};
+use mla_domain::audit::{BrokenLink, Event, EventDraft, changes_request};
+use mla_domain::correspondence::{Message, MessageId};
+use mla_domain::document::{Document, DocumentId};
 use mla_domain::lifecycle::Side;
 use mla_domain::request::Direction;
 use mla_domain::{
@@ -89,8 +90,9 @@ impl RequestQuery {
 }
 
 /// What the audit verifier compares each hash chain with: the request row's version (one change event
-/// per stored change, the creation included), its count of custody events (documents' uploads,
-/// downloads and releases, which change nothing of the request and so leave its version alone), and
+/// per stored change, the creation included), its count of events beside the changes (documents'
+/// custody and the correspondence, which change nothing of the request and so leave its version
+/// alone), and
 /// its state (where the last change event led).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestHead {
@@ -181,6 +183,39 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         event: EventDraft,
         idempotency: Option<&Idempotency>,
     ) -> StoreResult<Vec<Document>>;
+
+    /// Stores a message of `request` and its `MESSAGE_POSTED` event beside the request's chain, as
+    /// custody is stored (counted on the row, its version unchanged, a stale version refused with
+    /// [`StoreError::VersionConflict`]), with the idempotency outcome, atomically.
+    async fn save_message(
+        &self,
+        request: &Request,
+        message: Message,
+        event: EventDraft,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<Message>;
+
+    /// Stamps the event's time as the read time of the messages `ids` not read before, with the
+    /// `MESSAGES_READ` event, beside the request's chain as [`Store::save_message`] does.
+    async fn save_read_receipt(
+        &self,
+        request: &Request,
+        ids: Vec<MessageId>,
+        event: EventDraft,
+    ) -> StoreResult<()>;
+
+    /// Loads a message whoever may read it; visibility is the caller's to check.
+    async fn get_message(&self, id: MessageId) -> StoreResult<Option<Message>>;
+
+    /// A request's messages that its side `reader` may read, filtered in the query, oldest first,
+    /// after `after`.
+    async fn list_messages(
+        &self,
+        request_id: RequestId,
+        reader: Side,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
 
     /// Loads a document whoever may see it; visibility is the caller's to check.
     async fn get_document(&self, id: DocumentId) -> StoreResult<Option<Document>>;
@@ -429,7 +464,7 @@ fn verify_against_row(head: &RequestHead, chain: &[Event]) -> Result<(), AuditFi
     mla_domain::audit::verify_chain(chain).map_err(AuditFinding::BrokenLink)?;
     // The chain counts from 1 without a gap, so its last seq is its length; its custody events are
     // counted apart from its changes, which the version counts.
-    let custody = chain.iter().filter(|e| is_custody(&e.action)).count() as i64;
+    let custody = chain.iter().filter(|e| !changes_request(&e.action)).count() as i64;
     let events = last.seq - custody;
     if custody != head.custody_events {
         return Err(AuditFinding::CustodyEventsMismatch {
@@ -444,7 +479,7 @@ fn verify_against_row(head: &RequestHead, chain: &[Event]) -> Result<(), AuditFi
     if events > head.version {
         return Err(AuditFinding::EventsBeyondVersion { request_id: head.id, events, version: head.version });
     }
-    let last_change = chain.iter().rev().find(|e| !is_custody(&e.action)).unwrap_or(last);
+    let last_change = chain.iter().rev().find(|e| changes_request(&e.action)).unwrap_or(last);
     if last_change.to_state != head.state {
         return Err(AuditFinding::StateMismatch {
             request_id: head.id,

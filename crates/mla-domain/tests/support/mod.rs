@@ -23,6 +23,7 @@ pub fn partner(s: &str, active: bool) -> Partner {
         country: "FR".into(),
         kind: PartnerKind::StateAuthority,
         legal_bases: vec![ShortText::parse("UNTOC art. 18").unwrap()],
+        channel: mla_domain::Channel::System,
         active,
         version: 1,
         create_time: at(0),
@@ -93,5 +94,5 @@ pub fn satisfying(action: Action) -> Command {
 }
 
 pub fn ctx(partner: &Partner, now: Timestamp) -> Context<'_> {
-    Context { now, partner: Some(partner), sla: SlaPolicy::default() }
+    Context::new(now, Some(partner), SlaPolicy::default())
 }

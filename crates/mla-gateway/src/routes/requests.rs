@@ -9,8 +9,9 @@ use mla_proto::v1 as pb;
 use super::export::{self, wants_csv};
 use super::{Gateway, Params, created, json_object, known_members, query, segment, typed, with_etag};
 use crate::dto::{
-    EventList, NewRequest, PageQuery, REQUEST_MEMBERS, Request, RequestFilter, RequestList, RequestPatch,
-    Transition,
+    EventList, LetterQuery, MarkRead, Message, MessageList, NewMessage, NewRequest, NewRequestBody,
+    ON_BEHALF_MEMBERS, OnBehalf, PageQuery, REQUEST_MEMBERS, ReadCount, Request, RequestFilter, RequestList,
+    RequestPatch, Transition,
 };
 use crate::problem::ApiError;
 use crate::upstream::Caller;
@@ -18,14 +19,16 @@ use crate::upstream::Caller;
 /// Creates a request in state DRAFT.
 ///
 /// The caller's side is the requesting side: NCIJC staff create OUTGOING requests (and must give
-/// `partner_code`), a partner creates INCOMING ones. The same `Idempotency-Key` from the same caller
+/// `partner_code`), a partner creates INCOMING ones. A registrar or legal officer registers a request
+/// that a PAPER partner sent with `on_behalf_of_partner`, `received_via` and `effective_time` (when
+/// it arrived): it is INCOMING and SUBMITTED at once. The same `Idempotency-Key` from the same caller
 /// returns the first request again instead of creating another.
 #[utoipa::path(
     post,
     path = "/v1/requests",
     tag = "requests",
     operation_id = "CreateRequest",
-    request_body = NewRequest,
+    request_body = NewRequestBody,
     params(
         ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended creation (a UUID); a retry with the same key returns the first outcome."),
     ),
@@ -42,13 +45,12 @@ pub async fn create_request(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let members = json_object(&caller, &body)?;
+    let mut members = json_object(&caller, &body)?;
+    let on_behalf = ON_BEHALF_MEMBERS.iter().filter_map(|m| members.remove_entry(*m)).collect();
+    let on_behalf: OnBehalf = typed(&caller, on_behalf)?;
     known_members(&caller, &members, REQUEST_MEMBERS)?;
     let fields: NewRequest = typed(&caller, members)?;
-    let message = pb::CreateRequestRequest {
-        request: Some(fields.into_wire(String::new())),
-        request_id: caller.idempotency_key()?,
-    };
+    let message = on_behalf.into_wire(fields.into_wire(String::new()), caller.idempotency_key()?);
     let request = gateway
         .requests()
         .create_request(caller.call(message))
@@ -272,4 +274,139 @@ pub async fn list_request_events(
         next_page_token: page.next_page_token,
     };
     Ok(axum::Json(list).into_response())
+}
+
+/// Posts a message on a request: SHARED with the other side, or an INTERNAL case note of the NCIJC.
+///
+/// Posting is an event of the request's trail (`MESSAGE_POSTED`, with the message's audience: a
+/// partner never sees an internal note, not even as an event); the request and its ETag do not
+/// change. The same `Idempotency-Key` returns the first message again.
+#[utoipa::path(
+    post,
+    path = "/v1/requests/{id}/messages",
+    tag = "requests",
+    operation_id = "PostMessage",
+    request_body = NewMessage,
+    params(
+        ("id" = String, Path, description = "The request's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended message; a retry with the same key returns the first message."),
+    ),
+    responses((status = 201, description = "The message, posted.", body = Message)),
+)]
+pub async fn post_message(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(request_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let members = json_object(&caller, &body)?;
+    let message: NewMessage = typed(&caller, members)?;
+    let message = pb::PostMessageRequest {
+        request_id,
+        message: Some(message.into_wire()),
+        request_id_key: caller.idempotency_key()?,
+    };
+    let posted =
+        gateway.requests().post_message(caller.call(message)).await.map_err(|s| caller.fail(s))?.into_inner();
+    Ok((StatusCode::CREATED, axum::Json(Message::from(posted))).into_response())
+}
+
+/// Lists the messages of a request that the caller's side may read, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}/messages",
+    tag = "requests",
+    operation_id = "ListMessages",
+    params(("id" = String, Path, description = "The request's id"), PageQuery),
+    responses((status = 200, description = "One page of the thread.", body = MessageList)),
+)]
+pub async fn list_messages(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(request_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let page: PageQuery = query(&caller, raw.as_deref())?;
+    let mut params = Params(Vec::new());
+    let page_size = params.int("page_size", &page.page_size);
+    params.finish(&caller, ())?;
+    let message =
+        pb::ListMessagesRequest { request_id, page_size, page_token: page.page_token.unwrap_or_default() };
+    let page = gateway
+        .requests()
+        .list_messages(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let list = MessageList {
+        messages: page.messages.into_iter().map(Message::from).collect(),
+        next_page_token: page.next_page_token,
+    };
+    Ok(axum::Json(list).into_response())
+}
+
+/// Marks the other side's messages as read, up to and including one (a read receipt).
+///
+/// Every unread message of the other side up to it gets its `read_time`, and one `MESSAGES_READ`
+/// event records them; reading nothing new records nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/requests/{id}/messages:read",
+    tag = "requests",
+    operation_id = "MarkMessagesRead",
+    request_body = MarkRead,
+    params(("id" = String, Path, description = "The request's id")),
+    responses((status = 200, description = "How many messages were read now for the first time.", body = ReadCount)),
+)]
+pub async fn mark_messages_read(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(request_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let members = json_object(&caller, &body)?;
+    let read: MarkRead = typed(&caller, members)?;
+    let message = pb::MarkMessagesReadRequest { request_id, up_to_message_id: read.up_to_message_id };
+    let answer = gateway
+        .requests()
+        .mark_messages_read(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    Ok(axum::Json(ReadCount { read_count: answer.read_count }).into_response())
+}
+
+/// Prints an OUTGOING request as a letter of request, for a partner that works on paper.
+///
+/// Print-ready HTML with the request's reference, content and conditions; `language=ar` lays it out
+/// right to left. NCIJC staff only.
+#[utoipa::path(
+    get,
+    path = "/v1/requests/{id}/letter",
+    tag = "requests",
+    operation_id = "PrintLetter",
+    params(("id" = String, Path, description = "The request's id"), LetterQuery),
+    responses((status = 200, description = "The letter, to print or save.", content_type = "text/html", body = String,
+        headers(("Content-Disposition" = String, description = "`inline` with a file name such as `OUT-2026-000042.html`")))),
+)]
+pub async fn print_letter(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let letter: LetterQuery = query(&caller, raw.as_deref())?;
+    let message = pb::PrintLetterRequest { id, language: letter.language.unwrap_or_default() };
+    let letter =
+        gateway.requests().print_letter(caller.call(message)).await.map_err(|s| caller.fail(s))?.into_inner();
+    let disposition = format!("inline; filename=\"{}\"", letter.file_name.replace(['"', '\\'], "_"));
+    let mut response = letter.content.into_response();
+    for (name, value) in
+        [(header::CONTENT_TYPE, letter.media_type), (header::CONTENT_DISPOSITION, disposition)]
+    {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    Ok(response)
 }

@@ -210,7 +210,7 @@ pub async fn measure_transitions(
     let changes: Vec<_> = requests
         .iter()
         .map(|request| {
-            let ctx = Context { now, partner: None, sla: SlaPolicy::default() };
+            let ctx = Context::new(now, None, SlaPolicy::default());
             let change = mla_domain::transition(request, &Command::new(Action::Accept), &judge, &ctx)
                 .expect("the domain accepts ACCEPT");
             (request.version, change)
