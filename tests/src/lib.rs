@@ -358,6 +358,14 @@ pub fn reason_of(status: &tonic::Status) -> String {
     status.get_details_error_info().map(|info| info.reason).unwrap_or_default()
 }
 
+/// The fields named by the `google.rpc.BadRequest` of a failed call.
+pub fn fields_of(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
 /// An HTTP client for the REST gateway. reqwest is built without a bundled crypto provider, so ring
 /// is installed first (a second install fails harmlessly and the first choice stands).
 pub fn http_client() -> reqwest::Client {

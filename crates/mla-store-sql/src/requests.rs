@@ -3,7 +3,7 @@
 
 use chrono::Datelike;
 use mla_domain::clock::Clock;
-use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, ShortText, State, Transition};
+use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, ShortText, Transition};
 use mla_store::{Idempotency, RequestHead, RequestQuery, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder};
 
@@ -38,7 +38,7 @@ impl<D: Dialect> SqlStore<D> {
             },
             direction: new.direction,
             partner_code: new.partner_code,
-            state: State::Draft,
+            state: new.state,
             version: 1,
             content: new.content,
             conditions: Vec::new(),
@@ -46,7 +46,7 @@ impl<D: Dialect> SqlStore<D> {
             clock: Clock::default(),
             create_time: new.create_time,
             update_time: new.create_time,
-            submit_time: None,
+            submit_time: new.submit_time,
             received_time: None,
         });
         let mut sql = QueryBuilder::new("INSERT INTO requests");
