@@ -33,11 +33,14 @@ use mla_domain::{
 };
 
 use futures::StreamExt;
+use mla_domain::Channel;
 use mla_domain::audit::EventDraft;
+use mla_domain::correspondence::{self, Message, MessageId, NewMessage};
 use mla_domain::document::{
     self, Audience, Document, DocumentId, DocumentKind, NewDocument, Received, ReleaseState, Sha256,
 };
 use mla_domain::lifecycle::Side;
+use mla_domain::paper::{PaperRecord, ReceivedVia};
 
 use crate::content::ContentStore;
 use crate::{AuditFinding, EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
@@ -133,6 +136,10 @@ pub const SCENARIOS: &[&str] = &[
     "removed_custody_event_is_named",
     "content_is_stored_once_and_read_from_any_offset",
     "unfinished_content_is_never_visible",
+    "messages_round_trip_and_are_listed_to_their_sides",
+    "read_receipts_stamp_unread_messages_once",
+    "stale_correspondence_changes_nothing",
+    "requests_registered_from_paper_round_trip",
 ];
 
 /// Makes one `#[tokio::test]` per scenario for a backend's [`Harness`]. The calling crate depends on
@@ -183,6 +190,10 @@ macro_rules! conformance_tests {
             documents_round_trip_and_custody_leaves_the_version,
             documents_are_listed_to_the_sides_that_may_see_them,
             stale_custody_changes_nothing,
+            messages_round_trip_and_are_listed_to_their_sides,
+            read_receipts_stamp_unread_messages_once,
+            stale_correspondence_changes_nothing,
+            requests_registered_from_paper_round_trip,
         );
         $crate::conformance_tests!(@tamper $harness;
             tampered_event_is_named,
@@ -1884,4 +1895,154 @@ pub async fn unfinished_content_is_never_visible(content: &dyn ContentStore) {
     writer.write(&bytes).await.expect("written");
     drop(writer);
     assert!(read_all(content, &sha256, 0).await.is_none());
+}
+
+// Correspondence and the paper channel: messages beside the version, each side's thread filtered in
+// the query, read receipts, and what a registration from paper stores.
+
+/// A message `by` posts on `request`, decided by the domain, with its event.
+fn posted(
+    request: &Request,
+    audience: Audience,
+    body: &str,
+    by: &Principal,
+    now: Timestamp,
+) -> (Message, EventDraft) {
+    let new = NewMessage { audience, body: long(body), attachment_ids: Vec::new() };
+    let id = MessageId::from_uuid(uuid::Uuid::now_v7());
+    correspondence::post(request, id, new, &[], by, now).expect("the domain accepts the message")
+}
+
+async fn save_message(store: &dyn Store, request: &Request, posted: (Message, EventDraft)) -> Message {
+    store.save_message(request, posted.0, posted.1, None).await.expect("the message is stored")
+}
+
+async fn thread(
+    store: &dyn Store,
+    id: RequestId,
+    side: Side,
+    after: Option<MessageId>,
+    limit: u32,
+) -> Vec<MessageId> {
+    let messages = store.list_messages(id, side, after, limit).await.expect("listed");
+    messages.into_iter().map(|m| m.id).collect()
+}
+
+/// Messages read back byte for byte; the partner's side lists the shared ones, the NCIJC all of
+/// them; each is an event counted beside the version, which stays, and the audit holds.
+pub async fn messages_round_trip_and_are_listed_to_their_sides(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "Correspondence", at(10)).await;
+    let question =
+        posted(&request, Audience::Shared, "يرجى توضيح أرقام الحسابات.\nشكراً", &registrar(), at(11));
+    let question = save_message(store, &request, question).await;
+    let note = save_message(
+        store,
+        &request,
+        posted(&request, Audience::Internal, "تێبینی ناوخۆیی", &judge(), at(12)),
+    )
+    .await;
+    let answer = posted(
+        &request,
+        Audience::Shared,
+        "Comptes n\u{b0} 1 et 2.\tCordialement",
+        &partner_system(&fr),
+        at(13),
+    );
+    let answer = save_message(store, &request, answer).await;
+    for message in [&question, &note, &answer] {
+        assert_eq!(store.get_message(message.id).await.expect("read").as_ref(), Some(message));
+    }
+    assert_eq!(store.get_message(MessageId::from_uuid(uuid::Uuid::now_v7())).await.expect("read"), None);
+    assert_eq!(
+        thread(store, request.id, Side::Requested, None, 100).await,
+        [question.id, note.id, answer.id]
+    );
+    assert_eq!(thread(store, request.id, Side::Requesting, None, 100).await, [question.id, answer.id]);
+    assert_eq!(thread(store, request.id, Side::Requested, Some(question.id), 1).await, [note.id]);
+    assert_eq!(thread(store, request.id, Side::Requesting, Some(question.id), 1).await, [answer.id]);
+
+    assert_eq!(store.get_request(request.id).await.expect("read"), Some(request.clone()));
+    assert_eq!(head_of(store, request.id).await.custody_events, 3);
+    let partner_reader = EventReader::Scope(Scope::of(&partner_system(&fr)));
+    let seen = store.request_events(request.id, &partner_reader, 0, 100).await.expect("read");
+    let posted: Vec<_> = seen.iter().filter(|e| e.action == correspondence::MESSAGE_POSTED).collect();
+    assert_eq!(posted.len(), 2, "the partner's events leave the internal note out, in the query");
+    let report = verify_audit(store).await.expect("read").expect("the trail is sound");
+    assert_eq!(report.events, events_of(store, request.id).await.len());
+}
+
+/// A read receipt stamps the messages not read before with its event's time, once.
+pub async fn read_receipts_stamp_unread_messages_once(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "Receipts", at(10)).await;
+    let first =
+        save_message(store, &request, posted(&request, Audience::Shared, "One", &registrar(), at(11))).await;
+    let second =
+        save_message(store, &request, posted(&request, Audience::Shared, "Two", &registrar(), at(12))).await;
+    let france = partner_system(&fr);
+    let (ids, event) =
+        correspondence::mark_read(&request, &first, std::slice::from_ref(&first), &france, at(13))
+            .expect("the domain accepts the receipt")
+            .expect("something was read");
+    store.save_read_receipt(&request, ids, event).await.expect("stored");
+    let read = |id| async move { store.get_message(id).await.expect("read").expect("the message").read_time };
+    assert_eq!((read(first.id).await, read(second.id).await), (Some(at(13)), None));
+    // A later receipt naming both stamps only the one still unread.
+    let (ids, event) =
+        correspondence::mark_read(&request, &second, std::slice::from_ref(&second), &france, at(14))
+            .expect("the domain accepts the receipt")
+            .expect("something was read");
+    let mut both = ids;
+    both.push(first.id);
+    store.save_read_receipt(&request, both, event).await.expect("stored");
+    assert_eq!((read(first.id).await, read(second.id).await), (Some(at(13)), Some(at(14))));
+    assert_eq!(head_of(store, request.id).await.custody_events, 4);
+    assert!(verify_audit(store).await.expect("read").is_ok());
+}
+
+/// Correspondence decided on a version the request has left stores nothing.
+pub async fn stale_correspondence_changes_nothing(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "Stale message", at(10)).await;
+    let (message, event) = posted(&request, Audience::Shared, "Late", &registrar(), at(11));
+    store
+        .save_change(request.version, assignment(&request, "huda", &fr, at(11)), None)
+        .await
+        .expect("stored");
+    let stale = store.save_message(&request, message.clone(), event, None).await;
+    assert!(matches!(stale, Err(StoreError::VersionConflict { current }) if current == request.version + 1));
+    assert_eq!(store.get_message(message.id).await.expect("read"), None);
+    assert_eq!(head_of(store, request.id).await.custody_events, 0);
+    assert!(verify_audit(store).await.expect("read").is_ok());
+}
+
+/// A request registered from a paper partner's letter is stored SUBMITTED with its submit time, its
+/// partner's channel and its event's partner acted for read back, and the audit holds.
+pub async fn requests_registered_from_paper_round_trip(store: &dyn Store) {
+    let jo = store
+        .create_partner(Partner { channel: Channel::Paper, ..sample_partner("JO-MOJ", "وزارة العدل") }, None)
+        .await
+        .expect("registered");
+    assert_eq!(store.get_partner(&jo.code).await.expect("read").map(|p| p.channel), Some(Channel::Paper));
+    let record = PaperRecord {
+        on_behalf_of: Some(jo.code.clone()),
+        received_via: Some(ReceivedVia::DiplomaticNote),
+        effective_time: Some(at(5)),
+        letter_reference: short("NV 117/2026"),
+        letter_document_id: None,
+    };
+    let ctx = Context { record: Some(&record), ..context(at(10), &jo) };
+    let new = mla_domain::create(request_id(), None, sample_content("On paper"), &registrar(), &ctx)
+        .expect("the domain accepts the registration");
+    let stored = create(store, new).await;
+    assert_eq!((stored.state, stored.direction), (State::Submitted, Direction::Incoming));
+    assert_eq!((stored.create_time, stored.submit_time), (at(5), Some(at(5))));
+    assert_eq!(store.get_request(stored.id).await.expect("read"), Some(stored.clone()));
+    let trail = events_of(store, stored.id).await;
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].actor.on_behalf_of.as_deref(), Some("JO-MOJ"));
+    assert_eq!(trail[0].actor.subject, "registrar.karim");
+    assert_eq!(trail[0].time, at(5));
+    assert!(verify_audit(store).await.expect("read").is_ok());
 }
