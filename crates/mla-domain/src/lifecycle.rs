@@ -228,13 +228,17 @@ pub struct Transition {
     pub event: EventDraft,
 }
 
+/// NOT_FOUND for a request `principal` may not see, so that nobody learns what they may not see.
+fn check_visible(request: &Request, principal: &Principal) -> Result<(), DomainError> {
+    let seen = Scope::of(principal).admits(request.direction, &request.partner_code, request.state);
+    if seen { Ok(()) } else { Err(DomainError::NotFound) }
+}
+
 /// Checks that `principal` may take `action` on `request` as it stands: it must see the request
 /// (else NOT_FOUND, so that nobody learns what they may not see), the state must allow the action,
 /// and the principal must be on the acting side with a role the table names.
 pub fn permit(request: &Request, action: Action, principal: &Principal) -> Result<Rule, DomainError> {
-    if !Scope::of(principal).admits(request.direction, &request.partner_code, request.state) {
-        return Err(DomainError::NotFound);
-    }
+    check_visible(request, principal)?;
     let rule = rule(action);
     if !rule.from.contains(&request.state) {
         return Err(DomainError::IllegalTransition { state: request.state, action });
@@ -274,6 +278,8 @@ pub fn transition(
     principal: &Principal,
     ctx: &Context<'_>,
 ) -> Result<Transition, DomainError> {
+    // The caller must see the request before anything it records is looked at.
+    check_visible(request, principal)?;
     let agent = ctx.agent(principal, &request.partner_code, Some(request))?;
     let principal = &agent.principal;
     let rule = permit(request, command.action, principal)?;

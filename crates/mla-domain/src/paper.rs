@@ -143,6 +143,8 @@ impl Agent {
             }
             None => {}
         }
+        // An act dated now is not held to the previous event's time: another replica's clock may run
+        // a little ahead, as for any act through the API.
         let time = match record.effective_time {
             None => at.now,
             Some(t) if t > at.now + CLOCK_TOLERANCE => {
@@ -150,7 +152,8 @@ impl Agent {
             }
             Some(t) => t.min(at.now),
         };
-        if let Some(previous) = at.request.map(|r| r.update_time).filter(|&p| time < p) {
+        let previous = at.request.map(|r| r.update_time).filter(|&p| time < p);
+        if let Some(previous) = previous.filter(|_| record.effective_time.is_some()) {
             return Err(invalid(
                 "effective_time",
                 format!("{time} is before the request's previous event ({previous})"),
