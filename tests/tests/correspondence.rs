@@ -323,7 +323,9 @@ async fn the_gateway_carries_the_correspondence_and_the_paper_channel(backend: B
     assert_eq!(question["body"], ARABIC);
     assert_eq!(question["read_time"], Value::Null);
     let body = json!({"audience": "INTERNAL", "body": KURDISH});
-    assert_eq!(send(reqwest::Method::POST, &path, &legal, Some(body)).await.0, 201);
+    let (status, _, text) = send(reqwest::Method::POST, &path, &legal, Some(body)).await;
+    assert_eq!(status, 201);
+    let note = json_of(&text);
     let (status, _, text) = send(reqwest::Method::GET, &path, &france, None).await;
     assert_eq!(status, 200);
     let listed = json_of(&text);
@@ -333,6 +335,19 @@ async fn the_gateway_carries_the_correspondence_and_the_paper_channel(backend: B
     let body = json!({"up_to_message_id": question["id"]});
     let (status, _, text) = send(reqwest::Method::POST, &read, &france, Some(body)).await;
     assert_eq!((status, json_of(&text)), (200, json!({"read_count": 1})));
+
+    // France's server-sent events, replayed from the start, end with its read receipt and carry the
+    // shared message but nothing of the note.
+    let mut feed = http.get(format!("{base}/v1/events")).bearer_auth(&france).send().await.unwrap();
+    assert_eq!(feed.status().as_u16(), 200);
+    let mut sse = String::new();
+    while !sse.contains("MESSAGES_READ") {
+        let chunk = within("France's SSE feed", feed.chunk()).await.unwrap().expect("the feed stays open");
+        sse.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(sse.contains(question["id"].as_str().unwrap()), "{sse}");
+    assert!(!sse.contains(note["id"].as_str().unwrap()) && !sse.contains("INTERNAL"), "{sse}");
+    drop(feed);
     let (status, _, text) =
         send(reqwest::Method::POST, &path, &legal, Some(json!({"audience": "SHARED", "body": ""}))).await;
     assert_eq!(status, 400, "{text}");
