@@ -96,6 +96,29 @@ pub struct EventDraft {
     pub audience: Audience,
 }
 
+impl EventDraft {
+    /// An event beside the request's version (custody, correspondence): it changes nothing of the
+    /// request, so it carries the request's state on both ends.
+    pub fn beside(
+        request: &Request,
+        principal: &Principal,
+        action: &str,
+        details: serde_json::Value,
+        audience: Audience,
+        now: Timestamp,
+    ) -> EventDraft {
+        EventDraft {
+            time: now,
+            actor: Actor::of(principal),
+            action: action.into(),
+            from_state: Some(request.state),
+            to_state: request.state,
+            details,
+            audience,
+        }
+    }
+}
+
 /// An event as the audit trail holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {

@@ -79,26 +79,6 @@ fn invalid(field: impl Into<String>, why: &str) -> DomainError {
     DomainError::InvalidFields(vec![FieldViolation::new(field, why)])
 }
 
-/// An event of correspondence: the request's state on both ends, since it changes nothing of it.
-fn correspondence_event(
-    request: &Request,
-    principal: &Principal,
-    action: &str,
-    details: serde_json::Value,
-    internal: bool,
-    now: Timestamp,
-) -> EventDraft {
-    EventDraft {
-        time: now,
-        actor: Actor::of(principal),
-        action: action.into(),
-        from_state: Some(request.state),
-        to_state: request.state,
-        details,
-        audience: audit::Audience::of(request, internal),
-    }
-}
-
 /// Decides a message: its author must see the request and hold a writing role; the body is not
 /// blank; an internal note is the NCIJC's; each attachment is a document of this request that the
 /// author sees, and that the other side sees too when the message is shared (a shared message never
@@ -164,7 +144,14 @@ pub fn post(
         "attachment_ids": message.attachment_ids,
     });
     let internal = message.audience == Audience::Internal;
-    let event = correspondence_event(request, principal, MESSAGE_POSTED, details, internal, now);
+    let event = EventDraft::beside(
+        request,
+        principal,
+        MESSAGE_POSTED,
+        details,
+        audit::Audience::of(request, internal),
+        now,
+    );
     Ok((message, event))
 }
 
@@ -210,5 +197,15 @@ pub fn mark_read(
         return Ok(None);
     }
     let details = json!({ "up_to_message_id": up_to.id, "message_ids": ids });
-    Ok(Some((ids, correspondence_event(request, principal, MESSAGES_READ, details, false, now))))
+    Ok(Some((
+        ids,
+        EventDraft::beside(
+            request,
+            principal,
+            MESSAGES_READ,
+            details,
+            audit::Audience::of(request, false),
+            now,
+        ),
+    )))
 }

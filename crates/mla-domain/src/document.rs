@@ -255,26 +255,6 @@ pub fn check_visible(
     Ok(())
 }
 
-/// A custody event: the request's state on both ends, since custody changes nothing of the request.
-fn custody_event(
-    request: &Request,
-    principal: &Principal,
-    action: &str,
-    details: Value,
-    audience: audit::Audience,
-    now: Timestamp,
-) -> EventDraft {
-    EventDraft {
-        time: now,
-        actor: Actor::of(principal),
-        action: action.into(),
-        from_state: Some(request.state),
-        to_state: request.state,
-        details,
-        audience,
-    }
-}
-
 /// Checks that `principal` may upload to `request` (before its bytes are received): it must see the
 /// request, hold an uploading role, and the request must not be withdrawn or closed. Returns the
 /// uploader's side.
@@ -347,8 +327,14 @@ pub fn add(
         "audience": document.audience,
         "release_state": document.release_state,
     });
-    let event =
-        custody_event(request, principal, DOCUMENT_ADDED, details, document.event_audience(request), now);
+    let event = EventDraft::beside(
+        request,
+        principal,
+        DOCUMENT_ADDED,
+        details,
+        document.event_audience(request),
+        now,
+    );
     Ok((document, event))
 }
 
@@ -362,7 +348,14 @@ pub fn download(
 ) -> Result<EventDraft, DomainError> {
     check_visible(request, document, principal)?;
     let details = json!({ "document_id": document.id, "sha256": document.sha256 });
-    Ok(custody_event(request, principal, DOCUMENT_DOWNLOADED, details, document.event_audience(request), now))
+    Ok(EventDraft::beside(
+        request,
+        principal,
+        DOCUMENT_DOWNLOADED,
+        details,
+        document.event_audience(request),
+        now,
+    ))
 }
 
 /// The texts of the accepted conditions, which travel with released evidence as its use restrictions
@@ -422,7 +415,7 @@ pub fn release(
     let named: Vec<Value> =
         released.iter().map(|d| json!({ "document_id": d.id, "sha256": d.sha256 })).collect();
     let details = json!({ "documents": named, "use_restrictions": restrictions });
-    let event = custody_event(
+    let event = EventDraft::beside(
         request,
         principal,
         DOCUMENTS_RELEASED,
@@ -504,7 +497,7 @@ pub fn export_package(
     let named: Vec<Value> =
         documents.iter().map(|d| json!({ "document_id": d.id, "sha256": d.sha256 })).collect();
     let details = json!({ "documents": named });
-    Ok(custody_event(
+    Ok(EventDraft::beside(
         request,
         principal,
         EVIDENCE_PACKAGE_EXPORTED,
