@@ -13,7 +13,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 use mla_proto::v1 as pb;
 use pb::upload_document_request::Part;
 
-use super::{Gateway, Params, json_object, query, typed, with_etag};
+use super::{Gateway, json_object, typed, with_etag};
 use crate::dto::{
     Document, DocumentList, Jwks, NEW_DOCUMENT_MEMBERS, NewDocument, PageQuery, Release, ReleasedDocuments,
 };
@@ -157,14 +157,8 @@ pub async fn list_documents(
     Path(request_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q: PageQuery = query(&caller, raw.as_deref())?;
-    let mut params = Params(Vec::new());
-    let message = pb::ListDocumentsRequest {
-        request_id,
-        page_size: params.int("page_size", &q.page_size),
-        page_token: q.page_token.clone().unwrap_or_default(),
-    };
-    let message = params.finish(&caller, message)?;
+    let (page_size, page_token) = super::page(&caller, raw.as_deref())?;
+    let message = pb::ListDocumentsRequest { request_id, page_size, page_token };
     let page = gateway
         .documents()
         .list_documents(caller.call(message))

@@ -168,6 +168,14 @@ pub fn query<T: DeserializeOwned + Default>(caller: &Caller, raw: Option<&str>) 
     typed(caller, members)
 }
 
+/// The page asked for by a list's query string (`page_size`, `page_token`), as the list calls take it.
+pub fn page(caller: &Caller, raw: Option<&str>) -> Result<(i32, String), ApiError> {
+    let page: crate::dto::PageQuery = query(caller, raw)?;
+    let mut params = Params(Vec::new());
+    let size = params.int("page_size", &page.page_size);
+    params.finish(caller, (size, page.page_token.unwrap_or_default()))
+}
+
 /// Parsers for query values, each collecting a violation that names the parameter.
 pub struct Params(pub Vec<Violation>);
 

@@ -7,7 +7,7 @@ use http::{StatusCode, header};
 use mla_proto::v1 as pb;
 
 use super::export::{self, wants_csv};
-use super::{Gateway, Params, created, json_object, known_members, query, segment, typed, with_etag};
+use super::{Gateway, Params, created, json_object, known_members, page, query, segment, typed, with_etag};
 use crate::dto::{
     EventList, LetterQuery, MarkRead, Message, MessageList, NewMessage, NewRequest, NewRequestBody,
     ON_BEHALF_MEMBERS, OnBehalf, PageQuery, REQUEST_MEMBERS, ReadCount, Request, RequestFilter, RequestList,
@@ -257,12 +257,8 @@ pub async fn list_request_events(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page: PageQuery = query(&caller, raw.as_deref())?;
-    let mut params = Params(Vec::new());
-    let page_size = params.int("page_size", &page.page_size);
-    params.finish(&caller, ())?;
-    let message =
-        pb::ListRequestEventsRequest { id, page_size, page_token: page.page_token.unwrap_or_default() };
+    let (page_size, page_token) = page(&caller, raw.as_deref())?;
+    let message = pb::ListRequestEventsRequest { id, page_size, page_token };
     let page = gateway
         .requests()
         .list_request_events(caller.call(message))
@@ -326,12 +322,8 @@ pub async fn list_messages(
     Path(request_id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let page: PageQuery = query(&caller, raw.as_deref())?;
-    let mut params = Params(Vec::new());
-    let page_size = params.int("page_size", &page.page_size);
-    params.finish(&caller, ())?;
-    let message =
-        pb::ListMessagesRequest { request_id, page_size, page_token: page.page_token.unwrap_or_default() };
+    let (page_size, page_token) = page(&caller, raw.as_deref())?;
+    let message = pb::ListMessagesRequest { request_id, page_size, page_token };
     let page = gateway
         .requests()
         .list_messages(caller.call(message))
