@@ -256,6 +256,14 @@ impl Broker {
             .into_inner()
     }
 
+    /// A request's audit trail as `token`'s principal sees it (up to 500 events).
+    pub async fn events(&self, token: &str, request_id: &str) -> Vec<pb::Event> {
+        let call =
+            pb::ListRequestEventsRequest { id: request_id.into(), page_size: 500, ..Default::default() };
+        let mut client = self.requests().await;
+        client.list_request_events(authed(call, token)).await.expect("events").into_inner().events
+    }
+
     /// Registers active partners through the API, as an administrator would.
     pub async fn register_partners(&self, codes: &[&str]) {
         let admin = self.staff("admin", &[Role::Admin]);

@@ -57,18 +57,6 @@ async fn mark_read(
     Ok(answer.into_inner().read_count)
 }
 
-async fn events(broker: &Broker, token: &str, request_id: &str) -> Vec<pb::Event> {
-    let call = pb::ListRequestEventsRequest { id: request_id.into(), page_size: 500, ..Default::default() };
-    broker
-        .requests()
-        .await
-        .list_request_events(authed(call, token))
-        .await
-        .expect("events")
-        .into_inner()
-        .events
-}
-
 async fn upload(broker: &Broker, token: &str, request_id: &str, audience: pb::Audience) -> pb::Document {
     let metadata = pb::DocumentMetadata {
         request_id: request_id.into(),
@@ -110,7 +98,7 @@ async fn a_clarification_is_exchanged_and_internal_notes_stay_with_the_ncijc(bac
         .await
         .unwrap()
         .into_inner();
-    let france_events_before = events(&broker, &france, id).await.len();
+    let france_events_before = broker.events(&france, id).await.len();
 
     let question =
         post(&broker, &legal, id, message(pb::Audience::Shared, ARABIC, &[]), "q-1").await.unwrap();
@@ -128,7 +116,7 @@ async fn a_clarification_is_exchanged_and_internal_notes_stay_with_the_ncijc(bac
     let answer =
         post(&broker, &france, id, message(pb::Audience::Shared, FRENCH, &[&annex.id]), "").await.unwrap();
     assert_eq!(answer.body.as_bytes(), FRENCH.as_bytes());
-    assert_eq!(answer.attachment_ids, [annex.id.clone()]);
+    assert_eq!(answer.attachment_ids, std::slice::from_ref(&annex.id));
 
     // Each side reads what it may: France never sees the note.
     let ids = |messages: Vec<pb::Message>| messages.into_iter().map(|m| m.id).collect::<Vec<_>>();
@@ -152,10 +140,10 @@ async fn a_clarification_is_exchanged_and_internal_notes_stay_with_the_ncijc(bac
     assert!(read[2].read_time.is_some(), "the answer was read at the NCIJC");
 
     // The trail: every message an event, France's view without the note, and the request untouched.
-    let trail = events(&broker, &legal, id).await;
+    let trail = broker.events(&legal, id).await;
     let posted: Vec<_> = trail.iter().filter(|e| e.action == "MESSAGE_POSTED").collect();
     assert_eq!(posted.len(), 3, "the replay posted nothing more");
-    let theirs = events(&broker, &france, id).await;
+    let theirs = broker.events(&france, id).await;
     let new: Vec<_> = theirs[france_events_before..].iter().map(|e| e.action.as_str()).collect();
     assert_eq!(new, ["MESSAGE_POSTED", "DOCUMENT_ADDED", "MESSAGE_POSTED", "MESSAGES_READ", "MESSAGES_READ"]);
     for event in &theirs {
@@ -198,7 +186,7 @@ async fn bad_messages_are_refused_and_write_nothing(backend: Backend) {
     let internal = upload(&broker, &legal, id, pb::Audience::Internal).await;
     let note = post(&broker, &legal, id, message(pb::Audience::Internal, "Note", &[]), "").await.unwrap();
     let own = post(&broker, &france, id, message(pb::Audience::Shared, "Question", &[]), "").await.unwrap();
-    let before = (thread(&broker, &legal, id).await, events(&broker, &legal, id).await);
+    let before = (thread(&broker, &legal, id).await, broker.events(&legal, id).await);
 
     let too_long = "ب".repeat(20_001);
     let cases: Vec<(&str, &String, pb::Message, Code, &str)> = vec![
@@ -283,7 +271,7 @@ async fn bad_messages_are_refused_and_write_nothing(backend: Backend) {
             "{why}"
         );
     }
-    let (messages, trail) = (thread(&broker, &legal, id).await, events(&broker, &legal, id).await);
+    let (messages, trail) = (thread(&broker, &legal, id).await, broker.events(&legal, id).await);
     assert_eq!(messages.len(), before.0.len() + 1, "only the keyed message was posted");
     assert_eq!(messages[..before.0.len()], before.0[..]);
     assert_eq!(trail.len(), before.1.len() + 1);

@@ -74,18 +74,6 @@ async fn list(broker: &Broker, token: &str, request_id: &str) -> Vec<pb::Documen
     broker.documents().await.list_documents(authed(call, token)).await.expect("listed").into_inner().documents
 }
 
-async fn events(broker: &Broker, token: &str, request_id: &str) -> Vec<pb::Event> {
-    let call = pb::ListRequestEventsRequest { id: request_id.into(), page_size: 500, ..Default::default() };
-    broker
-        .requests()
-        .await
-        .list_request_events(authed(call, token))
-        .await
-        .expect("events")
-        .into_inner()
-        .events
-}
-
 async fn transition(broker: &Broker, token: &str, call: pb::TransitionRequestRequest) -> pb::Request {
     broker.requests().await.transition_request(authed(call, token)).await.expect("transition").into_inner()
 }
@@ -198,7 +186,7 @@ async fn evidence_is_released_only_behind_accepted_assurances(backend: Backend) 
     );
     let hidden = download(&broker, &france, &evidence.id).await.expect_err("nor downloadable");
     assert_eq!(hidden.code(), Code::NotFound);
-    let added = events(&broker, &france, &request.id).await;
+    let added = broker.events(&france, &request.id).await;
     assert!(added.iter().all(|e| e.action != "DOCUMENT_ADDED"), "France does not learn of withheld evidence");
 
     let release = |token: &str, etag: &str| {
@@ -240,7 +228,7 @@ async fn evidence_is_released_only_behind_accepted_assurances(backend: Backend) 
     assert_eq!(sha256_hex(&content), evidence.sha256);
 
     // Custody is in the chain: each event names the document and its digest, and the trail verifies.
-    let trail = events(&broker, &judge, &request.id).await;
+    let trail = broker.events(&judge, &request.id).await;
     let custody: Vec<&str> =
         trail.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("DOCUMENT")).collect();
     assert_eq!(custody, ["DOCUMENT_ADDED", "DOCUMENTS_RELEASED", "DOCUMENT_DOWNLOADED"]);
@@ -306,7 +294,7 @@ async fn bad_uploads_store_nothing(backend: Backend) {
 
     assert!(list(&broker, &france, &request.id).await.is_empty(), "no bad upload left a document");
     let judge = broker.token_for("judge");
-    let trail = events(&broker, &judge, &request.id).await;
+    let trail = broker.events(&judge, &request.id).await;
     assert!(trail.iter().all(|e| e.action != "DOCUMENT_ADDED"), "nor a custody event");
 
     // A retry under the same idempotency key returns the first upload's document.
@@ -378,7 +366,7 @@ async fn a_broken_multipart_upload_stores_nothing(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(list(&broker, &france, &request.id).await.is_empty(), "nothing was stored");
     let judge = broker.token_for("judge");
-    assert!(events(&broker, &judge, &request.id).await.iter().all(|e| e.action != "DOCUMENT_ADDED"));
+    assert!(broker.events(&judge, &request.id).await.iter().all(|e| e.action != "DOCUMENT_ADDED"));
     broker.stop().await;
 }
 
@@ -632,7 +620,7 @@ async fn receipts_and_packages_verify_with_an_independent_jose_library(backend: 
         .expect("an answer");
     assert_eq!(hidden.status(), 404, "nor over REST");
 
-    let trail = events(&broker, &france, &request.id).await;
+    let trail = broker.events(&france, &request.id).await;
     let exports = trail.iter().filter(|e| e.action == "EVIDENCE_PACKAGE_EXPORTED").count();
     assert_eq!(exports, 2, "each export is a custody event");
     let store = broker.open_store().await;

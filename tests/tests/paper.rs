@@ -82,11 +82,6 @@ fn on_behalf(
     }
 }
 
-async fn events(broker: &Broker, token: &str, id: &str) -> Vec<pb::Event> {
-    let list = pb::ListRequestEventsRequest { id: id.into(), ..Default::default() };
-    broker.requests().await.list_request_events(authed(list, token)).await.unwrap().into_inner().events
-}
-
 fn details(event: &pb::Event) -> serde_json::Value {
     serde_json::from_str(&event.details).unwrap()
 }
@@ -169,7 +164,7 @@ async fn a_request_received_by_diplomatic_note_goes_to_closed(backend: Backend) 
     let r = client.transition_request(authed(close, &staff.registrar)).await.unwrap().into_inner();
     assert_eq!(r.state, pb::State::Closed as i32);
 
-    let trail = events(&broker, &staff.judge, &id).await;
+    let trail = broker.events(&staff.judge, &id).await;
     let actions: Vec<_> = trail.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -273,7 +268,7 @@ async fn an_outgoing_request_to_a_paper_partner_advances_by_its_recorded_answers
         client.transition_request(authed(action(&id, A::Close), &staff.judge)).await.unwrap().into_inner();
     assert_eq!(r.state, pb::State::Closed as i32);
 
-    let trail = events(&broker, &staff.judge, &id).await;
+    let trail = broker.events(&staff.judge, &id).await;
     let recorded: Vec<_> = trail
         .iter()
         .filter(|e| !e.actor.as_ref().unwrap().on_behalf_of_partner.is_empty())
@@ -360,7 +355,7 @@ async fn acts_that_may_not_be_recorded_are_refused_and_change_nothing(backend: B
     // cannot be dated on paper at all.
     let create = registered(&|c| c.effective_time = at(t0() - Duration::days(2)));
     let r = client.create_request(authed(create, &staff.registrar)).await.unwrap().into_inner();
-    let before = events(&broker, &staff.judge, &r.id).await;
+    let before = broker.events(&staff.judge, &r.id).await;
     let dated = |when: DateTime<Utc>| pb::TransitionRequestRequest {
         effective_time: at(when),
         ..action(&r.id, A::Acknowledge)
@@ -397,7 +392,7 @@ async fn acts_that_may_not_be_recorded_are_refused_and_change_nothing(backend: B
         assert!(matches!(status.code(), Code::InvalidArgument | Code::PermissionDenied), "{why}: {status:?}");
         assert_eq!(fields_of(&status), [field], "{why}: {status:?}");
     }
-    assert_eq!(events(&broker, &staff.judge, &r.id).await, before, "nothing was written");
+    assert_eq!(broker.events(&staff.judge, &r.id).await, before, "nothing was written");
     let get = |id: &str| authed(pb::GetRequestRequest { id: id.into() }, &staff.judge);
     assert_eq!(client.get_request(get(&r.id)).await.unwrap().into_inner().state, pb::State::Submitted as i32);
     assert_eq!(
