@@ -10,12 +10,15 @@
 use anyhow::Context as _;
 use mla_app::{App, PartnerFields};
 use mla_domain::lifecycle::ProposedCondition;
+use mla_domain::paper::{PaperRecord, ReceivedVia};
 use mla_domain::partner::PartnerKind;
 use mla_domain::request::{
     Action, ConditionKind, Confidentiality, Direction, Outcome, Person, PersonRole, Priority, RefusalGround,
     RequestType,
 };
-use mla_domain::{Command, LongText, PartnerCode, Principal, RequestContent, Role, ShortText, State};
+use mla_domain::{
+    Channel, Command, LongText, PartnerCode, Principal, RequestContent, Role, ShortText, State,
+};
 
 /// The demonstration texts are literals known to be valid; a typo fails the demo's own test.
 fn short(text: &str) -> ShortText {
@@ -37,15 +40,26 @@ struct DemoPartner {
     country: &'static str,
     kind: PartnerKind,
     legal_bases: &'static [&'static str],
+    channel: Channel,
 }
 
 const PARTNERS: &[DemoPartner] = &[
+    DemoPartner {
+        code: "JO-MOJ",
+        name: "وزارة العدل الأردنية (Ministry of Justice, Jordan)",
+        country: "JO",
+        kind: PartnerKind::StateAuthority,
+        legal_bases: &["Riyadh Arab Agreement for Judicial Cooperation", "UNTOC art. 18"],
+        // No system of its own: its notes arrive through the ministries of foreign affairs.
+        channel: Channel::Paper,
+    },
     DemoPartner {
         code: "FR-MOJ",
         name: "Ministry of Justice (France), Bureau de l'entraide pénale internationale",
         country: "FR",
         kind: PartnerKind::StateAuthority,
         legal_bases: &["UNTOC art. 18", "UNCAC art. 46", "Reciprocity"],
+        channel: Channel::System,
     },
     DemoPartner {
         code: "DE-BJ",
@@ -53,6 +67,7 @@ const PARTNERS: &[DemoPartner] = &[
         country: "DE",
         kind: PartnerKind::StateAuthority,
         legal_bases: &["UNTOC art. 18", "UNCAC art. 46"],
+        channel: Channel::System,
     },
     DemoPartner {
         code: "UN-IIIM",
@@ -60,6 +75,7 @@ const PARTNERS: &[DemoPartner] = &[
         country: "",
         kind: PartnerKind::InternationalMechanism,
         legal_bases: &["UNGA res. 71/248", "Reciprocity"],
+        channel: Channel::System,
     },
     DemoPartner {
         code: "NL-OM",
@@ -67,6 +83,7 @@ const PARTNERS: &[DemoPartner] = &[
         country: "NL",
         kind: PartnerKind::StateAuthority,
         legal_bases: &["UNTOC art. 18", "UNCAC art. 46"],
+        channel: Channel::System,
     },
 ];
 
@@ -124,13 +141,16 @@ fn partner_system(partner: &PartnerCode) -> anyhow::Result<Principal> {
 }
 
 /// One demonstration request: who drafts it, for which partner, and the steps that bring it to its
-/// state. INCOMING requests are drafted by the partner's system, OUTGOING ones by NCIJC staff.
+/// state. INCOMING requests are drafted by the partner's system, OUTGOING ones by NCIJC staff. For a
+/// partner on paper, the partner's acts are recorded by the registrar on its behalf, as they arrived
+/// (`on_paper`).
 struct Script {
     key: &'static str,
     partner: &'static str,
     author: Who,
     content: RequestContent,
     steps: Vec<(Who, Command)>,
+    on_paper: Option<ReceivedVia>,
 }
 
 /// The essentials of a demonstration request, named so that each literal says what it is.
@@ -293,6 +313,19 @@ fn scripts() -> Vec<Script> {
     }
     .content();
 
+    let jo_note_verbale = Draft {
+        request_type: RequestType::Evidence,
+        priority: Priority::Normal,
+        authority: "محكمة بداية عمّان (Amman Court of First Instance)",
+        title: "طلب الحصول على سجلات مصرفية",
+        facts: "تحقق النيابة العامة في عمّان في تحويلات مالية إلى أعضاء تنظيم إرهابي في نينوى بين عامي 2017 و2019.",
+        offences: &["تمويل الإرهاب"],
+        measures: &["سجلات الحسابات المصرفية"],
+        purpose: "الإجراءات الجزائية أمام محكمة أمن الدولة.",
+        legal_basis: "Riyadh Arab Agreement for Judicial Cooperation",
+    }
+    .content();
+
     vec![
         Script {
             key: "fr-evidence",
@@ -304,6 +337,7 @@ fn scripts() -> Vec<Script> {
                 (Registrar, step(Acknowledge)),
                 (LegalOfficer, step(StartReview)),
             ],
+            on_paper: None,
         },
         Script {
             key: "de-freeze",
@@ -322,6 +356,7 @@ fn scripts() -> Vec<Script> {
                     ),
                 ),
             ],
+            on_paper: None,
         },
         Script {
             key: "iiim-digital",
@@ -353,6 +388,7 @@ fn scripts() -> Vec<Script> {
                 (Partner, step(AcceptConditions)),
                 (EvidenceOfficer, step(StartExecution)),
             ],
+            on_paper: None,
         },
         Script {
             key: "nl-service",
@@ -371,6 +407,7 @@ fn scripts() -> Vec<Script> {
                 ),
                 (Partner, step(Close)),
             ],
+            on_paper: None,
         },
         Script {
             key: "out-fr-draft",
@@ -378,6 +415,7 @@ fn scripts() -> Vec<Script> {
             author: Registrar,
             content: out_fr_draft,
             steps: vec![],
+            on_paper: None,
         },
         Script {
             key: "out-de-search",
@@ -385,6 +423,7 @@ fn scripts() -> Vec<Script> {
             author: LegalOfficer,
             content: out_de_search,
             steps: vec![(Judge, step(Submit)), (Partner, step(Acknowledge))],
+            on_paper: None,
         },
         Script {
             key: "out-nl-refused",
@@ -406,6 +445,7 @@ fn scripts() -> Vec<Script> {
                     },
                 ),
             ],
+            on_paper: None,
         },
         Script {
             key: "fr-withdrawn",
@@ -416,6 +456,20 @@ fn scripts() -> Vec<Script> {
                 (Partner, step(Submit)),
                 (Partner, with_reason(Withdraw, "The suspect has been identified by other means.")),
             ],
+            on_paper: None,
+        },
+        Script {
+            key: "jo-note-verbale",
+            partner: "JO-MOJ",
+            author: Partner,
+            content: jo_note_verbale,
+            steps: vec![
+                (Registrar, step(Acknowledge)),
+                (LegalOfficer, step(StartReview)),
+                (LegalOfficer, with_reason(RequestClarification, "يرجى تحديد أرقام الحسابات المصرفية.")),
+                (Partner, with_reason(ProvideClarification, "الحسابان 1 و 2 لدى المصرف المذكور.")),
+            ],
+            on_paper: Some(ReceivedVia::DiplomaticNote),
         },
     ]
 }
@@ -455,7 +509,7 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
             kind: partner.kind,
             legal_bases: partner.legal_bases.iter().map(|b| short(b)).collect(),
             active: true,
-            channel: mla_domain::Channel::System,
+            channel: partner.channel,
         };
         let key = format!("demo-partner-{}", partner.code);
         app.create_partner(&cast.admin, partner_code, fields, Some(&key))
@@ -467,20 +521,32 @@ pub async fn load(app: &App) -> anyhow::Result<DemoSummary> {
     let mut requests = Vec::new();
     for script in scripts() {
         let partner = code(script.partner);
-        let author = cast.principal(script.author, &partner)?;
+        // A paper partner's acts are the registrar's to record, on its behalf.
+        let acting = |who: Who| match (who, script.on_paper) {
+            (Who::Partner, Some(via)) => {
+                let record = PaperRecord {
+                    on_behalf_of: Some(partner.clone()),
+                    received_via: Some(via),
+                    ..PaperRecord::default()
+                };
+                Ok((cast.registrar.clone(), Some(record)))
+            }
+            _ => cast.principal(who, &partner).map(|p| (p, None)),
+        };
+        let (author, record) = acting(script.author)?;
         // Staff name the partner they write to; a partner's system writes under its own code.
-        let named_partner = author.is_ncijc().then(|| partner.clone());
+        let named_partner = (author.is_ncijc() && record.is_none()).then(|| partner.clone());
         let create_key = format!("demo-{}-create", script.key);
         let created = app
-            .create_request(&author, named_partner, script.content, None, Some(&create_key))
+            .create_request(&author, named_partner, script.content, record, Some(&create_key))
             .await
             .with_context(|| format!("cannot create the demo request {}", script.key))?;
         let id = created.request.id;
         for (index, (who, command)) in script.steps.into_iter().enumerate() {
-            let actor = cast.principal(who, &partner)?;
+            let (actor, record) = acting(who)?;
             let action = command.action;
             let key = format!("demo-{}-{}-{}", script.key, index + 1, action.as_str());
-            app.transition_request(&actor, id, command, None, "", Some(&key))
+            app.transition_request(&actor, id, command, record, "", Some(&key))
                 .await
                 .with_context(|| format!("cannot {action} the demo request {}", script.key))?;
         }

@@ -89,7 +89,7 @@ fn audited(scratch: &Scratch) -> String {
 fn the_demo_loads_once_and_its_audit_trail_verifies() {
     let scratch = Scratch::fresh();
     let first = scratch.run(&["demo"]).ok();
-    assert!(first.contains("demo partners registered by this run: 4"), "{first}");
+    assert!(first.contains("demo partners registered by this run: 5"), "{first}");
     for expected in [
         "DRAFT",
         "RECEIVED",
@@ -103,8 +103,9 @@ fn the_demo_loads_once_and_its_audit_trail_verifies() {
         assert!(first.contains(expected), "no demo request is {expected}:\n{first}");
     }
     assert!(first.contains("INCOMING") && first.contains("OUTGOING"), "{first}");
+    assert!(first.contains("JO-MOJ"), "the partner on paper has its request: {first}");
     let after_first = audited(&scratch);
-    assert!(after_first.contains("8 requests"), "{after_first}");
+    assert!(after_first.contains("9 requests"), "{after_first}");
 
     // A second run replays: the same requests in the same states, and not one event more.
     let second = scratch.run(&["demo"]).ok();
