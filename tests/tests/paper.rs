@@ -82,6 +82,25 @@ fn on_behalf(
     }
 }
 
+/// The scan of a note, uploaded by `token` to the request `id`.
+async fn scanned_letter(broker: &Broker, token: &str, id: &str) -> pb::Document {
+    use pb::upload_document_request::Part;
+    let metadata = pb::DocumentMetadata {
+        request_id: id.into(),
+        kind: pb::DocumentKind::LetterOfRequest as i32,
+        title: "Note verbale 117/2026".into(),
+        file_name: "مذكرة شفوية.pdf".into(),
+        media_type: "application/pdf".into(),
+        ..Default::default()
+    };
+    let parts = [
+        pb::UploadDocumentRequest { part: Some(Part::Metadata(metadata)) },
+        pb::UploadDocumentRequest { part: Some(Part::Chunk(b"%PDF-1.7\nscan\n%%EOF\n".to_vec())) },
+    ];
+    let upload = authed(futures::stream::iter(parts), token);
+    broker.documents().await.upload_document(upload).await.expect("uploaded").into_inner()
+}
+
 fn details(event: &pb::Event) -> serde_json::Value {
     serde_json::from_str(&event.details).unwrap()
 }
@@ -110,11 +129,14 @@ async fn a_request_received_by_diplomatic_note_goes_to_closed(backend: Backend) 
     assert_eq!(r.title, "طلب مساعدة قانونية متبادلة");
     let id = r.id.clone();
 
-    // The NCIJC's own act, dated on paper: the receipt stamp of 6 March starts the clock.
+    // The NCIJC's own act, dated on paper: the receipt stamp of 6 March starts the clock, and the
+    // scanned note, uploaded first, is named as its letter.
+    let scan = scanned_letter(&broker, &staff.registrar, &id).await;
     let stamped = t0() - Duration::days(4);
     let acknowledge = pb::TransitionRequestRequest {
         effective_time: at(stamped),
         received_via: pb::ReceivedVia::DiplomaticNote as i32,
+        letter_document_id: scan.id.clone(),
         ..action(&id, A::Acknowledge)
     };
     let r = client.transition_request(authed(acknowledge, &staff.registrar)).await.unwrap().into_inner();
@@ -170,6 +192,7 @@ async fn a_request_received_by_diplomatic_note_goes_to_closed(backend: Backend) 
         actions,
         [
             "CREATE",
+            "DOCUMENT_ADDED",
             "ACKNOWLEDGE",
             "START_REVIEW",
             "REQUEST_CLARIFICATION",
@@ -193,17 +216,18 @@ async fn a_request_received_by_diplomatic_note_goes_to_closed(backend: Backend) 
     assert_eq!(paper["received_via"], "DIPLOMATIC_NOTE");
     assert_eq!(paper["letter_reference"], "NV 117/2026");
     assert_eq!(paper["recorded_time"], serde_json::json!(t0()), "and says when it was recorded");
-    let acknowledged = &trail[1];
+    let acknowledged = &trail[2];
     assert_eq!(acted_for(acknowledged), ("registrar-1".into(), String::new(), String::new()));
     assert_eq!(acknowledged.time, at(stamped));
     assert_eq!(details(acknowledged)["paper"]["received_via"], "DIPLOMATIC_NOTE");
-    let provided = &trail[5];
+    assert_eq!(details(acknowledged)["paper"]["letter_document_id"], scan.id.as_str());
+    let provided = &trail[6];
     assert_eq!(acted_for(provided), ("registrar-1".into(), "JO-MOJ".into(), String::new()));
     assert_eq!(provided.time, at(answered));
     assert_eq!(details(provided)["paper"]["received_via"], "EMAIL");
     assert_eq!(details(provided)["paper"]["letter_reference"], "MOJ/JO/5521");
-    assert_eq!(acted_for(&trail[9]).1, "JO-MOJ");
-    assert!(details(&trail[6]).get("paper").is_none(), "an act through the API says nothing of paper");
+    assert_eq!(acted_for(&trail[10]).1, "JO-MOJ");
+    assert!(details(&trail[7]).get("paper").is_none(), "an act through the API says nothing of paper");
     for pair in trail.windows(2) {
         assert_eq!(pair[1].prev_hash, pair[0].hash);
     }

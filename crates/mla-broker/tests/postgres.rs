@@ -20,9 +20,9 @@ async fn migrate_demo_and_audit_verify_work_on_postgres() {
 
     run(&["migrate"]).ok();
     let first = run(&["demo"]).ok();
-    assert!(first.contains("demo partners registered by this run: 4"), "{first}");
+    assert!(first.contains("demo partners registered by this run: 5"), "{first}");
     let verified = run(&["audit", "verify"]).ok();
-    assert!(verified.contains("8 requests"), "{verified}");
+    assert!(verified.contains("9 requests"), "{verified}");
     let second = run(&["demo"]).ok();
     assert!(second.contains("demo partners registered by this run: 0"), "{second}");
     assert_eq!(run(&["audit", "verify"]).ok(), verified, "a second demo adds nothing");
