@@ -22,7 +22,7 @@ use mla_domain::lifecycle::{self, Command, Context, Patch};
 use mla_domain::paper::PaperRecord;
 use mla_domain::request::Direction;
 use mla_domain::{
-    Action, LongText, PartnerCode, Principal, Request, RequestContent, RequestId, RequestType, Scope,
+    Action, LongText, PartnerCode, Principal, Request, RequestContent, RequestId, RequestType, Role, Scope,
     ShortText, State, Timestamp,
 };
 use mla_store::content::ContentStore;
@@ -65,8 +65,13 @@ pub struct RequestFilter {
     pub partner_code: Option<PartnerCode>,
     pub request_type: Option<RequestType>,
     pub overdue: bool,
+    /// A subject, or `me` for the caller.
     pub assignee: Option<String>,
     pub query: Option<String>,
+    /// The work queue of an NCIJC role (`lifecycle::awaiting`).
+    pub awaiting_role: Option<Role>,
+    pub received_from: Option<Timestamp>,
+    pub received_until: Option<Timestamp>,
 }
 
 /// The application: the store, the documents' content, the deadline policy, the clock, and the
@@ -241,7 +246,11 @@ impl App {
         // Filtering on an internal field would answer what reading it may not: refuse, whatever
         // the value, so that the refusal itself tells nothing.
         if !scope.sees_internal_fields() {
-            let internal = [("assignee", filter.assignee.is_some()), ("overdue", filter.overdue)];
+            let internal = [
+                ("assignee", filter.assignee.is_some()),
+                ("overdue", filter.overdue),
+                ("awaiting_role", filter.awaiting_role.is_some()),
+            ];
             let violations: Vec<_> = internal
                 .iter()
                 .filter(|(_, used)| *used)
@@ -259,7 +268,13 @@ impl App {
         query.partner_code = filter.partner_code;
         query.request_type = filter.request_type;
         query.overdue_at = filter.overdue.then(|| self.now());
-        query.assignee = filter.assignee.filter(|a| !a.is_empty());
+        query.assignee = match filter.assignee.filter(|a| !a.is_empty()) {
+            Some(me) if me == "me" => Some(principal.subject().to_owned()),
+            other => other,
+        };
+        query.awaiting = filter.awaiting_role.map(lifecycle::awaiting);
+        query.received_from = filter.received_from;
+        query.received_until = filter.received_until;
         query.text = filter.query.filter(|q| !q.trim().is_empty());
         query.after =
             decode_token(page_token, "r")?.map(|t| RequestId::parse(&t)).transpose().map_err(bad_token)?;

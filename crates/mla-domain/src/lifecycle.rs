@@ -263,6 +263,25 @@ fn require_side_and_role(
     Ok(())
 }
 
+/// Where requests wait on `role`: each direction and state in which the table lets that role act for
+/// the NCIJC (a work queue: a registrar's is what awaits acknowledgement, a judge's what awaits a
+/// decision). WITHDRAW does not count: it is a way out open to the requesting side all along, not a
+/// task that waits on anyone.
+pub fn awaiting(role: Role) -> Vec<(Direction, State)> {
+    let mut waiting = Vec::new();
+    let tasks = Action::ALL.iter().filter(|&&action| action != Action::Withdraw).map(|&action| rule(action));
+    for rule in tasks.filter(|rule| rule.roles.contains(&role)) {
+        for &direction in Direction::ALL.iter().filter(|&&d| Side::of_ncijc(d) == rule.side) {
+            for &state in rule.from {
+                if !waiting.contains(&(direction, state)) {
+                    waiting.push((direction, state));
+                }
+            }
+        }
+    }
+    waiting
+}
+
 /// The actions `principal` may take on `request` now: exactly those that [`transition`] would not
 /// refuse for its state, side or role. Guards on an action's details (a reason, a ground) are checked
 /// when the action is taken.

@@ -141,3 +141,22 @@ fn an_auditor_and_an_administrator_can_take_no_action() {
         }
     }
 }
+
+/// A role's work queue holds exactly the directions and states in which a member of that role has
+/// an action to take (withdrawing aside, which is always open): `awaiting` and `allowed_actions` read
+/// the same table.
+#[test]
+fn a_roles_work_queue_is_where_it_has_an_allowed_action() {
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::Partner) {
+        let queue = lifecycle::awaiting(role);
+        for direction in Direction::ALL.iter().copied() {
+            for state in State::ALL.iter().copied() {
+                let request = request_in(state, direction, "FR-MOJ");
+                let actions = allowed_actions(&request, &staff(role));
+                let acts = actions.iter().any(|&a| a != Action::Withdraw);
+                assert_eq!(queue.contains(&(direction, state)), acts, "{role:?} {direction:?} {state:?}");
+            }
+        }
+    }
+    assert_eq!(lifecycle::awaiting(Role::Registrar), [(Direction::Incoming, State::Submitted)]);
+}

@@ -142,7 +142,7 @@ fn time_out(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.and_then(|ts| DateTime::from_timestamp(ts.seconds, u32::try_from(ts.nanos).ok()?))
 }
 
-fn time_in(t: DateTime<Utc>) -> prost_types::Timestamp {
+pub fn time_in(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }
 
@@ -708,8 +708,17 @@ pub struct RequestFilter {
     /// `true`: only overdue requests; `false` does not filter. NCIJC staff only (400 for a partner).
     #[param(value_type = Option<bool>)]
     pub overdue: Option<String>,
-    /// Only requests assigned to this subject. NCIJC staff only (400 for a partner).
+    /// Only requests assigned to this subject; `me` is the caller. NCIJC staff only (400 for a partner).
     pub assignee: Option<String>,
+    /// A work queue: only requests on which this NCIJC role (`registrar`, `legal_officer`, `judge`,
+    /// `evidence_officer`, `supervisor`) has an action to take now. NCIJC staff only.
+    pub awaiting_role: Option<String>,
+    /// Only requests received (acknowledged) at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub received_after: Option<String>,
+    /// Only requests received before this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub received_before: Option<String>,
     /// Free text matched against the reference, the partner reference and the title.
     pub query: Option<String>,
     /// At most this many requests (0 or absent: 50; capped at 500). For the CSV export, the size of

@@ -242,6 +242,19 @@ pub fn request_id_in(fields: &mut Fields, field: &str, raw: &str) -> RequestId {
         .unwrap_or_else(|| RequestId::from_uuid(uuid::Uuid::nil()))
 }
 
+/// The NCIJC role whose work queue is asked for; `None` when empty.
+pub fn awaiting_role_in(raw: &str) -> Result<Option<mla_domain::Role>, ParseError> {
+    match raw {
+        "" => Ok(None),
+        raw => match mla_domain::Role::parse(raw) {
+            Some(role) if role != mla_domain::Role::Partner => Ok(Some(role)),
+            _ => Err(ParseError(format!(
+                "`{raw}` is not an NCIJC role (registrar, legal_officer, judge, ...)"
+            ))),
+        },
+    }
+}
+
 pub fn partner_code_in(raw: &str) -> Result<Option<PartnerCode>, ParseError> {
     if raw.is_empty() { Ok(None) } else { PartnerCode::parse(raw).map(Some) }
 }

@@ -78,6 +78,13 @@ impl RequestService for Requests {
             overdue: m.overdue,
             assignee: Some(m.assignee).filter(|a| !a.is_empty()),
             query: Some(m.query).filter(|q| !q.is_empty()),
+            awaiting_role: fields.take("awaiting_role", awaiting_role_in(&m.awaiting_role)),
+            received_from: m
+                .received_after
+                .and_then(|t| fields.take("received_after", timestamp_in(&t).map(Some))),
+            received_until: m
+                .received_before
+                .and_then(|t| fields.take("received_before", timestamp_in(&t).map(Some))),
         };
         if filter.query.as_ref().is_some_and(|q| q.chars().count() > 200) {
             fields.refuse("query", "at most 200 characters");

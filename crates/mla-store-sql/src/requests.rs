@@ -190,6 +190,23 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
     if let Some(assignee) = &query.assignee {
         equal("assignee", assignee);
     }
+    if let Some(awaiting) = &query.awaiting {
+        sql.push(" AND (1 = 0");
+        for (direction, state) in awaiting {
+            sql.push(" OR (direction = ");
+            D::Db::bind_text(&mut sql, Some(direction.as_str()));
+            sql.push(" AND state = ");
+            D::Db::bind_text(&mut sql, Some(state.as_str()));
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+    for (bound, operator) in [(query.received_from, " >= "), (query.received_until, " < ")] {
+        if let Some(at) = bound {
+            sql.push(" AND received_time").push(operator);
+            D::push_time(&mut sql, Some(at));
+        }
+    }
     if let Some(at) = query.overdue_at {
         sql.push(" AND ").push(RUNNING).push(" AND due_at < ");
         D::push_time(&mut sql, Some(at));

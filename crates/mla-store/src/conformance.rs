@@ -97,6 +97,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_by_request_type",
     "list_filters_by_assignee",
     "list_filters_overdue",
+    "list_filters_a_work_queue_and_received_times",
     "list_text_query_is_case_insensitive_and_literal",
     "list_text_query_matches_the_partner_reference",
     "list_text_query_reads_arabic_spellings",
@@ -159,6 +160,7 @@ macro_rules! conformance_tests {
             list_filters_by_request_type,
             list_filters_by_assignee,
             list_filters_overdue,
+            list_filters_a_work_queue_and_received_times,
             list_text_query_is_case_insensitive_and_literal,
             list_text_query_matches_the_partner_reference,
             list_text_query_reads_arabic_spellings,
@@ -722,6 +724,38 @@ pub async fn list_filters_by_assignee(store: &dyn Store) {
     );
     assert_eq!(ids(&list(store, &query("Huda ")).await), [b.id]);
     assert!(list(store, &query("nobody")).await.is_empty());
+}
+
+/// A work queue is a set of directions and states (`lifecycle::awaiting`): the registrar's holds the
+/// submitted INCOMING requests and nothing else; received times bound a range, start included.
+pub async fn list_filters_a_work_queue_and_received_times(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let draft = create(store, incoming(&fr, sample_content("Draft"), at(0))).await;
+    let submitted = act(store, &draft, command(Action::Submit), &partner_system(&fr), &fr, at(1)).await;
+    let early = received_incoming(store, &fr, "Early", at(10)).await;
+    let late = received_incoming(store, &fr, "Late", at(20)).await;
+    let outgoing_draft = create(store, outgoing(&fr, sample_content("Ours"), at(21))).await;
+    let queue = |role: Role| RequestQuery {
+        awaiting: Some(mla_domain::lifecycle::awaiting(role)),
+        ..staff_query(50)
+    };
+    assert_eq!(ids(&list(store, &queue(Role::Registrar)).await), [submitted.id]);
+    assert_eq!(ids(&list(store, &queue(Role::LegalOfficer)).await), newest_first(&[&late, &early]));
+    let judge_queue = newest_first(&[&outgoing_draft, &late, &early]);
+    assert_eq!(
+        ids(&list(store, &queue(Role::Judge)).await),
+        judge_queue,
+        "a judge submits drafts and reviews"
+    );
+    assert!(list(store, &RequestQuery { awaiting: Some(Vec::new()), ..staff_query(50) }).await.is_empty());
+    let received = |from: Option<Timestamp>, until: Option<Timestamp>| RequestQuery {
+        received_from: from,
+        received_until: until,
+        ..staff_query(50)
+    };
+    assert_eq!(ids(&list(store, &received(Some(at(10)), None)).await), newest_first(&[&late, &early]));
+    assert_eq!(ids(&list(store, &received(Some(at(10)), Some(at(20)))).await), [early.id]);
+    assert_eq!(ids(&list(store, &received(None, Some(at(10)))).await), Vec::<RequestId>::new());
 }
 
 /// Overdue: active, the clock running, and due before the instant asked about. A stopped clock, a

@@ -64,6 +64,13 @@ pub struct RequestQuery {
     /// Only requests overdue at this instant.
     pub overdue_at: Option<Timestamp>,
     pub assignee: Option<String>,
+    /// Only requests in one of these directions and states (a role's work queue,
+    /// `lifecycle::awaiting`); an empty list matches nothing.
+    pub awaiting: Option<Vec<(Direction, State)>>,
+    /// Only requests received (acknowledged) at or after this instant.
+    pub received_from: Option<Timestamp>,
+    /// Only requests received before this instant.
+    pub received_until: Option<Timestamp>,
     /// Case-insensitive substring of the title, the registry reference or the partner's reference,
     /// taken literally.
     pub text: Option<String>,
@@ -82,6 +89,9 @@ impl RequestQuery {
             request_type: None,
             overdue_at: None,
             assignee: None,
+            awaiting: None,
+            received_from: None,
+            received_until: None,
             text: None,
             after: None,
             limit,

@@ -192,6 +192,14 @@ impl Params {
         raw.parse().map_err(|_| self.refuse(field, format!("`{raw}` is not an integer"))).unwrap_or(0)
     }
 
+    pub fn time(&mut self, field: &str, raw: &Option<String>) -> Option<prost_types::Timestamp> {
+        let raw = raw.as_ref()?;
+        chrono::DateTime::parse_from_rfc3339(raw)
+            .map(|t| crate::dto::time_in(t.to_utc()))
+            .map_err(|_| self.refuse(field, format!("`{raw}` is not an RFC 3339 time")))
+            .ok()
+    }
+
     pub fn boolean(&mut self, field: &str, raw: &Option<String>) -> bool {
         match raw.as_deref() {
             None | Some("false") => false,

@@ -103,6 +103,9 @@ pub fn list_message(caller: &Caller, filter: &RequestFilter) -> Result<pb::ListR
         overdue: params.boolean("overdue", &filter.overdue),
         assignee: filter.assignee.clone().unwrap_or_default(),
         query: filter.query.clone().unwrap_or_default(),
+        awaiting_role: filter.awaiting_role.clone().unwrap_or_default(),
+        received_after: params.time("received_after", &filter.received_after),
+        received_before: params.time("received_before", &filter.received_before),
     };
     params.finish(caller, message)
 }
