@@ -103,6 +103,8 @@ pub async fn measure_lists(store: &dyn Store, n: u64, iterations: usize) -> Vec<
     let codes: Vec<PartnerCode> =
         partner_codes().iter().map(|c| PartnerCode::parse(c).expect("a valid code")).collect();
     let overdue_at = base_time() + Duration::days(200);
+    // A week in the middle of the register's span (rows are 30 s apart).
+    let received_from = base_time() + Duration::seconds((n as i64 / 2) * 30);
     let deep_after = RequestId::from_uuid(row_id(n / 10));
     // One title, but every word of it is in every title: the worst case for a trigram index.
     let rare = format!("Request {} concerning", n / 3);
@@ -127,6 +129,29 @@ pub async fn measure_lists(store: &dyn Store, n: u64, iterations: usize) -> Vec<
             "overdue",
             Box::new(move |_| RequestQuery {
                 overdue_at: Some(overdue_at),
+                ..RequestQuery::new(Scope::Ncijc, page)
+            }),
+        ),
+        (
+            "queue: registrar (awaiting)",
+            Box::new(move |_| RequestQuery {
+                awaiting: Some(mla_domain::lifecycle::awaiting(mla_domain::Role::Registrar)),
+                ..RequestQuery::new(Scope::Ncijc, page)
+            }),
+        ),
+        (
+            "queue: judge (awaiting)",
+            Box::new(move |_| RequestQuery {
+                awaiting: Some(mla_domain::lifecycle::awaiting(mla_domain::Role::Judge)),
+                ..RequestQuery::new(Scope::Ncijc, page)
+            }),
+        ),
+        (
+            "queue: mine, received in a week",
+            Box::new(move |i| RequestQuery {
+                assignee: Some(format!("officer-{}", (i * 2) % 50)),
+                received_from: Some(received_from),
+                received_until: Some(received_from + Duration::days(7)),
                 ..RequestQuery::new(Scope::Ncijc, page)
             }),
         ),
