@@ -6,7 +6,7 @@ use mla_domain::correspondence::{self, Message, MessageId, NewMessage};
 use mla_domain::document::reader_side;
 use mla_domain::{Principal, RequestId};
 
-use crate::{App, AppError, AppResult, Page, decode_token, encode_token, next_token, page_limit};
+use crate::{App, AppResult, Page, decode_token, encode_token, next_token, page_limit};
 
 /// How many messages a read receipt reads at a time while it gathers the unread ones.
 const READ_PAGE: u32 = 500;
@@ -75,8 +75,7 @@ impl App {
         let up_to = &up_to;
         self.beside(principal, request_id, "", move |request| {
             Box::pin(async move {
-                let side = correspondence::check_read_up_to(&request, up_to.as_ref(), principal)?;
-                let up_to = up_to.as_ref().ok_or(AppError::Internal("checked above".into()))?;
+                let (side, up_to) = correspondence::check_read_up_to(&request, up_to.as_ref(), principal)?;
                 let mut unread = Vec::new();
                 let mut after = None;
                 loop {

@@ -157,17 +157,20 @@ pub fn post(
 
 /// Checks that `up_to` may close a read receipt of `principal`'s side: a message of this request
 /// from the other side. A message the reader may not see is answered as one that does not exist.
-pub fn check_read_up_to(
+/// Returns the reader's side and the message.
+pub fn check_read_up_to<'m>(
     request: &Request,
-    up_to: Option<&Message>,
+    up_to: Option<&'m Message>,
     principal: &Principal,
-) -> Result<Side, DomainError> {
+) -> Result<(Side, &'m Message), DomainError> {
     let side = reader_side(request, principal)?;
     if principal.is_ncijc() && !principal.has_any_role(WRITING_ROLES) {
         return Err(DomainError::MissingRole { action: "MARK_MESSAGES_READ", allowed: WRITING_ROLES });
     }
     match up_to {
-        Some(m) if m.request_id == request.id && m.visible_from(side) && m.author_side != side => Ok(side),
+        Some(m) if m.request_id == request.id && m.visible_from(side) && m.author_side != side => {
+            Ok((side, m))
+        }
         Some(m) if m.request_id == request.id && m.visible_from(side) => Err(invalid(
             "up_to_message_id",
             "names a message of your own side: read receipts are for the other side's messages",
@@ -186,7 +189,7 @@ pub fn mark_read(
     principal: &Principal,
     now: Timestamp,
 ) -> Result<Option<(Vec<MessageId>, EventDraft)>, DomainError> {
-    let side = check_read_up_to(request, Some(up_to), principal)?;
+    let (side, _) = check_read_up_to(request, Some(up_to), principal)?;
     let ids: Vec<MessageId> = unread
         .iter()
         .filter(|m| m.request_id == request.id && m.author_side != side && m.audience == Audience::Shared)

@@ -302,8 +302,14 @@ fn a_read_receipt_is_for_the_other_sides_messages() {
     let ours = posted(&request, 2, shared("Under review."), &registrar);
     let note = posted(&request, 3, internal("Chase the judge"), &registrar);
 
-    assert_eq!(correspondence::check_read_up_to(&request, Some(&theirs), &registrar), Ok(Side::Requested));
-    assert_eq!(correspondence::check_read_up_to(&request, Some(&ours), &france), Ok(Side::Requesting));
+    assert_eq!(
+        correspondence::check_read_up_to(&request, Some(&theirs), &registrar),
+        Ok((Side::Requested, &theirs))
+    );
+    assert_eq!(
+        correspondence::check_read_up_to(&request, Some(&ours), &france),
+        Ok((Side::Requesting, &ours))
+    );
 
     let own = correspondence::check_read_up_to(&request, Some(&ours), &registrar).unwrap_err();
     assert_eq!(fields(&own), ["up_to_message_id"]);

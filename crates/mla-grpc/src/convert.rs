@@ -458,7 +458,8 @@ pub fn paper_record_in(
     (record != PaperRecord::default()).then_some(record)
 }
 
-fn optional_document_id(raw: &str) -> Result<Option<DocumentId>, ParseError> {
+/// A document id that may be left empty.
+pub fn optional_document_id(raw: &str) -> Result<Option<DocumentId>, ParseError> {
     if raw.is_empty() { Ok(None) } else { DocumentId::parse(raw).map(Some) }
 }
 
@@ -479,12 +480,9 @@ pub fn new_message_in(fields: &mut Fields, m: &pb::Message) -> NewMessage {
             .iter()
             .take(mla_domain::correspondence::MAX_ATTACHMENTS)
             .enumerate()
-            .map(|(i, raw)| {
+            .filter_map(|(i, raw)| {
                 fields.take(format!("message.attachment_ids[{i}]"), DocumentId::parse(raw).map(Some))
             })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .flatten()
             .collect(),
     }
 }

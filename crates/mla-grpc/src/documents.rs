@@ -39,11 +39,7 @@ fn upload_in(m: &pb::DocumentMetadata) -> Result<Upload, Status> {
     let file_name = fields.take("metadata.file_name", document::file_name(&m.file_name));
     let media_type = fields.take("metadata.media_type", document::media_type(&m.media_type));
     let language = fields.take("metadata.language", document::language(&m.language));
-    let translation_of = if m.translation_of.is_empty() {
-        None
-    } else {
-        fields.take("metadata.translation_of", DocumentId::parse(&m.translation_of).map(Some))
-    };
+    let translation_of = fields.take("metadata.translation_of", optional_document_id(&m.translation_of));
     let audience = fields.take("metadata.audience", audience_in(m.audience)).unwrap_or(Audience::Shared);
     let expected_sha256 = if m.expected_sha256.is_empty() {
         None
