@@ -3,7 +3,6 @@
 //! custody event before the bytes go out) and release (the domain's gate, with the etag check).
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use mla_domain::audit::EventDraft;
 use mla_domain::document::{self, Document, DocumentId, NewDocument, Received, Sha256};
@@ -11,9 +10,7 @@ use mla_domain::{Principal, Request, RequestId};
 use mla_store::content::ContentStream;
 use sha2::Digest as _;
 
-use crate::{
-    App, AppError, AppResult, Content, Page, RACE_RETRIES, decode_token, encode_token, next_token, page_limit,
-};
+use crate::{App, AppError, AppResult, Content, Page, decode_token, encode_token, next_token, page_limit};
 
 /// How many first bytes the media type is detected from.
 const SNIFF_BYTES: usize = 8192;
@@ -229,27 +226,5 @@ impl App {
             })
         })
         .await
-    }
-
-    /// The one write path beside a request's chain (custody, correspondence): load the request as the
-    /// principal may see it, check the etag, decide and save at the version decided on. Such writes
-    /// do not move the version, but a change to the request meanwhile does: then the decision is
-    /// taken again on the fresh request (or, with an etag, refused as stale). The attempt owns the
-    /// request it decides on, so that its future stays `Send` for the gRPC services.
-    pub(crate) async fn beside<'a, T>(
-        &self,
-        principal: &Principal,
-        request_id: RequestId,
-        etag: &str,
-        attempt: impl Fn(Request) -> BoxFuture<'a, AppResult<mla_store::StoreResult<T>>>,
-    ) -> AppResult<T> {
-        for _ in 0..RACE_RETRIES {
-            let request = self.load_at_etag(principal, request_id, etag).await?;
-            match attempt(request).await? {
-                Ok(saved) => return Ok(saved),
-                Err(lost) => crate::lost_race(etag, lost)?,
-            }
-        }
-        Err(AppError::Conflict)
     }
 }

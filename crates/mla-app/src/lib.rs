@@ -364,6 +364,28 @@ impl App {
         Err(AppError::Conflict)
     }
 
+    /// The one write path beside a request's chain (custody, correspondence): load the request as the
+    /// principal may see it, check the etag, decide and save at the version decided on. Such writes
+    /// do not move the version, but a change to the request meanwhile does: then the decision is
+    /// taken again on the fresh request (or, with an etag, refused as stale). The attempt owns the
+    /// request it decides on, so that its future stays `Send` for the gRPC services.
+    pub(crate) async fn beside<'a, T>(
+        &self,
+        principal: &Principal,
+        request_id: RequestId,
+        etag: &str,
+        attempt: impl Fn(Request) -> futures::future::BoxFuture<'a, AppResult<mla_store::StoreResult<T>>>,
+    ) -> AppResult<T> {
+        for _ in 0..RACE_RETRIES {
+            let request = self.load_at_etag(principal, request_id, etag).await?;
+            match attempt(request).await? {
+                Ok(saved) => return Ok(saved),
+                Err(lost) => lost_race(etag, lost)?,
+            }
+        }
+        Err(AppError::Conflict)
+    }
+
     /// Loads a request the principal may see, checking the caller's etag (if given) against it.
     async fn load_at_etag(&self, principal: &Principal, id: RequestId, etag: &str) -> AppResult<Request> {
         let request = self.load_visible(principal, id).await?;
