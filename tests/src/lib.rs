@@ -161,6 +161,56 @@ impl Broker {
         &self.config.data_dir
     }
 
+    /// Every live row of every table of the broker's database, as text: what an erasure must leave
+    /// without the erased identity. Read behind the broker's back, over a connection of its own.
+    pub async fn live_rows(&self) -> Vec<String> {
+        use sqlx::Row;
+        let mut rows = Vec::new();
+        match &self.config.database_url {
+            Some(url) if url.starts_with("postgres") => {
+                let pool = sqlx::PgPool::connect(url).await.expect("PostgreSQL opens");
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("the tables are listed");
+                for table in tables {
+                    // The table names are the database's own, quoted.
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT to_jsonb(t)::text FROM \"{table}\" t"));
+                    rows.extend(sqlx::query_scalar::<_, String>(sql).fetch_all(&pool).await.expect("read"));
+                }
+                pool.close().await;
+            }
+            _ => {
+                let file = mla_broker::sqlite_file(&self.config).expect("a SQLite file");
+                let pool =
+                    sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display())).await.expect("opens");
+                let tables: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                        .fetch_all(&pool)
+                        .await
+                        .expect("the tables are listed");
+                for table in tables {
+                    let sql = sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\""));
+                    let all = sqlx::query(sql).fetch_all(&pool).await;
+                    for row in all.expect("read") {
+                        let cells = (0..row.columns().len()).map(|i| {
+                            row.try_get::<Option<String>, _>(i).ok().flatten().unwrap_or_else(|| {
+                                let bytes = row.try_get::<Option<Vec<u8>>, _>(i).ok().flatten();
+                                String::from_utf8_lossy(&bytes.unwrap_or_default()).into_owned()
+                            })
+                        });
+                        rows.push(format!("{table}: {}", cells.collect::<Vec<_>>().join(" | ")));
+                    }
+                }
+                pool.close().await;
+            }
+        }
+        rows
+    }
+
     /// The broker's documents' content, opened anew as `audit verify --content` opens it.
     pub async fn open_content(&self) -> Arc<dyn mla_store::content::ContentStore> {
         let url = self.config.database_url.clone().unwrap_or_default();

@@ -624,7 +624,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 27] = [
+const OPERATIONS: [(&str, &str); 28] = [
     ("get", "/docs"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -645,6 +645,7 @@ const OPERATIONS: [(&str, &str); 27] = [
     ("post", "/v1/requests/{id}/messages"),
     ("post", "/v1/requests/{id}/messages:read"),
     ("get", "/v1/requests/{id}/letter"),
+    ("post", "/v1/requests/{id}/erasures"),
     ("get", "/v1/requests/{id}/documents"),
     ("post", "/v1/requests/{id}/documents"),
     ("post", "/v1/requests/{id}/documents:release"),

@@ -145,7 +145,7 @@ impl App {
             "ar" => &ARABIC,
             _ => return Err(AppError::invalid("language", "a letter is printed in en or ar")),
         };
-        let request = self.load_visible(principal, id).await?;
+        let request = self.load_visible(principal, id).await?.as_seen_by(principal);
         if !principal.is_ncijc() {
             return Err(AppError::PermissionDenied("letters of request are printed by NCIJC staff"));
         }

@@ -4,6 +4,7 @@
 
 mod correspondence;
 mod documents;
+mod erasure;
 mod error;
 mod evidence;
 mod letter;
@@ -153,7 +154,7 @@ impl App {
     /// The request as `principal` may see it: its internal fields only for the side they belong to.
     fn view(&self, principal: &Principal, request: Request) -> RequestView {
         let allowed_actions = lifecycle::allowed_actions(&request, principal);
-        let request = request.as_seen_in(&Scope::of(principal));
+        let request = request.as_seen_by(principal);
         RequestView { allowed_actions, overdue: request.is_overdue(self.now()), request }
     }
 
@@ -191,7 +192,7 @@ impl App {
     /// Loads a request the principal may see; any other is NOT_FOUND, whether or not it exists.
     async fn load_visible(&self, principal: &Principal, id: RequestId) -> AppResult<Request> {
         match self.store.get_request(id).await? {
-            Some(r) if Scope::of(principal).admits(r.direction, &r.partner_code, r.state) => Ok(r),
+            Some(r) if Scope::of(principal).admits(&r) => Ok(r),
             _ => Err(AppError::NotFound("request")),
         }
     }
@@ -224,6 +225,8 @@ impl App {
         };
         let ctx = Context { record: record.as_ref(), ..Context::new(self.now(), partner.as_ref(), self.sla) };
         let id = RequestId::from_uuid(uuid::Uuid::now_v7());
+        let mut content = content;
+        mla_domain::personal::seal(&mut content, fresh_salt)?;
         let new = lifecycle::create(id, partner_code, content, principal, &ctx)?;
         let request = self.store.create_request(new, idempotency.as_ref()).await?;
         Ok(self.view(principal, request))
@@ -303,7 +306,10 @@ impl App {
         // An update consults no partner entry: assignment, deadlines and draft content are not guarded
         // by the registry.
         self.decide_and_save(principal, id, etag, idempotency, false, |request, ctx| {
-            let patch: Patch = input.patch_for(&request.content)?;
+            let mut patch: Patch = input.patch_for(&request.content)?;
+            if let Some((content, _)) = &mut patch.content {
+                mla_domain::personal::seal(content, fresh_salt)?;
+            }
             Ok(lifecycle::update(request, &patch, principal, ctx)?)
         })
         .await
@@ -436,6 +442,13 @@ fn page_limit(page_size: i32) -> AppResult<u32> {
         0 => Ok(DEFAULT_PAGE_SIZE),
         n => Ok((n as u32).min(MAX_PAGE_SIZE)),
     }
+}
+
+/// A fresh salt for a person's commitment (`mla_domain::personal`): 16 random bytes, hex.
+fn fresh_salt() -> AppResult<String> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("no random salt: {e}")))?;
+    Ok(hex::encode(salt))
 }
 
 /// Page tokens are opaque to callers: a kind letter and the last item's key, hex-encoded.

@@ -66,6 +66,13 @@ impl RequestService for Canned {
         Err(Status::unimplemented("a bare server reads only"))
     }
 
+    async fn erase_personal_data(
+        &self,
+        _: Request<pb::ErasePersonalDataRequest>,
+    ) -> Answer<pb::ErasePersonalDataResponse> {
+        Err(Status::unimplemented("a bare server reads only"))
+    }
+
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
 
     async fn watch_events(&self, _: Request<pb::WatchEventsRequest>) -> Answer<Self::WatchEventsStream> {

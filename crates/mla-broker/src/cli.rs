@@ -99,7 +99,7 @@ pub struct TokenArgs {
     #[arg(long, value_name = "SUBJECT")]
     pub sub: String,
     /// A role (repeat the flag or separate with commas): registrar, legal_officer, judge,
-    /// evidence_officer, supervisor, auditor, admin, partner
+    /// evidence_officer, protection_officer, supervisor, auditor, admin, partner
     #[arg(long = "role", required = true, value_delimiter = ',', value_parser = parse_role)]
     pub roles: Vec<Role>,
     /// The partner code a `partner` principal acts for, such as FR-MOJ

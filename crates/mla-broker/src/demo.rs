@@ -218,6 +218,7 @@ fn scripts() -> Vec<Script> {
         role: PersonRole::Witness,
         nationality: short("IQ"),
         protected: true,
+        salt: String::new(),
     }];
     fr_evidence.confidentiality = Some(Confidentiality::Confidential);
 

@@ -72,7 +72,7 @@ impl Audience {
     }
 
     pub fn of_parts(direction: Direction, partner_code: &PartnerCode, state: State, internal: bool) -> Self {
-        let sees = |scope: Scope| scope.admits(direction, partner_code, state);
+        let sees = |scope: Scope| scope.admits_side(direction, partner_code, state);
         Self { ncijc: sees(Scope::Ncijc), partner: !internal && sees(Scope::Partner(partner_code.clone())) }
     }
 }

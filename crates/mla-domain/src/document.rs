@@ -235,7 +235,7 @@ pub fn language(raw: &str) -> Result<String, ParseError> {
 /// The side from which `principal` reads `request`'s documents. A request it may not see is
 /// NOT_FOUND, and so are its documents.
 pub fn reader_side(request: &Request, principal: &Principal) -> Result<Side, DomainError> {
-    if !Scope::of(principal).admits(request.direction, &request.partner_code, request.state) {
+    if !Scope::of(principal).admits(request) {
         return Err(DomainError::NotFound);
     }
     side_of(principal, request.direction, &request.partner_code).ok_or(DomainError::NotFound)

@@ -15,6 +15,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod paper;
 pub mod partner;
+pub mod personal;
 pub mod principal;
 pub mod request;
 pub mod search;

@@ -10,10 +10,11 @@ use crate::document::Document;
 use crate::error::{DomainError, FieldViolation};
 use crate::paper::{Agent, Circumstances, PaperRecord};
 use crate::partner::Partner;
+use crate::personal;
 use crate::principal::{Party, Principal, Role};
 use crate::request::{
-    Action, Condition, ConditionKind, ConditionStatus, Direction, Outcome, RefusalGround, Request,
-    RequestContent, State,
+    Action, Condition, ConditionKind, ConditionStatus, Confidentiality, Direction, Outcome, RefusalGround,
+    Request, RequestContent, State,
 };
 use crate::text::{LongText, PartnerCode, RequestId, ShortText};
 use crate::visibility::Scope;
@@ -122,6 +123,8 @@ pub fn rule(action: Action) -> Rule {
 pub const DRAFTING_ROLES: &[Role] = &[Registrar, LegalOfficer, Judge, Supervisor];
 /// NCIJC roles that may assign a request to a staff member.
 pub const ASSIGNING_ROLES: &[Role] = &[Registrar, Supervisor];
+/// The witness protection unit decides which persons are protected, in any request not yet terminal.
+pub const PROTECTING_ROLES: &[Role] = &[Role::ProtectionOfficer];
 /// NCIJC roles that may extend a due date (with a recorded justification).
 pub const DEADLINE_ROLES: &[Role] = &[Supervisor];
 
@@ -230,7 +233,7 @@ pub struct Transition {
 
 /// NOT_FOUND for a request `principal` may not see, so that nobody learns what they may not see.
 fn check_visible(request: &Request, principal: &Principal) -> Result<(), DomainError> {
-    let seen = Scope::of(principal).admits(request.direction, &request.partner_code, request.state);
+    let seen = Scope::of(principal).admits(request);
     if seen { Ok(()) } else { Err(DomainError::NotFound) }
 }
 
@@ -454,6 +457,9 @@ pub struct NewRequest {
     /// DRAFT, or SUBMITTED for a request registered from a paper partner's letter.
     pub state: State,
     pub content: RequestContent,
+    /// Blank, except for a strictly confidential request that NCIJC staff write: it stays in the
+    /// hands of its author ([`keep_in_hand`]).
+    pub assignee: ShortText,
     pub create_time: Timestamp,
     pub submit_time: Option<Timestamp>,
     pub event: EventDraft,
@@ -485,6 +491,7 @@ pub fn create(
         Some(code) => ctx.agent(principal, &code, None)?,
         None => Agent::caller(principal, ctx.now),
     };
+    let caller = principal;
     let principal = &agent.principal;
     let partner_code = match (principal.party(), named) {
         (Party::Ncijc(_), _) if !principal.has_any_role(DRAFTING_ROLES) => {
@@ -515,12 +522,13 @@ pub fn create(
         }
     }
     let state = if on_paper { State::Submitted } else { State::Draft };
+    let assignee = keep_in_hand(&content, &ShortText::default(), caller);
     let event = EventDraft {
         time: agent.time,
         action: "CREATE".into(),
         from_state: None,
         to_state: state,
-        details: agent.annotate(json!({ "content": content })),
+        details: agent.annotate(json!({ "content": personal::committed(&content) })),
         audience: Audience::of_parts(direction, &partner_code, state, false),
         actor: agent.actor,
     };
@@ -530,10 +538,40 @@ pub fn create(
         partner_code,
         state,
         content,
+        assignee,
         create_time: event.time,
         submit_time: on_paper.then_some(event.time),
         event,
     })
+}
+
+/// When `fields` change nothing but which persons are protected, the places (from 0) of the persons
+/// protected afterwards: a decision of the witness protection unit, not an edit of the content.
+fn protection_change(
+    current: &RequestContent,
+    next: &RequestContent,
+    fields: &[String],
+) -> Option<Vec<usize>> {
+    let same_persons = current.persons.len() == next.persons.len()
+        && current
+            .persons
+            .iter()
+            .zip(&next.persons)
+            .all(|(a, b)| (&a.name, a.role, &a.nationality) == (&b.name, b.role, &b.nationality));
+    let flags_differ = current.persons.iter().zip(&next.persons).any(|(a, b)| a.protected != b.protected);
+    (fields == ["persons"] && same_persons && flags_differ)
+        .then(|| next.persons.iter().enumerate().filter(|(_, p)| p.protected).map(|(i, _)| i).collect())
+}
+
+/// The assignee of a request with `content`: unchanged, except that NCIJC staff who make a request
+/// strictly confidential while nobody handles it become its handler, since among staff only the
+/// assignee (and those who oversee) may see it: they would otherwise lose sight of what they wrote.
+fn keep_in_hand(content: &RequestContent, assignee: &ShortText, principal: &Principal) -> ShortText {
+    let strict = content.confidentiality == Some(Confidentiality::StrictlyConfidential);
+    match ShortText::parse(principal.subject()) {
+        Ok(author) if strict && assignee.is_blank() && principal.is_ncijc() => author,
+        _ => assignee.clone(),
+    }
 }
 
 /// A change to a request's fields, outside the transition table.
@@ -556,7 +594,7 @@ pub fn update(
     principal: &Principal,
     ctx: &Context<'_>,
 ) -> Result<Transition, DomainError> {
-    if !Scope::of(principal).admits(request.direction, &request.partner_code, request.state) {
+    if !Scope::of(principal).admits(request) {
         return Err(DomainError::NotFound);
     }
     if patch.content.is_none() && patch.assignee.is_none() && patch.due.is_none() {
@@ -573,7 +611,18 @@ pub fn update(
     }
     let mut next = request.clone();
     let mut changed = Map::new();
-    if let Some((content, fields)) = &patch.content {
+    // A draft's author sets the flags as it writes; afterwards they are the protection unit's to set.
+    if let Some((content, fields)) = &patch.content
+        && request.state != State::Draft
+        && let Some(protected) = protection_change(&request.content, content, fields)
+    {
+        if !principal.has_any_role(PROTECTING_ROLES) {
+            return Err(DomainError::MissingRole { action: "PROTECT", allowed: PROTECTING_ROLES });
+        }
+        // The persons by their place in the list: names stay out of the audit trail.
+        changed.insert("protected_persons".into(), json!(protected));
+        next.content.persons = content.persons.clone();
+    } else if let Some((content, fields)) = &patch.content {
         if request.state != State::Draft {
             return Err(DomainError::NotEditable {
                 field: fields.first().cloned().unwrap_or_default(),
@@ -581,11 +630,12 @@ pub fn update(
             });
         }
         require_side_and_role(principal, request, Side::Requesting, DRAFTING_ROLES, "UPDATE")?;
-        let after = serde_json::to_value(content).unwrap_or_default();
+        let after = personal::committed(content);
         for field in fields {
             changed.insert(field.clone(), after.get(field).cloned().unwrap_or(Value::Null));
         }
         next.content = content.clone();
+        next.assignee = keep_in_hand(content, &request.assignee, principal);
     }
     if let Some(assignee) = &patch.assignee {
         if !principal.is_ncijc() {

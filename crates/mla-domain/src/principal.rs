@@ -15,6 +15,8 @@ pub enum Role {
     LegalOfficer,
     Judge,
     EvidenceOfficer,
+    /// The witness protection unit: sees protected persons and decides who is protected.
+    ProtectionOfficer,
     Supervisor,
     Auditor,
     Admin,
@@ -22,11 +24,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Registrar,
         Role::LegalOfficer,
         Role::Judge,
         Role::EvidenceOfficer,
+        Role::ProtectionOfficer,
         Role::Supervisor,
         Role::Auditor,
         Role::Admin,
@@ -40,6 +43,7 @@ impl Role {
             Role::LegalOfficer => "legal_officer",
             Role::Judge => "judge",
             Role::EvidenceOfficer => "evidence_officer",
+            Role::ProtectionOfficer => "protection_officer",
             Role::Supervisor => "supervisor",
             Role::Auditor => "auditor",
             Role::Admin => "admin",

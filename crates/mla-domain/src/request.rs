@@ -220,6 +220,10 @@ pub struct Person {
     pub nationality: ShortText,
     /// Under witness protection: handled with the strictest confidentiality.
     pub protected: bool,
+    /// The random salt of the commitment that the audit trail holds instead of the identity
+    /// (`crate::personal`); kept with the identity, erased with it, and never shown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub salt: String,
 }
 
 /// A condition proposed by the requested side; once accepted it is an assurance given by the
@@ -318,6 +322,11 @@ impl Request {
     /// The etag a caller sends back to say which version it last saw.
     pub fn etag(&self) -> String {
         self.version.to_string()
+    }
+
+    /// Handled only by the staff assigned (and overseen by supervisors and auditors).
+    pub fn is_strictly_confidential(&self) -> bool {
+        self.content.confidentiality == Some(Confidentiality::StrictlyConfidential)
     }
 
     /// Overdue: active, the clock running, and the due date passed.

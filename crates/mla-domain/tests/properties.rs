@@ -89,7 +89,7 @@ proptest! {
         let request = request_in(state, direction, owner);
         let other = partner_principal("DE-BJ");
         let owner_partner = partner(owner, true);
-        prop_assert!(!Scope::of(&other).admits(request.direction, &request.partner_code, request.state));
+        prop_assert!(!Scope::of(&other).admits(&request));
         prop_assert!(allowed_actions(&request, &other).is_empty());
         let err = transition(&request, &satisfying(action), &other, &ctx(&owner_partner, at(5))).unwrap_err();
         prop_assert_eq!(err, DomainError::NotFound);

@@ -1002,6 +1002,24 @@ pub struct MarkRead {
     pub up_to_message_id: String,
 }
 
+/// The body of `POST /v1/requests/{id}/erasures`: whose identity a deletion order erases.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Erasure {
+    /// The person's place in the request's `persons`, from 0.
+    #[schema(required = true, minimum = 0)]
+    pub person: i32,
+    /// The deletion order executed, recorded in the event.
+    #[schema(required = true)]
+    pub legal_reference: String,
+}
+
+/// The answer to an erasure: the request's new etag, and nothing else of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Erased {
+    pub etag: String,
+}
+
 /// How many messages were read now for the first time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReadCount {

@@ -287,6 +287,7 @@ pub fn request_in(fields: &mut Fields, r: &pb::Request) -> RequestInput {
                     parse_country(&p.nationality).and_then(ShortText::parse),
                 ),
                 protected: p.protected,
+                salt: String::new(),
             })
             .collect()
     };

@@ -247,6 +247,28 @@ impl RequestService for Requests {
         }))
     }
 
+    async fn erase_personal_data(
+        &self,
+        call: Request<pb::ErasePersonalDataRequest>,
+    ) -> Result<Response<pb::ErasePersonalDataResponse>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let id = request_id_in(&mut fields, "id", &m.id);
+        let person = usize::try_from(m.person).unwrap_or_else(|_| {
+            fields.refuse("person", "a place in the request's persons, from 0");
+            0
+        });
+        let legal_reference = fields.take("legal_reference", LongText::parse(m.legal_reference));
+        let (id, legal_reference) = fields.finish((id, legal_reference))?;
+        let etag = self
+            .app
+            .erase_personal_data(&principal, id, person, legal_reference, &m.etag, key(&m.request_id))
+            .await
+            .map_err(status_of)?;
+        Ok(Response::new(pb::ErasePersonalDataResponse { etag }))
+    }
+
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send + 'static>>;
 
     async fn watch_events(

@@ -45,6 +45,7 @@ fn request_service_has_every_method() {
         "ListMessages",
         "MarkMessagesRead",
         "PrintLetter",
+        "ErasePersonalData",
         "WatchEvents",
     ]);
     assert_eq!(method_names(service), expected);

@@ -30,6 +30,7 @@ impl Dialect for PgDialect {
 
     const BEGIN_WRITE: &'static str = "BEGIN";
     const IS_TRUE: &'static str = "";
+    const RESPONSE_ID: &'static str = "response ->> 'id'";
 
     fn push_time(sql: &mut QueryBuilder<Postgres>, time: Option<Timestamp>) {
         sql.push_bind(time);

@@ -27,6 +27,9 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// (`visible_to_ncijc` in PostgreSQL, `visible_to_ncijc = 1` in SQLite), so the planner matches them.
     const IS_TRUE: &'static str;
 
+    /// The `id` member of an idempotency record's `response` (the request it answered with), as text.
+    const RESPONSE_ID: &'static str;
+
     /// Binds an instant (or NULL) in the backend's storage form.
     fn push_time(sql: &mut QueryBuilder<Self::Db>, time: Option<Timestamp>);
     fn push_id(sql: &mut QueryBuilder<Self::Db>, id: RequestId);

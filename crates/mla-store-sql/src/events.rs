@@ -56,6 +56,15 @@ fn push_audience<D: Dialect>(sql: &mut QueryBuilder<D::Db>, reader: &EventReader
         EventReader::Scope(Scope::Ncijc) => {
             sql.push(" AND visible_to_ncijc").push(D::IS_TRUE);
         }
+        // Whom a request's events are for follows the request as it stands (its confidentiality
+        // and assignee now), not as it stood when each event was written.
+        EventReader::Scope(Scope::NcijcAssigned(subject)) => {
+            sql.push(" AND visible_to_ncijc").push(D::IS_TRUE);
+            sql.push(" AND request_id NOT IN (SELECT id FROM requests WHERE strictly_confidential");
+            sql.push(D::IS_TRUE).push(" AND assignee <> ");
+            D::Db::bind_text(sql, Some(subject));
+            sql.push(")");
+        }
         EventReader::Scope(Scope::Partner(code)) => {
             sql.push(" AND partner_code = ");
             D::Db::bind_text(sql, Some(code.as_str()));

@@ -3,7 +3,7 @@
 
 use chrono::Datelike;
 use mla_domain::clock::Clock;
-use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, ShortText, Transition};
+use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, Transition};
 use mla_store::{Idempotency, RequestHead, RequestQuery, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder};
 
@@ -42,7 +42,7 @@ impl<D: Dialect> SqlStore<D> {
             version: 1,
             content: new.content,
             conditions: Vec::new(),
-            assignee: ShortText::default(),
+            assignee: new.assignee,
             clock: Clock::default(),
             create_time: new.create_time,
             update_time: new.create_time,
@@ -78,6 +78,12 @@ impl<D: Dialect> SqlStore<D> {
         let result = D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
         if D::rows_affected(&result) == 0 {
             return Err(not_at_version::<D>(tx, request.id).await);
+        }
+        // An erasure leaves no copy of the identity in the answers kept for replay.
+        if mla_domain::personal::erases(&change.event.action) {
+            let mut sql = QueryBuilder::new(format!("DELETE FROM idempotency WHERE {} = ", D::RESPONSE_ID));
+            D::Db::bind_text(&mut sql, Some(&request.id.to_string()));
+            D::Db::execute(&mut tx, sql).await.map_err(db_error::<D>)?;
         }
         self.finish(tx, key, &request, Some((change.event, &request))).await?;
         Ok(request)
@@ -164,6 +170,12 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
         }
         Scope::Ncijc => {
             sql.push("NOT (direction = 'INCOMING' AND state = 'DRAFT')");
+        }
+        Scope::NcijcAssigned(subject) => {
+            sql.push("NOT (direction = 'INCOMING' AND state = 'DRAFT') AND (NOT strictly_confidential");
+            sql.push(D::IS_TRUE).push(" OR assignee = ");
+            D::Db::bind_text(&mut sql, Some(subject));
+            sql.push(")");
         }
         Scope::Partner(code) => {
             sql.push("partner_code = ");

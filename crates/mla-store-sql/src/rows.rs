@@ -78,6 +78,7 @@ pub fn request_changes<'a, D: Dialect>(request: &'a Request) -> StoreResult<Vec<
         ("request_type", Value::OptText(request.content.request_type.map(|t| t.as_str()))),
         ("title", Value::Text(request.content.title.as_str())),
         ("assignee", Value::Text(request.assignee.as_str())),
+        ("strictly_confidential", Value::Flag(request.is_strictly_confidential())),
         ("due_at", Value::Time(request.clock.due_at)),
         ("clock_stopped_at", Value::Time(request.clock.stopped_at)),
         ("update_time", Value::Time(Some(request.update_time))),

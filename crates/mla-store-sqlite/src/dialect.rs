@@ -27,6 +27,7 @@ impl Dialect for SqliteDialect {
     // upgrade a read lock (the upgrade is what fails with `database is locked` whatever the timeout).
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const IS_TRUE: &'static str = " = 1";
+    const RESPONSE_ID: &'static str = "json_extract(response, '$.id')";
 
     fn push_time(sql: &mut QueryBuilder<Sqlite>, time: Option<Timestamp>) {
         sql.push_bind(time.map(|time| time.timestamp_micros()));

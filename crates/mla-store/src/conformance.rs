@@ -103,6 +103,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_text_query_reads_arabic_spellings",
     "keyset_pagination_covers_every_row_once",
     "scope_isolation_in_lists",
+    "strictly_confidential_requests_are_for_their_assignee_and_the_cleared",
     "stale_version_changes_nothing",
     "unknown_request_change_is_not_found",
     "concurrent_changes_exactly_one_wins",
@@ -166,6 +167,7 @@ macro_rules! conformance_tests {
             list_text_query_reads_arabic_spellings,
             keyset_pagination_covers_every_row_once,
             scope_isolation_in_lists,
+            strictly_confidential_requests_are_for_their_assignee_and_the_cleared,
             stale_version_changes_nothing,
             unknown_request_change_is_not_found,
             concurrent_changes_exactly_one_wins,
@@ -349,6 +351,7 @@ pub fn sample_content(title: &str) -> RequestContent {
             role: PersonRole::Suspect,
             nationality: short("IQ"),
             protected: false,
+            salt: String::new(),
         }],
         confidentiality: Some(Confidentiality::Confidential),
     }
@@ -1272,6 +1275,56 @@ pub async fn events_chain_per_request_with_global_cursor(store: &dyn Store) {
     assert!(store.events_after(&EventReader::Verifier, feed[6].cursor, 10).await.expect("read").is_empty());
 }
 
+/// Among staff, a strictly confidential request is for its assignee and those cleared for the whole
+/// register: for any other staff reader it is in no list and none of its events is in the feed or
+/// its trail, and it follows the request as it stands (reassigned, the old handler loses sight).
+pub async fn strictly_confidential_requests_are_for_their_assignee_and_the_cleared(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let standard = received_incoming(store, &fr, "Standard", at(10)).await;
+    let strict_content = RequestContent {
+        confidentiality: Some(Confidentiality::StrictlyConfidential),
+        ..sample_content("Strict")
+    };
+    let draft = create(store, incoming(&fr, strict_content, at(20))).await;
+    let strict = act(store, &draft, command(Action::Submit), &partner_system(&fr), &fr, at(21)).await;
+    assert!(strict.is_strictly_confidential() && strict.assignee.is_blank());
+    let supervisor = Principal::staff("supervisor.noor", [Role::Supervisor]).expect("a valid principal");
+    let assign = |request: &Request, to: &str, now| {
+        let patch = Patch { assignee: Some(short(to)), ..Patch::default() };
+        mla_domain::update(request, &patch, &supervisor, &context(now, &fr)).expect("the supervisor assigns")
+    };
+    let staff = |subject: &str| Scope::NcijcAssigned(subject.into());
+    let listed = |scope: Scope| async move { ids(&list(store, &RequestQuery::new(scope, 50)).await) };
+    let fed = |scope: Scope| async move {
+        let events = store.events_after(&EventReader::Scope(scope), 0, 1000).await.expect("read");
+        events.iter().map(|e| e.request_id).collect::<BTreeSet<_>>()
+    };
+    let trail = |scope: Scope| async move {
+        store.request_events(strict.id, &EventReader::Scope(scope), 0, 100).await.expect("read").len()
+    };
+
+    assert_eq!(listed(staff("huda")).await, [standard.id], "unassigned: hidden from every handler");
+    assert!(!fed(staff("huda")).await.contains(&strict.id));
+    assert_eq!(trail(staff("huda")).await, 0);
+    assert_eq!(listed(Scope::Ncijc).await, newest_first(&[&strict, &standard]), "the cleared see it");
+    assert!(fed(Scope::Ncijc).await.contains(&strict.id));
+    assert_eq!(listed(Scope::Partner(fr.code.clone())).await, newest_first(&[&strict, &standard]));
+
+    let strict =
+        store.save_change(strict.version, assign(&strict, "huda", at(22)), None).await.expect("stored");
+    assert_eq!(listed(staff("huda")).await, newest_first(&[&strict, &standard]), "the assignee sees it");
+    assert!(fed(staff("huda")).await.contains(&strict.id));
+    assert_eq!(trail(staff("huda")).await, 2, "with its whole history: submission and assignment");
+    assert_eq!(listed(staff("karim")).await, [standard.id], "anyone else still does not");
+    let text = RequestQuery { text: Some("strict".into()), ..RequestQuery::new(staff("karim"), 50) };
+    assert!(list(store, &text).await.is_empty(), "nor finds it by its title");
+
+    store.save_change(strict.version, assign(&strict, "karim", at(23)), None).await.expect("stored");
+    assert_eq!(listed(staff("huda")).await, [standard.id], "reassigned: the former handler loses sight");
+    assert!(!fed(staff("huda")).await.contains(&strict.id));
+    assert!(fed(staff("karim")).await.contains(&strict.id));
+}
+
 /// Each side reads exactly the events decided for it, filtered by the query: a partner its own
 /// requests' partner-visible events, staff the NCIJC-visible ones, `Nothing` none.
 pub async fn event_audience_is_filtered_in_the_query(store: &dyn Store) {
@@ -1550,6 +1603,7 @@ pub async fn hostile_strings_round_trip(store: &dyn Store) {
                 role: PersonRole::Witness,
                 nationality: short(hostile[4]),
                 protected: true,
+                salt: String::new(),
             }],
             ..sample_content(text)
         };

@@ -66,6 +66,7 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .routes(routes!(requests::list_request_events))
         .routes(routes!(requests::post_message, requests::list_messages))
         .routes(routes!(requests::mark_messages_read))
+        .routes(routes!(requests::erase_personal_data))
         .routes(routes!(requests::print_letter))
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::get_partner, partners::update_partner))

@@ -9,9 +9,9 @@ use mla_proto::v1 as pb;
 use super::export::{self, wants_csv};
 use super::{Gateway, Params, created, json_object, known_members, page, query, segment, typed, with_etag};
 use crate::dto::{
-    EventList, LetterQuery, MarkRead, Message, MessageList, NewMessage, NewRequest, NewRequestBody,
-    ON_BEHALF_MEMBERS, OnBehalf, PageQuery, REQUEST_MEMBERS, ReadCount, Request, RequestFilter, RequestList,
-    RequestPatch, Transition,
+    Erased, Erasure, EventList, LetterQuery, MarkRead, Message, MessageList, NewMessage, NewRequest,
+    NewRequestBody, ON_BEHALF_MEMBERS, OnBehalf, PageQuery, REQUEST_MEMBERS, ReadCount, Request,
+    RequestFilter, RequestList, RequestPatch, Transition,
 };
 use crate::problem::ApiError;
 use crate::upstream::Caller;
@@ -243,6 +243,52 @@ pub async fn transition_request(
         .into_inner();
     let etag = request.etag.clone();
     Ok(with_etag(StatusCode::OK, &etag, Request::from(request)))
+}
+
+/// Erases a person's identity from a request under a deletion order.
+///
+/// The name becomes `[erased]`, the nationality empty, and the salt of the commitment that the audit
+/// trail holds instead of the identity is destroyed: every chain stays verifiable. Administrators
+/// only; the answer shows nothing of the request but its new etag.
+#[utoipa::path(
+    post,
+    path = "/v1/requests/{id}/erasures",
+    tag = "requests",
+    operation_id = "ErasePersonalData",
+    request_body = Erasure,
+    params(
+        ("id" = String, Path, description = "The request's id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and erases nothing."),
+        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended erasure; a retry with the same key returns the first outcome."),
+    ),
+    responses(
+        (status = 200, description = "The request's new etag.", body = Erased,
+            headers(("ETag" = String, description = "The new etag, quoted"))),
+    ),
+)]
+pub async fn erase_personal_data(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let members = json_object(&caller, &body)?;
+    let erasure: Erasure = typed(&caller, members)?;
+    let message = pb::ErasePersonalDataRequest {
+        id,
+        person: erasure.person,
+        legal_reference: erasure.legal_reference,
+        etag: caller.if_match()?,
+        request_id: caller.idempotency_key()?,
+    };
+    let answer = gateway
+        .requests()
+        .erase_personal_data(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let etag = answer.etag.clone();
+    Ok(with_etag(StatusCode::OK, &etag, Erased { etag: answer.etag }))
 }
 
 /// Lists a request's audit events, oldest first.
