@@ -1,6 +1,6 @@
 //! Work queues end to end, on both backends: each role's queue is what waits on it, `assignee=me`
-//! is the caller, received times bound a range; the REST list and the CSV export follow; a partner
-//! cannot ask for the NCIJC's queues.
+//! is the caller, received times bound a range, `order_by=due_time` puts the earliest due first; the
+//! REST list and the CSV export follow; a partner cannot ask for the NCIJC's queues or their order.
 
 use chrono::{Duration, TimeZone, Utc};
 use mla_domain::Role;
@@ -63,6 +63,32 @@ async fn queues_follow_the_transition_table(backend: Backend) {
         pb::ListRequestsRequest { received_before: at(t0 + Duration::days(1)), ..Default::default() };
     assert_eq!(list(before, &judge).await.unwrap(), ["Awaits review"]);
 
+    // Oldest due first, page by page; a partner may not order by a date it may not read.
+    let due_first = |page_token: String| pb::ListRequestsRequest {
+        awaiting_role: "legal_officer".into(),
+        order_by: "due_time".into(),
+        page_size: 1,
+        page_token,
+        ..Default::default()
+    };
+    let mut titles = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = client.clone().list_requests(authed(due_first(token), &legal)).await.unwrap().into_inner();
+        titles.extend(page.requests.into_iter().map(|r| r.title));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(titles, ["Awaits review", "Awaits a decision"]);
+    let ordered =
+        |order_by: &str| pb::ListRequestsRequest { order_by: order_by.into(), ..Default::default() };
+    let refused = list(ordered("due_time"), &france).await.unwrap_err();
+    assert_eq!((refused.code(), fields_of(&refused)), (Code::InvalidArgument, vec!["order_by".to_owned()]));
+    let refused = list(ordered("title"), &judge).await.unwrap_err();
+    assert_eq!(fields_of(&refused), ["order_by"]);
+
     // A partner has no NCIJC queue, and a queue is an NCIJC role's.
     let refused = list(queue("registrar"), &france).await.unwrap_err();
     assert_eq!(
@@ -90,6 +116,13 @@ async fn queues_follow_the_transition_table(backend: Backend) {
         .unwrap();
     let titles: Vec<_> = page["requests"].as_array().unwrap().iter().map(|r| r["title"].clone()).collect();
     assert_eq!(titles, ["Awaits a decision", "Awaits review"]);
+    let path = "/v1/requests?awaiting_role=legal_officer&order_by=due_time";
+    let page: serde_json::Value = get(path.into(), "application/json").await.unwrap().json().await.unwrap();
+    let titles: Vec<_> = page["requests"].as_array().unwrap().iter().map(|r| r["title"].clone()).collect();
+    assert_eq!(titles, ["Awaits review", "Awaits a decision"]);
+    let csv = get(format!("{path}&page_size=1"), "text/csv").await.unwrap().text().await.unwrap();
+    let review = csv.find("Awaits review").expect("in the export");
+    assert!(review < csv.find("Awaits a decision").expect("in the export"), "{csv}");
     let csv = get("/v1/requests.csv?received_after=2026-05-05T00:00:00Z".into(), "text/csv").await.unwrap();
     let csv = csv.text().await.unwrap();
     assert!(csv.contains("Awaits a decision") && !csv.contains("Awaits review"), "{csv}");

@@ -17,6 +17,7 @@ mod watch;
 use std::sync::Arc;
 
 use chrono::SubsecRound;
+use mla_domain::audit::{Event, ViewLink};
 use mla_domain::clock::SlaPolicy;
 use mla_domain::document::Document;
 use mla_domain::lifecycle::{self, Command, Context, Patch};
@@ -27,7 +28,7 @@ use mla_domain::{
     ShortText, State, Timestamp,
 };
 use mla_store::content::ContentStore;
-use mla_store::{EventReader, Idempotency, RequestQuery, Store, StoreError};
+use mla_store::{EventReader, Idempotency, Order, RequestQuery, Store, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -73,6 +74,9 @@ pub struct RequestFilter {
     pub awaiting_role: Option<Role>,
     pub received_from: Option<Timestamp>,
     pub received_until: Option<Timestamp>,
+    /// Due date first (a work queue's order) rather than newest first. NCIJC staff only: the due
+    /// date is internal.
+    pub due_first: bool,
 }
 
 /// The application: the store, the documents' content, the deadline policy, the clock, and the
@@ -253,6 +257,7 @@ impl App {
                 ("assignee", filter.assignee.is_some()),
                 ("overdue", filter.overdue),
                 ("awaiting_role", filter.awaiting_role.is_some()),
+                ("order_by", filter.due_first),
             ];
             let violations: Vec<_> = internal
                 .iter()
@@ -279,10 +284,33 @@ impl App {
         query.received_from = filter.received_from;
         query.received_until = filter.received_until;
         query.text = filter.query.filter(|q| !q.trim().is_empty());
-        query.after =
-            decode_token(page_token, "r")?.map(|t| RequestId::parse(&t)).transpose().map_err(bad_token)?;
-        let mut requests = self.store.list_requests(&query).await?;
-        let next = next_token(&mut requests, limit as usize, |r| encode_token("r", &r.id.to_string()));
+        // A page token holds the last request's place in the order: its id, and in due order its due
+        // date (RFC 3339, empty for none) before it.
+        let (requests, next) = if filter.due_first {
+            query.order = Order::DueFirst;
+            if let Some(token) = decode_token(page_token, "d")? {
+                let (due, id) = token.split_once(' ').ok_or_else(|| bad_token("no due date"))?;
+                query.after = Some(RequestId::parse(id).map_err(bad_token)?);
+                query.after_due = match due {
+                    "" => None,
+                    due => Some(due.parse::<Timestamp>().map_err(bad_token)?),
+                };
+            }
+            let mut requests = self.store.list_requests(&query).await?;
+            let next = next_token(&mut requests, limit as usize, |r| {
+                let due = r.clock.due_at.map(|d| d.to_rfc3339()).unwrap_or_default();
+                encode_token("d", &format!("{due} {}", r.id))
+            });
+            (requests, next)
+        } else {
+            query.after = decode_token(page_token, "r")?
+                .map(|t| RequestId::parse(&t))
+                .transpose()
+                .map_err(bad_token)?;
+            let mut requests = self.store.list_requests(&query).await?;
+            let next = next_token(&mut requests, limit as usize, |r| encode_token("r", &r.id.to_string()));
+            (requests, next)
+        };
         Ok(Page {
             items: requests.into_iter().map(|r| self.view(principal, r)).collect(),
             next_page_token: next,
@@ -401,14 +429,16 @@ impl App {
         Ok(request)
     }
 
-    /// A request's audit events, oldest first, as far as the principal may see them.
+    /// A request's audit events, oldest first, as far as the principal may see them, each with its
+    /// link in the view of the principal's side (`ViewLink`). The view is derived from the whole part
+    /// of the trail the side reads, whichever page is asked for: trails are tens of events long.
     pub async fn list_request_events(
         &self,
         principal: &Principal,
         id: RequestId,
         page_size: i32,
         page_token: &str,
-    ) -> AppResult<Page<mla_domain::audit::Event>> {
+    ) -> AppResult<Page<(Event, ViewLink)>> {
         let limit = page_limit(page_size)?;
         self.load_visible(principal, id).await?;
         let after_seq = decode_token(page_token, "e")?
@@ -417,8 +447,24 @@ impl App {
             .map_err(bad_token)?
             .unwrap_or(0);
         let reader = EventReader::Scope(Scope::of(principal));
-        let mut events = self.store.request_events(id, &reader, after_seq, limit + 1).await?;
-        let next = next_token(&mut events, limit as usize, |e| encode_token("e", &e.seq.to_string()));
+        let mut trail = Vec::new();
+        loop {
+            let from = trail.last().map_or(0, |e: &Event| e.seq);
+            let read = self.store.request_events(id, &reader, from, MAX_PAGE_SIZE).await?;
+            let exhausted = read.len() < MAX_PAGE_SIZE as usize;
+            trail.extend(read);
+            if exhausted || trail.iter().filter(|e| e.seq > after_seq).count() > limit as usize {
+                break;
+            }
+        }
+        let views = ViewLink::chain(&trail);
+        let mut events: Vec<_> = trail
+            .into_iter()
+            .zip(views)
+            .filter(|(e, _)| e.seq > after_seq)
+            .take(limit as usize + 1)
+            .collect();
+        let next = next_token(&mut events, limit as usize, |(e, _)| encode_token("e", &e.seq.to_string()));
         Ok(Page { items: events, next_page_token: next })
     }
 }

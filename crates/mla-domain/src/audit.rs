@@ -203,6 +203,42 @@ impl Event {
     }
 }
 
+/// An event's link in its *view*: the chain of the events of one request that one side reads (a
+/// partner's, or the NCIJC's), so that a side verifies the part of the record it was shown without
+/// the events it may not read. Derived from the request's chain, never stored: the view's first
+/// link has `seq` 1 and an empty `prev_hash`, and each `hash` is the lower-case hex SHA-256 of the
+/// netstrings (as above) of the literal `mla-view-v1`, `seq` in decimal, the event's own `hash`, and
+/// `prev_hash`. A side that keeps the last view hash it read can tell later whether the part of the
+/// record it saw was changed, or an event it saw was dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewLink {
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl ViewLink {
+    /// The view links of `events`: every event one side reads of one request, in `seq` order.
+    pub fn chain<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<ViewLink> {
+        let mut prev = String::new();
+        events
+            .into_iter()
+            .zip(1..)
+            .map(|(event, seq)| {
+                let mut hasher = Sha256::new();
+                for field in ["mla-view-v1", &seq.to_string(), &event.hash, &prev] {
+                    hasher.update(format!("{}:", field.len()).as_bytes());
+                    hasher.update(field.as_bytes());
+                    hasher.update(b",");
+                }
+                let link = ViewLink { seq, prev_hash: prev.clone(), hash: hex::encode(hasher.finalize()) };
+                prev = link.hash.clone();
+                link
+            })
+            .collect()
+    }
+}
+
 /// Times in the audit trail have microsecond precision, as both databases store them.
 pub fn canonical_time(time: Timestamp) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
@@ -279,6 +315,20 @@ mod tests {
             events.push(Event::chain(draft("UPDATE"), id, code.clone(), 10 + i as i64, i as i64 + 1, prev));
         }
         events
+    }
+
+    #[test]
+    fn a_view_chains_the_events_one_side_reads_whatever_lies_between() {
+        let events = chain_of(5);
+        let shown = [&events[0], &events[2], &events[4]];
+        let view = ViewLink::chain(shown);
+        assert_eq!(view.iter().map(|l| l.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(view[0].prev_hash, "");
+        assert_eq!(view[1].prev_hash, view[0].hash);
+        assert_eq!(view[2].prev_hash, view[1].hash);
+        // A view shown without one of its events no longer leads to the same last link.
+        let without = ViewLink::chain([&events[0], &events[4]]);
+        assert_ne!(without.last().unwrap().hash, view[2].hash);
     }
 
     #[test]

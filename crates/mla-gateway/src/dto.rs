@@ -520,6 +520,13 @@ pub struct Event {
     pub prev_hash: String,
     /// SHA-256 over the canonical encoding of this event and `prev_hash` (hex).
     pub hash: String,
+    /// The event's place in the chain of the events the caller's side reads of this request, from 1
+    /// (set in a request's trail, 0 in the live feed).
+    pub view_seq: i64,
+    /// The previous `view_hash` in the caller's view; empty for the first.
+    pub view_prev_hash: String,
+    /// SHA-256 over `mla-view-v1`, `view_seq`, `hash` and `view_prev_hash` (hex).
+    pub view_hash: String,
 }
 
 impl From<pb::Event> for Event {
@@ -543,6 +550,9 @@ impl From<pb::Event> for Event {
             details,
             prev_hash: e.prev_hash,
             hash: e.hash,
+            view_seq: e.view_seq,
+            view_prev_hash: e.view_prev_hash,
+            view_hash: e.view_hash,
         }
     }
 }
@@ -721,6 +731,9 @@ pub struct RequestFilter {
     pub received_before: Option<String>,
     /// Free text matched against the reference, the partner reference and the title.
     pub query: Option<String>,
+    /// `due_time`: the internal due date first, then the requests without one, oldest first (a work
+    /// queue's order); absent or empty: newest first. NCIJC staff only.
+    pub order_by: Option<String>,
     /// At most this many requests (0 or absent: 50; capped at 500). For the CSV export, the size of
     /// each page fetched from the broker.
     #[param(value_type = Option<i32>)]

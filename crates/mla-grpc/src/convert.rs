@@ -255,6 +255,15 @@ pub fn awaiting_role_in(raw: &str) -> Result<Option<mla_domain::Role>, ParseErro
     }
 }
 
+/// The list's order: `due_time` (the due date first) or the default, newest first.
+pub fn due_first_in(raw: &str) -> Result<bool, ParseError> {
+    match raw.trim() {
+        "" => Ok(false),
+        "due_time" => Ok(true),
+        other => Err(ParseError(format!("`{other}` is not an order of this list: `due_time`, or empty"))),
+    }
+}
+
 pub fn partner_code_in(raw: &str) -> Result<Option<PartnerCode>, ParseError> {
     if raw.is_empty() { Ok(None) } else { PartnerCode::parse(raw).map(Some) }
 }
@@ -428,6 +437,8 @@ pub fn event_out(e: Event) -> pb::Event {
         details: e.details,
         prev_hash: e.prev_hash,
         hash: e.hash,
+        // An event's view link depends on who reads it: the trail sets it (`list_request_events`).
+        ..Default::default()
     }
 }
 

@@ -85,6 +85,7 @@ impl RequestService for Requests {
             received_until: m
                 .received_before
                 .and_then(|t| fields.take("received_before", timestamp_in(&t).map(Some))),
+            due_first: fields.take("order_by", due_first_in(&m.order_by)),
         };
         if filter.query.as_ref().is_some_and(|q| q.chars().count() > 200) {
             fields.refuse("query", "at most 200 characters");
@@ -170,7 +171,16 @@ impl RequestService for Requests {
             .await
             .map_err(status_of)?;
         Ok(Response::new(pb::ListRequestEventsResponse {
-            events: page.items.into_iter().map(event_out).collect(),
+            events: page
+                .items
+                .into_iter()
+                .map(|(event, view)| pb::Event {
+                    view_seq: view.seq,
+                    view_prev_hash: view.prev_hash,
+                    view_hash: view.hash,
+                    ..event_out(event)
+                })
+                .collect(),
             next_page_token: page.next_page_token,
         }))
     }

@@ -25,7 +25,7 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
     sqlx::query(
         "INSERT INTO requests (id, direction, year, number, reference, partner_code, state, version, request_type, \
            title, partner_reference, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
-           received_time, content, conditions) \
+           received_time, strictly_confidential, content, conditions) \
          SELECT \
            (lpad(to_hex($1::bigint + g), 12, '0') || '70008' || lpad(to_hex(g), 15, '0'))::uuid, \
            dir, 2026, g / 2 + 1, \
@@ -34,7 +34,7 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
            CASE WHEN g % 2 = 0 THEN 'officer-' || (g % 50) ELSE '' END, \
            CASE WHEN received THEN ct + interval '90 days' END, \
            CASE WHEN st = 'CLARIFICATION_REQUESTED' THEN ct + interval '1 day' END, \
-           ct, ct, CASE WHEN st <> 'DRAFT' THEN ct END, CASE WHEN received THEN ct END, \
+           ct, ct, CASE WHEN st <> 'DRAFT' THEN ct END, CASE WHEN received THEN ct END, g % 1000 = 0, \
            jsonb_build_object( \
              'request_type', typ, 'priority', 'NORMAL', 'urgency_reason', '', \
              'requesting_authority', 'Investigative Court of Karkh', 'partner_reference', 'PR-' || g, \
@@ -45,7 +45,7 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
              'purpose', 'Criminal proceedings before the investigative court', 'legal_basis', 'UNCAC art. 46', \
              'persons', jsonb_build_array(jsonb_build_object( \
                'name', 'A. B.', 'role', 'SUSPECT', 'nationality', 'IQ', 'protected', false)), \
-             'confidentiality', 'STANDARD'), \
+             'confidentiality', CASE WHEN g % 1000 = 0 THEN 'STRICTLY_CONFIDENTIAL' ELSE 'STANDARD' END), \
            '[]'::jsonb \
          FROM ( \
            SELECT g, \

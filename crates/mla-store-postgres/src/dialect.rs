@@ -6,7 +6,7 @@
 
 use mla_domain::request::RequestContent;
 use mla_domain::{Request, RequestId, Timestamp};
-use mla_store::{RequestQuery, StoreResult};
+use mla_store::{Order, RequestQuery, StoreResult};
 use mla_store_sql::dialect::{DbConnection, DbRow};
 use mla_store_sql::errors::db_error;
 use mla_store_sql::requests::{RUNNING, list_page, requests_where};
@@ -151,9 +151,9 @@ impl Dialect for PgDialect {
     }
 
     async fn list_requests(reader: &PgPool, query: &RequestQuery) -> StoreResult<Vec<Request>> {
-        match query.overdue_at {
-            Some(overdue_at) => list_overdue(reader, query, overdue_at).await,
-            None => list_page::<Self>(reader, query).await,
+        match (query.overdue_at, query.order) {
+            (Some(overdue_at), Order::Newest) => list_overdue(reader, query, overdue_at).await,
+            _ => list_page::<Self>(reader, query).await,
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::Datelike;
 use mla_domain::clock::Clock;
 use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, Transition};
-use mla_store::{Idempotency, RequestHead, RequestQuery, StoreError, StoreResult};
+use mla_store::{Idempotency, Order, RequestHead, RequestQuery, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder};
 
 use crate::SqlStore;
@@ -161,7 +161,13 @@ pub(crate) async fn not_at_version<D: Dialect>(mut tx: WriteTx<D>, id: RequestId
 /// `SELECT <request columns> FROM requests WHERE` the caller's scope and every filter of `query`
 /// except the page position (`after`), ready for more terms.
 pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
-    let mut sql = QueryBuilder::new(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE "));
+    let mut sql = QueryBuilder::new("");
+    push_requests_where::<D>(&mut sql, query);
+    sql
+}
+
+fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &RequestQuery) {
+    sql.push(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE "));
     // The caller's visibility comes first and always: no filter below can widen it.
     match &query.scope {
         // Callers return early for `Nothing`; should one not, it still reads nothing.
@@ -174,18 +180,18 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
         Scope::NcijcAssigned(subject) => {
             sql.push("NOT (direction = 'INCOMING' AND state = 'DRAFT') AND (NOT strictly_confidential");
             sql.push(D::IS_TRUE).push(" OR assignee = ");
-            D::Db::bind_text(&mut sql, Some(subject));
+            D::Db::bind_text(sql, Some(subject));
             sql.push(")");
         }
         Scope::Partner(code) => {
             sql.push("partner_code = ");
-            D::Db::bind_text(&mut sql, Some(code.as_str()));
+            D::Db::bind_text(sql, Some(code.as_str()));
             sql.push(" AND NOT (direction = 'OUTGOING' AND state = 'DRAFT')");
         }
     }
     let mut equal = |column: &str, value: &str| {
         sql.push(" AND ").push(column).push(" = ");
-        D::Db::bind_text(&mut sql, Some(value));
+        D::Db::bind_text(sql, Some(value));
     };
     if let Some(state) = query.state {
         equal("state", state.as_str());
@@ -206,9 +212,9 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
         sql.push(" AND (1 = 0");
         for (direction, state) in awaiting {
             sql.push(" OR (direction = ");
-            D::Db::bind_text(&mut sql, Some(direction.as_str()));
+            D::Db::bind_text(sql, Some(direction.as_str()));
             sql.push(" AND state = ");
-            D::Db::bind_text(&mut sql, Some(state.as_str()));
+            D::Db::bind_text(sql, Some(state.as_str()));
             sql.push(")");
         }
         sql.push(")");
@@ -216,39 +222,93 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
     for (bound, operator) in [(query.received_from, " >= "), (query.received_until, " < ")] {
         if let Some(at) = bound {
             sql.push(" AND received_time").push(operator);
-            D::push_time(&mut sql, Some(at));
+            D::push_time(sql, Some(at));
         }
     }
     if let Some(at) = query.overdue_at {
         sql.push(" AND ").push(RUNNING).push(" AND due_at < ");
-        D::push_time(&mut sql, Some(at));
+        D::push_time(sql, Some(at));
     }
     if let Some(text) = &query.text {
         sql.push(" AND ");
-        D::push_text_match(&mut sql, text);
+        D::push_text_match(sql, text);
     }
-    sql
 }
 
-/// One page, newest first: the plan for every filter where the backend has no better one.
+/// One page in the query's order: the plan for every filter where the backend has no better one.
+///
+/// A work queue in due order is several (direction, state) ranges: a single query would sort all of
+/// their rows for one page. Instead each range reads its first page from the index on (state,
+/// direction, due date, id), and the pages are merged: a few index ranges, whatever the queue's size.
 pub async fn list_page<D: Dialect>(reader: &Pool<D::Db>, query: &RequestQuery) -> StoreResult<Vec<Request>> {
-    list_page_where::<D>(reader, requests_where::<D>(query), query).await
+    match &query.awaiting {
+        Some(ranges) if query.order == Order::DueFirst && ranges.len() > 1 => {
+            let mut sql = QueryBuilder::new("");
+            for (i, range) in ranges.iter().enumerate() {
+                sql.push(if i == 0 { "SELECT * FROM (" } else { " UNION ALL SELECT * FROM (" });
+                let one = RequestQuery { awaiting: Some(vec![*range]), ..query.clone() };
+                push_requests_where::<D>(&mut sql, &one);
+                push_page::<D>(&mut sql, &one);
+                sql.push(format!(") AS range{i}"));
+            }
+            sql.push(" ORDER BY due_at ASC NULLS LAST, id ASC LIMIT ");
+            D::Db::bind_int(&mut sql, i64::from(query.limit));
+            fetch_requests::<D>(reader, sql).await
+        }
+        _ => list_page_where::<D>(reader, requests_where::<D>(query), query).await,
+    }
 }
 
 /// One page of the rows `sql` selects (the query's [`requests_where`], with terms a backend added),
-/// newest first, after the query's page position.
+/// in the query's order, after the query's page position.
 pub async fn list_page_where<D: Dialect>(
     reader: &Pool<D::Db>,
     mut sql: QueryBuilder<D::Db>,
     query: &RequestQuery,
 ) -> StoreResult<Vec<Request>> {
-    if let Some(after) = query.after {
-        sql.push(" AND id < ");
-        D::push_id(&mut sql, after);
-    }
-    sql.push(" ORDER BY id DESC LIMIT ");
-    D::Db::bind_int(&mut sql, i64::from(query.limit));
+    push_page::<D>(&mut sql, query);
+    fetch_requests::<D>(reader, sql).await
+}
+
+async fn fetch_requests<D: Dialect>(
+    reader: &Pool<D::Db>,
+    sql: QueryBuilder<D::Db>,
+) -> StoreResult<Vec<Request>> {
     let mut conn = reader.acquire().await.map_err(db_error::<D>)?;
     let rows = D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)?;
     rows.iter().map(request_from_row::<D>).collect()
+}
+
+/// The page position, the order and the page size of `query`.
+fn push_page<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &RequestQuery) {
+    match query.order {
+        Order::Newest => {
+            if let Some(after) = query.after {
+                sql.push(" AND id < ");
+                D::push_id(sql, after);
+            }
+            sql.push(" ORDER BY id DESC LIMIT ");
+        }
+        // Keyset on (due date, id), the requests without a due date last.
+        Order::DueFirst => {
+            match (query.after, query.after_due) {
+                (Some(after), Some(due)) => {
+                    sql.push(" AND (due_at IS NULL OR due_at > ");
+                    D::push_time(sql, Some(due));
+                    sql.push(" OR (due_at = ");
+                    D::push_time(sql, Some(due));
+                    sql.push(" AND id > ");
+                    D::push_id(sql, after);
+                    sql.push("))");
+                }
+                (Some(after), None) => {
+                    sql.push(" AND due_at IS NULL AND id > ");
+                    D::push_id(sql, after);
+                }
+                (None, _) => {}
+            }
+            sql.push(" ORDER BY due_at ASC NULLS LAST, id ASC LIMIT ");
+        }
+    }
+    D::Db::bind_int(sql, i64::from(query.limit));
 }

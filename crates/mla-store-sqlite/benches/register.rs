@@ -38,7 +38,7 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
            FROM s) \
          INSERT INTO requests (id, direction, year, number, reference, partner_code, state, version, request_type, \
            title, title_folded, partner_reference_folded, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
-           received_time, content, conditions) \
+           received_time, strictly_confidential, content, conditions) \
          SELECT \
            printf('%08x-%04x-7000-8%03x-%012x', (?7 + g) >> 16, (?7 + g) & 65535, g >> 48, g & 281474976710655), \
            dir, 2026, g / 2 + 1, \
@@ -48,7 +48,7 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
            CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct + 90 * 86400000000 END, \
            CASE WHEN st = 'CLARIFICATION_REQUESTED' THEN ct + 86400000000 END, \
            ct, ct, CASE WHEN st <> 'DRAFT' THEN ct END, \
-           CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct END, \
+           CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct END, g % 1000 = 0, \
            json_object( \
              'request_type', typ, 'priority', 'NORMAL', 'urgency_reason', '', \
              'requesting_authority', 'Investigative Court of Karkh', 'partner_reference', 'PR-' || g, \
@@ -59,7 +59,7 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
              'purpose', 'Criminal proceedings before the investigative court', 'legal_basis', 'UNCAC art. 46', \
              'persons', json_array(json_object( \
                'name', 'A. B.', 'role', 'SUSPECT', 'nationality', 'IQ', 'protected', json('false'))), \
-             'confidentiality', 'STANDARD'), \
+             'confidentiality', CASE WHEN g % 1000 = 0 THEN 'STRICTLY_CONFIDENTIAL' ELSE 'STANDARD' END), \
            '[]' \
          FROM r",
     )

@@ -6,7 +6,7 @@
 
 use mla_domain::request::{Request, RequestContent};
 use mla_domain::{RequestId, Timestamp};
-use mla_store::{RequestQuery, StoreResult};
+use mla_store::{Order, RequestQuery, StoreResult};
 use mla_store_sql::dialect::{DbConnection, DbRow};
 use mla_store_sql::errors::{corrupt, db_error};
 use mla_store_sql::requests::{list_page, list_page_where, requests_where};
@@ -99,9 +99,9 @@ impl Dialect for SqliteDialect {
     }
 
     async fn list_requests(reader: &SqlitePool, query: &RequestQuery) -> StoreResult<Vec<Request>> {
-        match &query.text {
-            Some(text) => list_text_matches(reader, query, text).await,
-            None => list_page::<Self>(reader, query).await,
+        match (&query.text, query.order) {
+            (Some(text), Order::Newest) => list_text_matches(reader, query, text).await,
+            _ => list_page::<Self>(reader, query).await,
         }
     }
 

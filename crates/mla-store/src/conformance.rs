@@ -43,7 +43,7 @@ use mla_domain::lifecycle::Side;
 use mla_domain::paper::{PaperRecord, ReceivedVia};
 
 use crate::content::ContentStore;
-use crate::{AuditFinding, EventReader, Idempotency, RequestQuery, Store, StoreError, verify_audit};
+use crate::{AuditFinding, EventReader, Idempotency, Order, RequestQuery, Store, StoreError, verify_audit};
 
 /// What a backend's test code provides: a fresh store per scenario, and its disposal.
 #[async_trait]
@@ -98,6 +98,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_by_assignee",
     "list_filters_overdue",
     "list_filters_a_work_queue_and_received_times",
+    "list_orders_by_due_date_in_keyset_pages",
     "list_text_query_is_case_insensitive_and_literal",
     "list_text_query_matches_the_partner_reference",
     "list_text_query_reads_arabic_spellings",
@@ -162,6 +163,7 @@ macro_rules! conformance_tests {
             list_filters_by_assignee,
             list_filters_overdue,
             list_filters_a_work_queue_and_received_times,
+            list_orders_by_due_date_in_keyset_pages,
             list_text_query_is_case_insensitive_and_literal,
             list_text_query_matches_the_partner_reference,
             list_text_query_reads_arabic_spellings,
@@ -759,6 +761,43 @@ pub async fn list_filters_a_work_queue_and_received_times(store: &dyn Store) {
     assert_eq!(ids(&list(store, &received(Some(at(10)), None)).await), newest_first(&[&late, &early]));
     assert_eq!(ids(&list(store, &received(Some(at(10)), Some(at(20)))).await), [early.id]);
     assert_eq!(ids(&list(store, &received(None, Some(at(10)))).await), Vec::<RequestId>::new());
+}
+
+/// In due order, the earliest due date comes first, ties by id, then the requests without a due date
+/// (not yet acknowledged), oldest first; pages of any size cover every row once, in that order.
+pub async fn list_orders_by_due_date_in_keyset_pages(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let late = received_incoming(store, &fr, "Received last", at(30)).await;
+    let early = received_incoming(store, &fr, "Received first", at(10)).await;
+    let tied = received_incoming(store, &fr, "Received with the first", at(10)).await;
+    let draft = create(store, incoming(&fr, sample_content("Waiting"), at(40))).await;
+    let waiting = act(store, &draft, command(Action::Submit), &partner_system(&fr), &fr, at(41)).await;
+    let draft = create(store, incoming(&fr, sample_content("Waiting too"), at(42))).await;
+    let waiting_too = act(store, &draft, command(Action::Submit), &partner_system(&fr), &fr, at(43)).await;
+    let (first, second) = if early.id < tied.id { (&early, &tied) } else { (&tied, &early) };
+    let expected = [first.id, second.id, late.id, waiting.id, waiting_too.id];
+    for size in [1, 2, 3, 10] {
+        let mut seen = Vec::new();
+        let mut query = RequestQuery { order: Order::DueFirst, ..staff_query(size) };
+        loop {
+            let page = list(store, &query).await;
+            seen.extend(ids(&page));
+            let Some(last) = page.last().filter(|_| page.len() == size as usize) else { break };
+            query.after = Some(last.id);
+            query.after_due = last.clock.due_at;
+        }
+        assert_eq!(seen, expected, "pages of {size}");
+    }
+    let queue = RequestQuery {
+        order: Order::DueFirst,
+        awaiting: Some(mla_domain::lifecycle::awaiting(Role::LegalOfficer)),
+        ..staff_query(50)
+    };
+    assert_eq!(
+        ids(&list(store, &queue).await),
+        [first.id, second.id, late.id],
+        "a queue, earliest due first"
+    );
 }
 
 /// Overdue: active, the clock running, and due before the instant asked about. A stopped clock, a

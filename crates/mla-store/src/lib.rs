@@ -74,9 +74,24 @@ pub struct RequestQuery {
     /// Case-insensitive substring of the title, the registry reference or the partner's reference,
     /// taken literally.
     pub text: Option<String>,
-    /// Newest first: only requests older than this one (the previous page's last).
+    /// The order of the list.
+    pub order: Order,
+    /// The previous page's last request: the page goes on after it in `order`.
     pub after: Option<RequestId>,
+    /// With [`Order::DueFirst`], the previous page's last request's due date (`None`: it had none).
+    pub after_due: Option<Timestamp>,
     pub limit: u32,
+}
+
+/// The order of a list of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Newest first (by id: ids are UUIDv7).
+    #[default]
+    Newest,
+    /// The NCIJC's internal due date, earliest first, then the requests without one, oldest first:
+    /// a work queue's order.
+    DueFirst,
 }
 
 impl RequestQuery {
@@ -93,7 +108,9 @@ impl RequestQuery {
             received_from: None,
             received_until: None,
             text: None,
+            order: Order::Newest,
             after: None,
+            after_due: None,
             limit,
         }
     }

@@ -106,6 +106,7 @@ pub fn list_message(caller: &Caller, filter: &RequestFilter) -> Result<pb::ListR
         awaiting_role: filter.awaiting_role.clone().unwrap_or_default(),
         received_after: params.time("received_after", &filter.received_after),
         received_before: params.time("received_before", &filter.received_before),
+        order_by: filter.order_by.clone().unwrap_or_default(),
     };
     params.finish(caller, message)
 }

@@ -18,7 +18,7 @@ use mla_domain::clock::SlaPolicy;
 use mla_domain::lifecycle::{Command, Context};
 use mla_domain::request::{Action, Direction, State};
 use mla_domain::{PartnerCode, Principal, RequestId, Role, Scope, Timestamp};
-use mla_store::{RequestQuery, Store};
+use mla_store::{Order, RequestQuery, Store};
 
 /// The partner codes of the synthetic register.
 pub fn partner_codes() -> Vec<String> {
@@ -147,6 +147,26 @@ pub async fn measure_lists(store: &dyn Store, n: u64, iterations: usize) -> Vec<
             }),
         ),
         (
+            "queue: registrar, due first",
+            Box::new(move |_| RequestQuery {
+                awaiting: Some(mla_domain::lifecycle::awaiting(mla_domain::Role::Registrar)),
+                order: Order::DueFirst,
+                ..RequestQuery::new(Scope::Ncijc, page)
+            }),
+        ),
+        (
+            "queue: judge, due first",
+            Box::new(move |_| RequestQuery {
+                awaiting: Some(mla_domain::lifecycle::awaiting(mla_domain::Role::Judge)),
+                order: Order::DueFirst,
+                ..RequestQuery::new(Scope::Ncijc, page)
+            }),
+        ),
+        (
+            "a handler's register (strict ones aside)",
+            Box::new(move |i| RequestQuery::new(Scope::NcijcAssigned(format!("officer-{}", i % 50)), page)),
+        ),
+        (
             "queue: mine, received in a week",
             Box::new(move |i| RequestQuery {
                 assignee: Some(format!("officer-{}", (i * 2) % 50)),
@@ -216,10 +236,11 @@ pub async fn measure_transitions(
     per_task: usize,
 ) -> (usize, StdDuration) {
     let wanted = tasks * per_task;
+    // The requests the judge sees: the strictly confidential ones are not theirs.
     let mut query = RequestQuery {
         state: Some(State::UnderReview),
         direction: Some(Direction::Incoming),
-        ..RequestQuery::new(Scope::Ncijc, 500)
+        ..RequestQuery::new(Scope::NcijcAssigned("judge.bench".into()), 500)
     };
     let mut requests = Vec::with_capacity(wanted);
     while requests.len() < wanted {
