@@ -595,7 +595,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
     let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "id,reference,direction,partner_code,state,request_type,priority,title,assignee,due_time,overdue,create_time,update_time"
+        "id,reference,direction,partner_code,state,request_type,priority,title,assignee,due_time,overdue,create_time,update_time,received_time,close_time"
     );
     assert_eq!(lines.len(), 4, "a header and three rows: {text}");
     assert!(

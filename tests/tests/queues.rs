@@ -130,6 +130,27 @@ async fn queues_follow_the_transition_table(backend: Backend) {
     assert_eq!(bad.status().as_u16(), 400);
     let problem: serde_json::Value = bad.json().await.unwrap();
     assert_eq!(problem["violations"][0]["field"], "received_before");
+
+    // Closed (or withdrawn) times bound a range too, and every request tells its own.
+    clock.advance(Duration::days(1));
+    let closed_at = t0 + Duration::days(4);
+    let withdrawn = client
+        .clone()
+        .transition_request(authed(action_with_reason(&waiting.id, A::Withdraw, "Settled at home"), &france))
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.into_inner().close_time, at(closed_at));
+    let closed = |after, before| pb::ListRequestsRequest {
+        closed_after: after,
+        closed_before: before,
+        ..Default::default()
+    };
+    assert_eq!(list(closed(at(closed_at), None), &judge).await.unwrap(), std::slice::from_ref(&waiting.title));
+    assert_eq!(list(closed(None, at(closed_at)), &judge).await.unwrap(), Vec::<String>::new());
+    let csv = get("/v1/requests.csv?closed_after=2026-05-08T00:00:00Z".into(), "text/csv").await.unwrap();
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert!(csv.contains(&waiting.title) && csv.contains("2026-05-08T08:00:00Z"), "{csv}");
     broker.stop().await;
 }
 

@@ -175,9 +175,43 @@ async fn who_sees_what(backend: Backend) {
             assert!(found.requests.is_empty(), "{who}: search by {name}");
         }
 
+        // Writes and prints find nothing to act on either (tried where the request is hidden only:
+        // where it is seen they would change it).
+        if !e.strict {
+            let transition = action_with_reason(&strict, pb::Action::Withdraw, "probe");
+            assert!(hidden(client.transition_request(authed(transition, &e.token)).await.map(drop)), "{who}");
+            let update = pb::UpdateRequestRequest {
+                request: Some(pb::Request { id: strict.clone(), assignee: "x".into(), ..Default::default() }),
+                update_mask: Some(prost_types::FieldMask { paths: vec!["assignee".into()] }),
+                ..Default::default()
+            };
+            assert!(hidden(client.update_request(authed(update, &e.token)).await.map(drop)), "{who}");
+            let note = pb::PostMessageRequest {
+                request_id: strict.clone(),
+                message: Some(pb::Message {
+                    body: "probe".into(),
+                    audience: pb::Audience::Shared as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            assert!(hidden(client.post_message(authed(note, &e.token)).await.map(drop)), "{who}");
+            let letter = pb::PrintLetterRequest { id: strict.clone(), ..Default::default() };
+            assert!(hidden(client.print_letter(authed(letter, &e.token)).await.map(drop)), "{who}");
+        }
+
         // REST: the answer, the list and the CSV export.
-        let status = rest(format!("/v1/requests/{strict}"), &e.token).await.unwrap().status().as_u16();
-        assert_eq!(status, if e.strict { 200 } else { 404 }, "{who}: REST get");
+        for path in ["", "/events", "/messages", "/documents"] {
+            let status =
+                rest(format!("/v1/requests/{strict}{path}"), &e.token).await.unwrap().status().as_u16();
+            assert_eq!(status, if e.strict { 200 } else { 404 }, "{who}: REST get {path}");
+        }
+        if !e.strict {
+            for path in ["/evidence-package", "/letter"] {
+                let status = rest(format!("/v1/requests/{strict}{path}"), &e.token).await.unwrap().status();
+                assert_eq!(status.as_u16(), 404, "{who}: REST get {path}");
+            }
+        }
         let list = rest("/v1/requests?page_size=100".into(), &e.token).await.unwrap().text().await.unwrap();
         assert_eq!(list.contains(&strict), e.strict, "{who}: REST list");
         let csv = rest("/v1/requests.csv".into(), &e.token).await.unwrap().text().await.unwrap();
@@ -220,6 +254,17 @@ async fn who_sees_what(backend: Backend) {
             }
         }
         assert_eq!(seen.iter().any(|ev| ev.request_id == strict), e.strict, "{who}: the feed");
+        // The same feed as server-sent events.
+        let mut sse = rest("/v1/events".into(), &e.token).await.unwrap();
+        let mut text = String::new();
+        while let Ok(Ok(Some(chunk))) = tokio::time::timeout(Duration::from_millis(1500), sse.chunk()).await {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            if text.contains(&marker) {
+                break;
+            }
+        }
+        assert_eq!(text.contains(&strict), e.strict, "{who}: server-sent events");
+        assert_ne!(text.contains(&marker), who == "foreign partner", "{who}: the SSE feed was read");
         for event in &seen {
             for name in secret_names {
                 assert!(!event.details.contains(name), "{who}: {name} in {}", event.details);

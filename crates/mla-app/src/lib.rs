@@ -74,6 +74,8 @@ pub struct RequestFilter {
     pub awaiting_role: Option<Role>,
     pub received_from: Option<Timestamp>,
     pub received_until: Option<Timestamp>,
+    pub closed_from: Option<Timestamp>,
+    pub closed_until: Option<Timestamp>,
     /// Due date first (a work queue's order) rather than newest first. NCIJC staff only: the due
     /// date is internal.
     pub due_first: bool,
@@ -283,6 +285,8 @@ impl App {
         query.awaiting = filter.awaiting_role.map(lifecycle::awaiting);
         query.received_from = filter.received_from;
         query.received_until = filter.received_until;
+        query.closed_from = filter.closed_from;
+        query.closed_until = filter.closed_until;
         query.text = filter.query.filter(|q| !q.trim().is_empty());
         // A page token holds the last request's place in the order: its id, and in due order its due
         // date (RFC 3339, empty for none) before it.

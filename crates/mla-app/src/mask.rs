@@ -26,7 +26,7 @@ const CONTENT_FIELDS: [&str; 13] = [
 ];
 
 /// Fields the caller may read but never write.
-const READ_ONLY_FIELDS: [&str; 13] = [
+const READ_ONLY_FIELDS: [&str; 14] = [
     "id",
     "reference",
     "partner_code",
@@ -38,6 +38,7 @@ const READ_ONLY_FIELDS: [&str; 13] = [
     "update_time",
     "submit_time",
     "received_time",
+    "close_time",
     "allowed_actions",
     "overdue",
 ];

@@ -315,6 +315,9 @@ pub fn transition(
         Action::Acknowledge => Clock::started(now, ctx.sla.for_priority(request.content.priority())),
         _ => request.clock.after_entering(rule.to, now),
     };
+    if rule.to.is_terminal() {
+        next.close_time = Some(now);
+    }
     match command.action {
         Action::Submit => next.submit_time = Some(now),
         Action::Acknowledge => next.received_time = Some(now),

@@ -316,6 +316,8 @@ pub struct Request {
     pub update_time: Timestamp,
     pub submit_time: Option<Timestamp>,
     pub received_time: Option<Timestamp>,
+    /// When the request reached its end: closed, or withdrawn.
+    pub close_time: Option<Timestamp>,
 }
 
 impl Request {

@@ -185,6 +185,7 @@ pub struct Request {
     pub update_time: Option<DateTime<Utc>>,
     pub submit_time: Option<DateTime<Utc>>,
     pub received_time: Option<DateTime<Utc>>,
+    pub close_time: Option<DateTime<Utc>>,
     /// The actions the caller may take now (a guard may still refuse one of them).
     pub allowed_actions: Vec<Action>,
     /// True when the request is active, its clock runs and its due time has passed (always false for a
@@ -207,6 +208,7 @@ impl From<pb::Request> for Request {
             update_time: time_out(r.update_time.as_ref()),
             submit_time: time_out(r.submit_time.as_ref()),
             received_time: time_out(r.received_time.as_ref()),
+            close_time: time_out(r.close_time.as_ref()),
             allowed_actions: r.allowed_actions.into_iter().filter_map(Action::from_wire).collect(),
             id: r.id,
             reference: r.reference,
@@ -256,6 +258,7 @@ pub const REQUEST_MEMBERS: &[&str] = &[
     "update_time",
     "submit_time",
     "received_time",
+    "close_time",
     "allowed_actions",
     "overdue",
 ];
@@ -729,6 +732,12 @@ pub struct RequestFilter {
     /// Only requests received before this instant (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     pub received_before: Option<String>,
+    /// Only requests closed or withdrawn at or after this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub closed_after: Option<String>,
+    /// Only requests closed or withdrawn before this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub closed_before: Option<String>,
     /// Free text matched against the reference, the partner reference and the title.
     pub query: Option<String>,
     /// `due_time`: the internal due date first, then the requests without one, oldest first (a work

@@ -378,6 +378,7 @@ pub fn request_out(view: RequestView) -> pb::Request {
         update_time: Some(timestamp_out(r.update_time)),
         submit_time: r.submit_time.map(timestamp_out),
         received_time: r.received_time.map(timestamp_out),
+        close_time: r.close_time.map(timestamp_out),
         allowed_actions: allowed_actions.into_iter().map(action_out).collect(),
         overdue,
     }

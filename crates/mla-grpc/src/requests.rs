@@ -85,6 +85,10 @@ impl RequestService for Requests {
             received_until: m
                 .received_before
                 .and_then(|t| fields.take("received_before", timestamp_in(&t).map(Some))),
+            closed_from: m.closed_after.and_then(|t| fields.take("closed_after", timestamp_in(&t).map(Some))),
+            closed_until: m
+                .closed_before
+                .and_then(|t| fields.take("closed_before", timestamp_in(&t).map(Some))),
             due_first: fields.take("order_by", due_first_in(&m.order_by)),
         };
         if filter.query.as_ref().is_some_and(|q| q.chars().count() > 200) {

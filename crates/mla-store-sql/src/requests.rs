@@ -48,6 +48,7 @@ impl<D: Dialect> SqlStore<D> {
             update_time: new.create_time,
             submit_time: new.submit_time,
             received_time: None,
+            close_time: None,
         });
         let mut sql = QueryBuilder::new("INSERT INTO requests");
         push_insert::<D>(&mut sql, request_row::<D>(&request)?);
@@ -219,9 +220,15 @@ fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &Reques
         }
         sql.push(")");
     }
-    for (bound, operator) in [(query.received_from, " >= "), (query.received_until, " < ")] {
+    let ranges = [
+        ("received_time", query.received_from, " >= "),
+        ("received_time", query.received_until, " < "),
+        ("close_time", query.closed_from, " >= "),
+        ("close_time", query.closed_until, " < "),
+    ];
+    for (column, bound, operator) in ranges {
         if let Some(at) = bound {
-            sql.push(" AND received_time").push(operator);
+            sql.push(" AND ").push(column).push(operator);
             D::push_time(sql, Some(at));
         }
     }

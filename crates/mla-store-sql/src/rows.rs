@@ -17,7 +17,7 @@ use crate::dialect::{DbRow, Dialect, Driver, Value};
 use crate::errors::{corrupt, db_error, json_error};
 
 pub const REQUEST_COLUMNS: &str = "id, direction, year, number, partner_code, state, version, assignee, due_at, \
-     clock_stopped_at, create_time, update_time, submit_time, received_time, content, conditions";
+     clock_stopped_at, create_time, update_time, submit_time, received_time, close_time, content, conditions";
 
 pub const EVENT_COLUMNS: &str = "cursor, request_id, partner_code, seq, time, actor_subject, actor_roles, \
      actor_partner_code, actor_on_behalf_of, action, from_state, to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash";
@@ -37,6 +37,7 @@ pub fn as_stored(mut request: Request) -> Request {
     request.update_time = truncated(request.update_time);
     request.submit_time = request.submit_time.map(truncated);
     request.received_time = request.received_time.map(truncated);
+    request.close_time = request.close_time.map(truncated);
     request.clock.due_at = request.clock.due_at.map(truncated);
     request.clock.stopped_at = request.clock.stopped_at.map(truncated);
     request
@@ -84,6 +85,7 @@ pub fn request_changes<'a, D: Dialect>(request: &'a Request) -> StoreResult<Vec<
         ("update_time", Value::Time(Some(request.update_time))),
         ("submit_time", Value::Time(request.submit_time)),
         ("received_time", Value::Time(request.received_time)),
+        ("close_time", Value::Time(request.close_time)),
         ("content", Value::Json(json(&request.content)?)),
         ("conditions", Value::Json(json(&request.conditions)?)),
     ];
@@ -251,6 +253,7 @@ pub fn request_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Request> {
         update_time: f.time("update_time")?,
         submit_time: f.opt_time("submit_time")?,
         received_time: f.opt_time("received_time")?,
+        close_time: f.opt_time("close_time")?,
     })
 }
 

@@ -1075,6 +1075,7 @@ pub async fn unknown_request_change_is_not_found(store: &dyn Store) {
         update_time: at(0),
         submit_time: None,
         received_time: None,
+        close_time: None,
     };
     let change = assignment(&never_stored, "huda", &fr, at(1));
     let result = store.save_change(1, change, None).await;

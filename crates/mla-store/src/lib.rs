@@ -71,6 +71,10 @@ pub struct RequestQuery {
     pub received_from: Option<Timestamp>,
     /// Only requests received before this instant.
     pub received_until: Option<Timestamp>,
+    /// Only requests closed or withdrawn at or after this instant.
+    pub closed_from: Option<Timestamp>,
+    /// Only requests closed or withdrawn before this instant.
+    pub closed_until: Option<Timestamp>,
     /// Case-insensitive substring of the title, the registry reference or the partner's reference,
     /// taken literally.
     pub text: Option<String>,
@@ -107,6 +111,8 @@ impl RequestQuery {
             awaiting: None,
             received_from: None,
             received_until: None,
+            closed_from: None,
+            closed_until: None,
             text: None,
             order: Order::Newest,
             after: None,

@@ -66,6 +66,7 @@ pub fn request_in(state: State, direction: Direction, partner_code: &str) -> Req
         update_time: at(0),
         submit_time: None,
         received_time: None,
+        close_time: None,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::problem::ApiError;
 use crate::upstream::{Caller, Upstream};
 
 /// The columns of the export, in order.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 15] = [
     "id",
     "reference",
     "direction",
@@ -34,6 +34,8 @@ pub const COLUMNS: [&str; 13] = [
     "overdue",
     "create_time",
     "update_time",
+    "received_time",
+    "close_time",
 ];
 
 /// Requests fetched from the broker per page when the caller names no page size.
@@ -175,6 +177,8 @@ fn page_csv(header_row: bool, requests: &[pb::Request]) -> Bytes {
             r.overdue.to_string(),
             time(&r.create_time),
             time(&r.update_time),
+            time(&r.received_time),
+            time(&r.close_time),
         ];
         writer.write_record(row.iter().map(|cell| defused(cell).into_owned())).expect("writing to memory");
     }

@@ -106,6 +106,8 @@ pub fn list_message(caller: &Caller, filter: &RequestFilter) -> Result<pb::ListR
         awaiting_role: filter.awaiting_role.clone().unwrap_or_default(),
         received_after: params.time("received_after", &filter.received_after),
         received_before: params.time("received_before", &filter.received_before),
+        closed_after: params.time("closed_after", &filter.closed_after),
+        closed_before: params.time("closed_before", &filter.closed_before),
         order_by: filter.order_by.clone().unwrap_or_default(),
     };
     params.finish(caller, message)
