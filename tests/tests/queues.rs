@@ -145,7 +145,10 @@ async fn queues_follow_the_transition_table(backend: Backend) {
         closed_before: before,
         ..Default::default()
     };
-    assert_eq!(list(closed(at(closed_at), None), &judge).await.unwrap(), std::slice::from_ref(&waiting.title));
+    assert_eq!(
+        list(closed(at(closed_at), None), &judge).await.unwrap(),
+        std::slice::from_ref(&waiting.title)
+    );
     assert_eq!(list(closed(None, at(closed_at)), &judge).await.unwrap(), Vec::<String>::new());
     let csv = get("/v1/requests.csv?closed_after=2026-05-08T00:00:00Z".into(), "text/csv").await.unwrap();
     let csv = csv.text().await.unwrap();

@@ -71,6 +71,12 @@ pub enum Command {
         /// The receipt: a compact JWS
         receipt: String,
     },
+    /// Upload or fetch a document through a broker's gRPC API, as a partner's system or a staff
+    /// member would.
+    Document {
+        #[command(subcommand)]
+        command: DocumentCommand,
+    },
     /// Check an evidence package offline: its manifest's signature against a JWKS file, and every
     /// file's SHA-256 and size against the manifest. Exits 0 when it verifies, 3 when it does not.
     VerifyPackage {
@@ -80,6 +86,76 @@ pub enum Command {
         /// The package, a ZIP file
         package: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentCommand {
+    /// Upload a file as a document of a request and print the document (its id, SHA-256 and signed
+    /// receipt) as JSON. An attempt cut off by the link is made again, and the broker stores the
+    /// document once.
+    Upload(UploadArgs),
+    /// Fetch a document into a file, resuming from what an interrupted fetch left (`OUT.part`); the
+    /// file takes its name only once its SHA-256 is the document's.
+    Fetch(FetchArgs),
+}
+
+/// Where the broker is and who calls it.
+#[derive(Debug, Clone, Args)]
+pub struct RemoteArgs {
+    /// The broker's gRPC URL
+    #[arg(long, env = "MLA_SERVER", default_value = "http://127.0.0.1:50051", value_name = "URL")]
+    pub server: String,
+    /// A PEM file of the CA that signed the broker's certificate, if not a public one
+    #[arg(long, value_name = "PATH")]
+    pub server_ca: Option<PathBuf>,
+    /// The bearer token to call with
+    #[arg(long, env = "MLA_TOKEN", hide_env_values = true)]
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UploadArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The id of the request the document belongs to
+    #[arg(long, value_name = "ID")]
+    pub request: String,
+    /// What the document is: LETTER_OF_REQUEST, SUPPORTING_DOCUMENT, TRANSLATION, ASSURANCE, EVIDENCE,
+    /// CORRESPONDENCE or OTHER
+    #[arg(long)]
+    pub kind: String,
+    /// A title for people
+    #[arg(long)]
+    pub title: String,
+    /// SHARED (the default) or INTERNAL
+    #[arg(long, default_value = "SHARED")]
+    pub audience: String,
+    /// The document's language (BCP 47)
+    #[arg(long)]
+    pub language: Option<String>,
+    /// For a translation: the id of the document it translates
+    #[arg(long, value_name = "ID")]
+    pub translation_of: Option<String>,
+    /// The declared media type (the broker also detects it)
+    #[arg(long)]
+    pub media_type: Option<String>,
+    /// The file name to record (default: the file's own)
+    #[arg(long)]
+    pub file_name: Option<String>,
+    /// The file to upload
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+    /// The document's id
+    #[arg(long, value_name = "ID")]
+    pub document: String,
+    /// Where to write it
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use mla_app::App;
-use mla_broker::cli::{AuditCommand, Cli, Command, EXIT_AUDIT_BROKEN};
+use mla_broker::cli::{AuditCommand, Cli, Command, DocumentCommand, EXIT_AUDIT_BROKEN};
 use mla_broker::{Config, demo, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +60,22 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let payload = mla_auth::verify_jws(&jwks, &receipt)
                 .and_then(|payload| String::from_utf8(payload).map_err(|_| "its payload is not text".into()));
             return Ok(verified("receipt", payload));
+        }
+        Command::Document { command: DocumentCommand::Upload(args) } => {
+            let document = mla_broker::documents::upload(&args).await?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "id": document.id,
+                    "request_id": document.request_id,
+                    "sha256": document.sha256,
+                    "size_bytes": document.size_bytes,
+                    "receipt": document.receipt,
+                })
+            );
+        }
+        Command::Document { command: DocumentCommand::Fetch(args) } => {
+            println!("{}", mla_broker::documents::fetch(&args).await?.display());
         }
         Command::VerifyPackage { jwks, package } => {
             let jwks =
