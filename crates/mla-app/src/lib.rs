@@ -290,31 +290,22 @@ impl App {
         query.text = filter.query.filter(|q| !q.trim().is_empty());
         // A page token holds the last request's place in the order: its id, and in due order its due
         // date (RFC 3339, empty for none) before it.
-        let (requests, next) = if filter.due_first {
-            query.order = Order::DueFirst;
-            if let Some(token) = decode_token(page_token, "d")? {
-                let (due, id) = token.split_once(' ').ok_or_else(|| bad_token("no due date"))?;
-                query.after = Some(RequestId::parse(id).map_err(bad_token)?);
-                query.after_due = match due {
-                    "" => None,
-                    due => Some(due.parse::<Timestamp>().map_err(bad_token)?),
-                };
-            }
-            let mut requests = self.store.list_requests(&query).await?;
-            let next = next_token(&mut requests, limit as usize, |r| {
+        query.order = if filter.due_first { Order::DueFirst } else { Order::Newest };
+        let kind = if filter.due_first { "d" } else { "r" };
+        if let Some(token) = decode_token(page_token, kind)? {
+            let (due, id) = token.rsplit_once(' ').unwrap_or(("", &token));
+            query.after = Some(RequestId::parse(id).map_err(bad_token)?);
+            query.after_due =
+                Some(due).filter(|d| !d.is_empty()).map(str::parse).transpose().map_err(bad_token)?;
+        }
+        let mut requests = self.store.list_requests(&query).await?;
+        let next = next_token(&mut requests, limit as usize, |r| match query.order {
+            Order::Newest => encode_token(kind, &r.id.to_string()),
+            Order::DueFirst => {
                 let due = r.clock.due_at.map(|d| d.to_rfc3339()).unwrap_or_default();
-                encode_token("d", &format!("{due} {}", r.id))
-            });
-            (requests, next)
-        } else {
-            query.after = decode_token(page_token, "r")?
-                .map(|t| RequestId::parse(&t))
-                .transpose()
-                .map_err(bad_token)?;
-            let mut requests = self.store.list_requests(&query).await?;
-            let next = next_token(&mut requests, limit as usize, |r| encode_token("r", &r.id.to_string()));
-            (requests, next)
-        };
+                encode_token(kind, &format!("{due} {}", r.id))
+            }
+        });
         Ok(Page {
             items: requests.into_iter().map(|r| self.view(principal, r)).collect(),
             next_page_token: next,

@@ -90,7 +90,10 @@ pub async fn upload(args: &UploadArgs) -> anyhow::Result<pb::Document> {
     };
     let kind = pb::DocumentKind::from_str_name(&format!("DOCUMENT_KIND_{}", args.kind.to_uppercase()))
         .with_context(|| {
-            format!("{} is not a document kind (LETTER_OF_REQUEST, SUPPORTING_DOCUMENT, TRANSLATION, ...)", args.kind)
+            format!(
+                "{} is not a document kind (LETTER_OF_REQUEST, SUPPORTING_DOCUMENT, TRANSLATION, ...)",
+                args.kind
+            )
         })?;
     let audience = pb::Audience::from_str_name(&format!("AUDIENCE_{}", args.audience.to_uppercase()))
         .with_context(|| format!("{} is not an audience (SHARED or INTERNAL)", args.audience))?;
