@@ -256,6 +256,7 @@ async fn bad_messages_are_refused_and_write_nothing(backend: Backend) {
     let status =
         post(&broker, &legal, id, message(pb::Audience::Shared, "Second", &[]), "k").await.unwrap_err();
     assert_eq!(reason_of(&status), "IDEMPOTENCY_KEY_REUSED", "a key reused for another message: {status:?}");
+    assert_eq!(fields_of(&status), ["request_id_key"], "the key's own field, not the request's id");
 
     // Read receipts name a message of the other side that the reader may read.
     for (why, token, up_to) in [

@@ -21,8 +21,10 @@ pub enum AppError {
     Conflict,
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
+    /// `field`: the idempotency key's name in the call (`request_id`, or `request_id_key` where
+    /// `request_id` names the request).
     #[error("the idempotency key was already used with a different payload")]
-    IdempotencyKeyReused,
+    IdempotencyKeyReused { field: &'static str },
     #[error("{0}")]
     PermissionDenied(&'static str),
     #[error("the service is temporarily unavailable")]
@@ -66,7 +68,7 @@ impl AppError {
             },
             AppError::NotFound(_) => Code::NotFound,
             AppError::InvalidArgument(_)
-            | AppError::IdempotencyKeyReused
+            | AppError::IdempotencyKeyReused { .. }
             | AppError::DigestMismatch { .. } => Code::InvalidArgument,
             AppError::TooLarge { .. } => Code::ResourceExhausted,
             AppError::OffsetOutOfRange { .. } => Code::OutOfRange,
@@ -89,7 +91,7 @@ impl AppError {
             AppError::EtagMismatch { .. } => "ETAG_MISMATCH",
             AppError::Conflict => "CONCURRENT_MODIFICATION",
             AppError::AlreadyExists(_) => "ALREADY_EXISTS",
-            AppError::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            AppError::IdempotencyKeyReused { .. } => "IDEMPOTENCY_KEY_REUSED",
             AppError::PermissionDenied(_) => "PERMISSION_DENIED",
             AppError::Unavailable(_) => "UNAVAILABLE",
             AppError::TooLarge { .. } => "DOCUMENT_TOO_LARGE",
@@ -113,11 +115,20 @@ impl AppError {
         match self {
             AppError::Domain(e) => e.field_violations(),
             AppError::InvalidArgument(v) => v.clone(),
-            AppError::IdempotencyKeyReused => {
-                vec![FieldViolation::new("request_id", "already used with a different payload")]
+            AppError::IdempotencyKeyReused { field } => {
+                vec![FieldViolation::new(*field, "already used with a different payload")]
             }
             AppError::DigestMismatch { .. } => vec![FieldViolation::new("expected_sha256", self.to_string())],
             _ => Vec::new(),
+        }
+    }
+
+    /// The error of a call whose idempotency key is named `field` (where `request_id` names the
+    /// request it acts on).
+    pub fn keyed_by(self, field: &'static str) -> Self {
+        match self {
+            AppError::IdempotencyKeyReused { .. } => AppError::IdempotencyKeyReused { field },
+            other => other,
         }
     }
 
@@ -140,7 +151,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound("request"),
             StoreError::VersionConflict { .. } => AppError::Conflict,
             StoreError::AlreadyExists => AppError::AlreadyExists("resource"),
-            StoreError::IdempotencyMismatch => AppError::IdempotencyKeyReused,
+            StoreError::IdempotencyMismatch => AppError::IdempotencyKeyReused { field: "request_id" },
             StoreError::Unavailable(why) => AppError::Unavailable(why),
             StoreError::Internal(cause) => AppError::Internal(cause.to_string()),
         }

@@ -33,12 +33,12 @@ async fn an_idempotency_key_is_forgotten_after_its_retention_and_not_before() {
     app.create_partner(&admin, code("FR-MOJ"), fields("France"), key).await.unwrap();
     // The same key with another payload: refused while the key is remembered.
     let reuse = || app.create_partner(&admin, code("DE-BJ"), fields("Germany"), key);
-    assert!(matches!(reuse().await, Err(AppError::IdempotencyKeyReused)));
+    assert!(matches!(reuse().await, Err(AppError::IdempotencyKeyReused { .. })));
 
     let retention = TimeDelta::days(30);
     clock.advance(TimeDelta::days(29));
     assert_eq!(app.sweep_idempotency_keys(retention).await.unwrap(), 0, "29 days is within the retention");
-    assert!(matches!(reuse().await, Err(AppError::IdempotencyKeyReused)));
+    assert!(matches!(reuse().await, Err(AppError::IdempotencyKeyReused { .. })));
 
     // Past the retention, the background sweep forgets the key: the same key now runs anew.
     clock.advance(TimeDelta::days(2));
@@ -49,7 +49,9 @@ async fn an_idempotency_key_is_forgotten_after_its_retention_and_not_before() {
     let forgotten = async {
         loop {
             match reuse().await {
-                Err(AppError::IdempotencyKeyReused) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(AppError::IdempotencyKeyReused { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await
+                }
                 other => return other,
             }
         }

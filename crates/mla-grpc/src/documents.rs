@@ -90,7 +90,7 @@ impl DocumentService for Documents {
             .app
             .upload_document(&principal, upload, key(&metadata.request_id_key), chunks)
             .await
-            .map_err(status_of)?;
+            .map_err(|e| status_of(e.keyed_by("metadata.request_id_key")))?;
         let receipt = self.app.receipt(&document);
         Ok(Response::new(pb::Document { receipt, ..document_out(document) }))
     }
@@ -174,7 +174,7 @@ impl DocumentService for Documents {
             .app
             .release_documents(&principal, request_id, ids, &m.etag, key(&m.request_id_key))
             .await
-            .map_err(status_of)?;
+            .map_err(|e| status_of(e.keyed_by("request_id_key")))?;
         Ok(Response::new(pb::ReleaseDocumentsResponse {
             documents: released.into_iter().map(document_out).collect(),
         }))

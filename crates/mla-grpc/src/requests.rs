@@ -203,7 +203,7 @@ impl RequestService for Requests {
             .app
             .post_message(&principal, request_id, message, key(&m.request_id_key))
             .await
-            .map_err(status_of)?;
+            .map_err(|e| status_of(e.keyed_by("request_id_key")))?;
         Ok(Response::new(message_out(posted)))
     }
 

@@ -30,6 +30,8 @@ impl Dialect for PgDialect {
 
     const BEGIN_WRITE: &'static str = "BEGIN";
     const IS_TRUE: &'static str = "";
+    // PostgreSQL's ascending indexes put NULLs last already.
+    const DUE_ORDER: &'static str = "due_at ASC NULLS LAST, id ASC";
     const RESPONSE_ID: &'static str = "response ->> 'id'";
 
     fn push_time(sql: &mut QueryBuilder<Postgres>, time: Option<Timestamp>) {

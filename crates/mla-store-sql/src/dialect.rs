@@ -27,6 +27,10 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// (`visible_to_ncijc` in PostgreSQL, `visible_to_ncijc = 1` in SQLite), so the planner matches them.
     const IS_TRUE: &'static str;
 
+    /// The due order of requests (the earliest due date first, the undated last, ties by id), as the
+    /// index `requests_state_due` (migration 0010) holds it, so that a page reads off the index.
+    const DUE_ORDER: &'static str;
+
     /// The `id` member of an idempotency record's `response` (the request it answered with), as text.
     const RESPONSE_ID: &'static str;
 

@@ -209,14 +209,16 @@ fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &Reques
     if let Some(assignee) = &query.assignee {
         equal("assignee", assignee);
     }
+    // One range is two equalities, which an index serves as such; several are alternatives (none
+    // matches nothing).
     if let Some(awaiting) = &query.awaiting {
-        sql.push(" AND (1 = 0");
-        for (direction, state) in awaiting {
-            sql.push(" OR (direction = ");
+        sql.push(if awaiting.len() == 1 { " AND (" } else { " AND (1 = 0" });
+        for (i, (direction, state)) in awaiting.iter().enumerate() {
+            sql.push(if i == 0 && awaiting.len() == 1 { "direction = " } else { " OR (direction = " });
             D::Db::bind_text(sql, Some(direction.as_str()));
             sql.push(" AND state = ");
             D::Db::bind_text(sql, Some(state.as_str()));
-            sql.push(")");
+            sql.push(if awaiting.len() == 1 { "" } else { ")" });
         }
         sql.push(")");
     }
@@ -250,7 +252,7 @@ fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &Reques
 pub async fn list_page<D: Dialect>(reader: &Pool<D::Db>, query: &RequestQuery) -> StoreResult<Vec<Request>> {
     match &query.awaiting {
         Some(ranges) if query.order == Order::DueFirst && ranges.len() > 1 => {
-            let mut sql = QueryBuilder::new("");
+            let mut sql = QueryBuilder::new("SELECT * FROM (");
             for (i, range) in ranges.iter().enumerate() {
                 sql.push(if i == 0 { "SELECT * FROM (" } else { " UNION ALL SELECT * FROM (" });
                 let one = RequestQuery { awaiting: Some(vec![*range]), ..query.clone() };
@@ -258,7 +260,8 @@ pub async fn list_page<D: Dialect>(reader: &Pool<D::Db>, query: &RequestQuery) -
                 push_page::<D>(&mut sql, &one);
                 sql.push(format!(") AS range{i}"));
             }
-            sql.push(" ORDER BY due_at ASC NULLS LAST, id ASC LIMIT ");
+            // Ordered outside the compound, which SQLite orders by result columns only.
+            sql.push(") AS queue ORDER BY ").push(D::DUE_ORDER).push(" LIMIT ");
             D::Db::bind_int(&mut sql, i64::from(query.limit));
             fetch_requests::<D>(reader, sql).await
         }
@@ -314,7 +317,7 @@ fn push_page<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &RequestQuery) {
                 }
                 (None, _) => {}
             }
-            sql.push(" ORDER BY due_at ASC NULLS LAST, id ASC LIMIT ");
+            sql.push(" ORDER BY ").push(D::DUE_ORDER).push(" LIMIT ");
         }
     }
     D::Db::bind_int(sql, i64::from(query.limit));

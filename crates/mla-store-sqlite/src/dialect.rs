@@ -27,6 +27,8 @@ impl Dialect for SqliteDialect {
     // upgrade a read lock (the upgrade is what fails with `database is locked` whatever the timeout).
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const IS_TRUE: &'static str = " = 1";
+    // SQLite sorts NULLs first: the undated go last by an expression the index holds too.
+    const DUE_ORDER: &'static str = "due_at IS NULL, due_at, id";
     const RESPONSE_ID: &'static str = "json_extract(response, '$.id')";
 
     fn push_time(sql: &mut QueryBuilder<Sqlite>, time: Option<Timestamp>) {
