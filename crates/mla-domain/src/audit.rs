@@ -172,34 +172,27 @@ impl Event {
 
     /// The hash of this event's fields under the canonical encoding (see the module docs).
     pub fn computed_hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        let mut field = |bytes: &[u8]| {
-            hasher.update(bytes.len().to_string().as_bytes());
-            hasher.update(b":");
-            hasher.update(bytes);
-            hasher.update(b",");
-        };
-        field(b"mla-audit-v1");
-        field(self.cursor.to_string().as_bytes());
-        field(self.request_id.to_string().as_bytes());
-        field(self.seq.to_string().as_bytes());
-        field(canonical_time(self.time).as_bytes());
-        field(self.actor.subject.as_bytes());
-        field(self.actor.roles.len().to_string().as_bytes());
+        let mut hash = Netstrings::new();
+        hash.field("mla-audit-v1")
+            .field(self.cursor.to_string())
+            .field(self.request_id.to_string())
+            .field(self.seq.to_string())
+            .field(canonical_time(self.time))
+            .field(&self.actor.subject)
+            .field(self.actor.roles.len().to_string());
         for role in &self.actor.roles {
-            field(role.as_bytes());
+            hash.field(role);
         }
-        field(self.actor.partner_code.as_deref().unwrap_or("").as_bytes());
+        hash.field(self.actor.partner_code.as_deref().unwrap_or(""));
         if let Some(partner) = &self.actor.on_behalf_of {
-            field(b"on-behalf-of");
-            field(partner.as_bytes());
+            hash.field("on-behalf-of").field(partner);
         }
-        field(self.action.as_bytes());
-        field(self.from_state.map(State::as_str).unwrap_or("").as_bytes());
-        field(self.to_state.as_str().as_bytes());
-        field(self.details.as_bytes());
-        field(self.prev_hash.as_bytes());
-        hex::encode(hasher.finalize())
+        hash.field(&self.action)
+            .field(self.from_state.map(State::as_str).unwrap_or(""))
+            .field(self.to_state.as_str())
+            .field(&self.details)
+            .field(&self.prev_hash);
+        hash.hex()
     }
 }
 
@@ -225,17 +218,38 @@ impl ViewLink {
             .into_iter()
             .zip(1..)
             .map(|(event, seq)| {
-                let mut hasher = Sha256::new();
-                for field in ["mla-view-v1", &seq.to_string(), &event.hash, &prev] {
-                    hasher.update(format!("{}:", field.len()).as_bytes());
-                    hasher.update(field.as_bytes());
-                    hasher.update(b",");
-                }
-                let link = ViewLink { seq, prev_hash: prev.clone(), hash: hex::encode(hasher.finalize()) };
+                let mut hash = Netstrings::new();
+                hash.field("mla-view-v1").field(seq.to_string()).field(&event.hash).field(&prev);
+                let link = ViewLink { seq, prev_hash: prev.clone(), hash: hash.hex() };
                 prev = link.hash.clone();
                 link
             })
             .collect()
+    }
+}
+
+/// A SHA-256 over fields each written as a netstring (`<byte length in decimal>:<bytes>,`): the one
+/// encoding of every hash the trail holds (events, views, persons' commitments), unambiguous whatever
+/// the fields contain.
+pub(crate) struct Netstrings(Sha256);
+
+impl Netstrings {
+    pub(crate) fn new() -> Self {
+        Self(Sha256::new())
+    }
+
+    pub(crate) fn field(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
+        let bytes = bytes.as_ref();
+        self.0.update(bytes.len().to_string().as_bytes());
+        self.0.update(b":");
+        self.0.update(bytes);
+        self.0.update(b",");
+        self
+    }
+
+    /// The digest in lower-case hex.
+    pub(crate) fn hex(self) -> String {
+        hex::encode(self.0.finalize())
     }
 }
 

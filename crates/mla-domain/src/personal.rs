@@ -9,10 +9,9 @@
 //! `mla-person-v1`, the person's salt (hex), name, role and nationality.
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::Timestamp;
-use crate::audit::{Actor, Audience, EventDraft};
+use crate::audit::{Actor, Audience, EventDraft, Netstrings};
 use crate::error::{DomainError, FieldViolation};
 use crate::lifecycle::Transition;
 use crate::principal::{Principal, Role};
@@ -91,19 +90,13 @@ pub fn seal<E>(content: &mut RequestContent, mut fresh: impl FnMut() -> Result<S
 
 /// The salted commitment to a person's identity (see the module docs).
 pub fn commitment(person: &Person) -> String {
-    let mut hasher = Sha256::new();
-    for field in [
-        "mla-person-v1",
-        &person.salt,
-        person.name.as_str(),
-        person.role.as_str(),
-        person.nationality.as_str(),
-    ] {
-        hasher.update(format!("{}:", field.len()).as_bytes());
-        hasher.update(field.as_bytes());
-        hasher.update(b",");
-    }
-    hex::encode(hasher.finalize())
+    let mut hash = Netstrings::new();
+    hash.field("mla-person-v1")
+        .field(&person.salt)
+        .field(person.name.as_str())
+        .field(person.role.as_str())
+        .field(person.nationality.as_str());
+    hash.hex()
 }
 
 /// The content as the audit trail records it: every field, except that each person is their role,
