@@ -3,7 +3,7 @@
 use mla_domain::personal::{self, ERASE, ERASING_ROLES};
 use mla_domain::{DomainError, LongText, Principal, Request, RequestId};
 
-use crate::{App, AppError, AppResult, RACE_RETRIES, lost_race};
+use crate::{App, AppResult, Lookup, Target};
 
 impl App {
     /// Erases the identity of the request's person at place `person` (from 0) under the order
@@ -28,17 +28,15 @@ impl App {
         if let Some(request) = replay {
             return Ok(request.etag());
         }
-        for _ in 0..RACE_RETRIES {
-            let request = self.store.get_request(id).await?.ok_or(AppError::NotFound("request"))?;
-            if !etag.is_empty() && etag != request.etag() {
-                return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
-            }
-            let change = personal::erase(&request, person, &legal_reference, principal, self.now())?;
-            match self.store.save_change(request.version, change, idempotency.as_ref()).await {
-                Ok(saved) => return Ok(saved.etag()),
-                Err(lost) => lost_race(etag, lost)?,
-            }
-        }
-        Err(AppError::Conflict)
+        let saved = self
+            .decide_and_save(
+                principal,
+                Target { id, etag, lookup: Lookup::ById },
+                idempotency,
+                false,
+                |request, ctx| Ok(personal::erase(request, person, &legal_reference, principal, ctx.now)?),
+            )
+            .await?;
+        Ok(saved.request.etag())
     }
 }

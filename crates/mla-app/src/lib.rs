@@ -211,7 +211,7 @@ impl App {
         &self,
         principal: &Principal,
         partner_code: Option<PartnerCode>,
-        content: RequestContent,
+        mut content: RequestContent,
         record: Option<PaperRecord>,
         request_id: Option<&str>,
     ) -> AppResult<RequestView> {
@@ -231,7 +231,6 @@ impl App {
         };
         let ctx = Context { record: record.as_ref(), ..Context::new(self.now(), partner.as_ref(), self.sla) };
         let id = RequestId::from_uuid(uuid::Uuid::now_v7());
-        let mut content = content;
         mla_domain::personal::seal(&mut content, fresh_salt)?;
         let new = lifecycle::create(id, partner_code, content, principal, &ctx)?;
         let request = self.store.create_request(new, idempotency.as_ref()).await?;
@@ -328,7 +327,7 @@ impl App {
         }
         // An update consults no partner entry: assignment, deadlines and draft content are not guarded
         // by the registry.
-        self.decide_and_save(principal, id, etag, idempotency, false, |request, ctx| {
+        self.decide_and_save(principal, Target::visible(id, etag), idempotency, false, |request, ctx| {
             let mut patch: Patch = input.patch_for(&request.content)?;
             if let Some((content, _)) = &mut patch.content {
                 mla_domain::personal::seal(content, fresh_salt)?;
@@ -359,35 +358,35 @@ impl App {
             None => None,
         };
         let consults_partner = command.consults_partner(record);
-        self.decide_and_save(principal, id, etag, idempotency, consults_partner, |request, ctx| {
+        let target = Target::visible(id, etag);
+        self.decide_and_save(principal, target, idempotency, consults_partner, |request, ctx| {
             let ctx = Context { record, letter: letter.as_ref(), ..*ctx };
             Ok(lifecycle::transition(request, &command, principal, &ctx)?)
         })
         .await
     }
 
-    /// The one write path for changes to a request: load it as the principal may see it, check the
-    /// etag, let the domain decide, and save if nobody changed it meanwhile. Without an etag the
-    /// caller asked for "the current state", so a lost race is decided again on the fresh state. The
-    /// partner's registry entry is read only when the decision consults it (one round trip fewer for
-    /// every other change).
+    /// The one write path for changes to a request: load it (as the principal may see it, or by id
+    /// alone for an erasure: [`Target`]), check the etag, let the domain decide, and save if nobody
+    /// changed it meanwhile. Without an etag the caller asked for "the current state", so a lost race
+    /// is decided again on the fresh state. The partner's registry entry is read only when the
+    /// decision consults it (one round trip fewer for every other change).
     async fn decide_and_save(
         &self,
         principal: &Principal,
-        id: RequestId,
-        etag: &str,
+        target: Target<'_>,
         idempotency: Option<Idempotency>,
         consults_partner: bool,
         decide: impl Fn(&Request, &Context<'_>) -> AppResult<lifecycle::Transition>,
     ) -> AppResult<RequestView> {
         for _ in 0..RACE_RETRIES {
-            let request = self.load_at_etag(principal, id, etag).await?;
+            let request = self.load_at_etag(principal, target).await?;
             let partner = if consults_partner { self.partner_of(&request.partner_code).await? } else { None };
             let ctx = Context::new(self.now(), partner.as_ref(), self.sla);
             let change = decide(&request, &ctx)?;
             match self.store.save_change(request.version, change, idempotency.as_ref()).await {
                 Ok(saved) => return Ok(self.view(principal, saved)),
-                Err(lost) => lost_race(etag, lost)?,
+                Err(lost) => lost_race(target.etag, lost)?,
             }
         }
         Err(AppError::Conflict)
@@ -406,7 +405,7 @@ impl App {
         attempt: impl Fn(Request) -> futures::future::BoxFuture<'a, AppResult<mla_store::StoreResult<T>>>,
     ) -> AppResult<T> {
         for _ in 0..RACE_RETRIES {
-            let request = self.load_at_etag(principal, request_id, etag).await?;
+            let request = self.load_at_etag(principal, Target::visible(request_id, etag)).await?;
             match attempt(request).await? {
                 Ok(saved) => return Ok(saved),
                 Err(lost) => lost_race(etag, lost)?,
@@ -415,9 +414,13 @@ impl App {
         Err(AppError::Conflict)
     }
 
-    /// Loads a request the principal may see, checking the caller's etag (if given) against it.
-    async fn load_at_etag(&self, principal: &Principal, id: RequestId, etag: &str) -> AppResult<Request> {
-        let request = self.load_visible(principal, id).await?;
+    /// Loads the request a write targets, checking the caller's etag (if given) against it.
+    async fn load_at_etag(&self, principal: &Principal, target: Target<'_>) -> AppResult<Request> {
+        let (id, etag) = (target.id, target.etag);
+        let request = match target.lookup {
+            Lookup::Visible => self.load_visible(principal, id).await?,
+            Lookup::ById => self.store.get_request(id).await?.ok_or(AppError::NotFound("request"))?,
+        };
         if !etag.is_empty() && etag != request.etag() {
             return Err(AppError::EtagMismatch { given: etag.to_owned(), current: request.etag() });
         }
@@ -462,6 +465,31 @@ impl App {
         let next = next_token(&mut events, limit as usize, |(e, _)| encode_token("e", &e.seq.to_string()));
         Ok(Page { items: events, next_page_token: next })
     }
+}
+
+/// The request a write targets: its id, the etag the caller last saw (empty: the current state),
+/// and how it is found.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    id: RequestId,
+    etag: &'a str,
+    lookup: Lookup,
+}
+
+impl<'a> Target<'a> {
+    fn visible(id: RequestId, etag: &'a str) -> Self {
+        Target { id, etag, lookup: Lookup::Visible }
+    }
+}
+
+/// How a write finds the request it decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    /// As the principal may see it (NOT_FOUND otherwise): every write but one.
+    Visible,
+    /// By its id alone: an erasure executes an order that names the request, and the administrator
+    /// who executes it reads no requests.
+    ById,
 }
 
 /// A save that failed: `Ok` when it lost a race and the caller asked for "the current state" (no
