@@ -209,18 +209,25 @@ fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &Reques
     if let Some(assignee) = &query.assignee {
         equal("assignee", assignee);
     }
-    // One range is two equalities, which an index serves as such; several are alternatives (none
-    // matches nothing).
-    if let Some(awaiting) = &query.awaiting {
-        sql.push(if awaiting.len() == 1 { " AND (" } else { " AND (1 = 0" });
-        for (i, (direction, state)) in awaiting.iter().enumerate() {
-            sql.push(if i == 0 && awaiting.len() == 1 { "direction = " } else { " OR (direction = " });
-            D::Db::bind_text(sql, Some(direction.as_str()));
-            sql.push(" AND state = ");
-            D::Db::bind_text(sql, Some(state.as_str()));
-            sql.push(if awaiting.len() == 1 { "" } else { ")" });
+    match query.awaiting.as_deref() {
+        None => {}
+        // One range is two equalities, which an index serves as such.
+        Some([(direction, state)]) => {
+            equal("direction", direction.as_str());
+            equal("state", state.as_str());
         }
-        sql.push(")");
+        // Several are alternatives; none matches nothing.
+        Some(ranges) => {
+            sql.push(" AND (1 = 0");
+            for (direction, state) in ranges {
+                sql.push(" OR (direction = ");
+                D::Db::bind_text(sql, Some(direction.as_str()));
+                sql.push(" AND state = ");
+                D::Db::bind_text(sql, Some(state.as_str()));
+                sql.push(")");
+            }
+            sql.push(")");
+        }
     }
     let ranges = [
         ("received_time", query.received_from, " >= "),
