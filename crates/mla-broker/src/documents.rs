@@ -114,20 +114,21 @@ pub async fn upload(args: &UploadArgs) -> anyhow::Result<pb::Document> {
         request_id_key: format!("cli-{}", &key[..32]),
     };
     eprintln!("uploading {} ({size} bytes)", args.file.display());
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 1;
+    loop {
         let file = tokio::fs::File::open(&args.file).await?;
         let first = pb::UploadDocumentRequest {
             part: Some(pb::upload_document_request::Part::Metadata(metadata.clone())),
         };
-        let chunks = futures::stream::unfold(Some(file), |file| async move {
-            let mut file = file?;
+        // A read that fails ends the stream early: the SHA-256 sent first then refuses the upload.
+        let chunks = futures::stream::unfold(file, |mut file| async move {
             let mut buffer = vec![0u8; CHUNK];
             match file.read(&mut buffer).await {
                 Ok(0) | Err(_) => None,
                 Ok(read) => {
                     buffer.truncate(read);
                     let part = pb::upload_document_request::Part::Chunk(buffer);
-                    Some((pb::UploadDocumentRequest { part: Some(part) }, Some(file)))
+                    Some((pb::UploadDocumentRequest { part: Some(part) }, file))
                 }
             }
         });
@@ -137,8 +138,8 @@ pub async fn upload(args: &UploadArgs) -> anyhow::Result<pb::Document> {
             Err(status) if transient(&status) && attempt < ATTEMPTS => pause(attempt, &status).await,
             Err(status) => bail!("the broker refused the upload ({:?}): {}", status.code(), status.message()),
         }
+        attempt += 1;
     }
-    unreachable!("the last attempt returns")
 }
 
 /// Fetches a document into `args.out`, resuming from what an interrupted fetch left beside it, and
