@@ -7,7 +7,7 @@ use futures::{Stream, StreamExt};
 use mla_domain::audit::EventDraft;
 use mla_domain::document::{self, Document, DocumentId, NewDocument, Received, Sha256};
 use mla_domain::{Principal, Request, RequestId};
-use mla_store::content::ContentStream;
+use mla_store::content::{ContentStore, ContentStream, ContentWriter};
 use sha2::Digest as _;
 
 use crate::{App, AppError, AppResult, Content, Page, decode_token, encode_token, next_token, page_limit};
@@ -22,6 +22,94 @@ pub struct Upload {
     pub document: NewDocument,
     /// When given, content with another digest is refused and nothing is stored.
     pub expected_sha256: Option<Sha256>,
+}
+
+/// Content coming in: written to the content store, measured, hashed and sniffed on the way.
+pub(crate) struct Intake {
+    writer: Box<dyn ContentWriter>,
+    /// `None` when the content began in an earlier call (a resumed upload): hashed at the end.
+    hasher: Option<sha2::Sha256>,
+    head: Vec<u8>,
+    limit: u64,
+    too_long: fn(u64) -> AppError,
+}
+
+impl Intake {
+    /// Content going on in `writer`, refused with `too_long(limit)` past `limit` bytes.
+    pub(crate) fn new(writer: Box<dyn ContentWriter>, limit: u64, too_long: fn(u64) -> AppError) -> Self {
+        let hasher = (writer.size() == 0).then(sha2::Sha256::new);
+        Intake { writer, hasher, head: Vec::with_capacity(SNIFF_BYTES), limit, too_long }
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.writer.size()
+    }
+
+    /// Takes chunks until the stream ends or fails, or one would go past the limit.
+    pub(crate) async fn take(
+        &mut self,
+        mut chunks: impl Stream<Item = AppResult<Bytes>> + Send + Unpin,
+    ) -> AppResult<()> {
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            if self.writer.size() + chunk.len() as u64 > self.limit {
+                return Err((self.too_long)(self.limit));
+            }
+            if let Some(hasher) = &mut self.hasher {
+                sniff(&mut self.head, &chunk);
+                hasher.update(&chunk);
+            }
+            self.writer.write(&chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes what was taken durable (an upload session's new offset).
+    pub(crate) async fn sync(&mut self) -> AppResult<()> {
+        Ok(self.writer.sync().await?)
+    }
+
+    /// Commits the content if its digest is the expected one. A resumed upload's content (session
+    /// `upload`) is hashed from the store, where all of it now is.
+    pub(crate) async fn finish(
+        mut self,
+        store: &dyn ContentStore,
+        upload: Option<uuid::Uuid>,
+        expected: Option<&Sha256>,
+    ) -> AppResult<Received> {
+        let hasher = match (self.hasher.take(), upload) {
+            (Some(hasher), _) => hasher,
+            (None, Some(upload)) => {
+                self.writer.sync().await?;
+                let mut hasher = sha2::Sha256::new();
+                let mut pieces = store.read_partial(upload).await?;
+                while let Some(piece) = pieces.next().await {
+                    let piece = piece?;
+                    sniff(&mut self.head, &piece);
+                    hasher.update(&piece);
+                }
+                hasher
+            }
+            (None, None) => return Err(AppError::Internal("content resumed outside a session".into())),
+        };
+        let sha256 = Sha256::from_bytes(hasher.finalize().into());
+        if let Some(expected) = expected.filter(|expected| **expected != sha256) {
+            return Err(AppError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: sha256.to_string(),
+            });
+        }
+        let size_bytes = i64::try_from(self.writer.size()).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.writer.commit(&sha256).await?;
+        let detected = infer::get(&self.head).map_or("application/octet-stream", |kind| kind.mime_type());
+        Ok(Received { sha256, size_bytes, detected_media_type: detected.to_owned() })
+    }
+}
+
+/// Keeps the first [`SNIFF_BYTES`] of the content, which the media type is detected from.
+fn sniff(head: &mut Vec<u8>, chunk: &[u8]) {
+    let room = SNIFF_BYTES.saturating_sub(head.len()).min(chunk.len());
+    head.extend_from_slice(&chunk[..room]);
 }
 
 /// A document on its way out: its metadata and its content from the offset asked for.
@@ -60,11 +148,28 @@ impl App {
         }
         let request = self.load_visible(principal, upload.request_id).await?;
         document::may_upload(&request, principal)?;
-        let translated = match upload.document.translation_of {
-            Some(id) => self.store.get_document(id).await?,
-            None => None,
-        };
+        let translated = self.original_of(&upload.document).await?;
         let received = self.receive(chunks, upload.expected_sha256.as_ref()).await?;
+        self.add_document(principal, &upload, translated.as_ref(), received, idempotency).await
+    }
+
+    /// The document a translation translates, as stored (the domain checks that it may be named).
+    pub(crate) async fn original_of(&self, new: &NewDocument) -> AppResult<Option<Document>> {
+        match new.translation_of {
+            Some(id) => Ok(self.store.get_document(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Lets the domain add the received document to its request, and saves it with its custody event.
+    pub(crate) async fn add_document(
+        &self,
+        principal: &Principal,
+        upload: &Upload,
+        translated: Option<&Document>,
+        received: Received,
+        idempotency: Option<mla_store::Idempotency>,
+    ) -> AppResult<Document> {
         let id = DocumentId::from_uuid(uuid::Uuid::now_v7());
         let saved = self
             .save_custody(principal, upload.request_id, "", idempotency, |request| {
@@ -73,7 +178,7 @@ impl App {
                     id,
                     upload.document.clone(),
                     received.clone(),
-                    translated.as_ref(),
+                    translated,
                     principal,
                     self.now(),
                 )?;
@@ -87,40 +192,16 @@ impl App {
     /// ends within the limit and with the expected digest.
     async fn receive(
         &self,
-        mut chunks: impl Stream<Item = AppResult<Bytes>> + Send + Unpin,
+        chunks: impl Stream<Item = AppResult<Bytes>> + Send + Unpin,
         expected: Option<&Sha256>,
     ) -> AppResult<Received> {
         let content = self.content()?;
         // Dropping the writer on any early return below leaves nothing behind.
-        let mut writer = content.store.writer().await?;
-        let mut hasher = sha2::Sha256::new();
-        let mut size: u64 = 0;
-        let mut head = Vec::with_capacity(SNIFF_BYTES);
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk?;
-            size += chunk.len() as u64;
-            if size > content.max_bytes {
-                return Err(AppError::TooLarge { limit: content.max_bytes });
-            }
-            let room = SNIFF_BYTES.saturating_sub(head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..room]);
-            hasher.update(&chunk);
-            writer.write(&chunk).await?;
-        }
-        let sha256 = Sha256::from_bytes(hasher.finalize().into());
-        if let Some(expected) = expected.filter(|expected| **expected != sha256) {
-            return Err(AppError::DigestMismatch {
-                expected: expected.to_string(),
-                actual: sha256.to_string(),
-            });
-        }
-        writer.commit(&sha256).await?;
-        let detected = infer::get(&head).map_or("application/octet-stream", |kind| kind.mime_type());
-        Ok(Received {
-            sha256,
-            size_bytes: i64::try_from(size).map_err(|e| AppError::Internal(e.to_string()))?,
-            detected_media_type: detected.to_owned(),
-        })
+        let mut intake = Intake::new(content.store.writer().await?, content.max_bytes, |limit| {
+            AppError::TooLarge { limit }
+        });
+        intake.take(chunks).await?;
+        intake.finish(content.store.as_ref(), None, expected).await
     }
 
     /// One document, if the principal may see it and its request.

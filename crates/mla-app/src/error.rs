@@ -37,6 +37,9 @@ pub enum AppError {
     DigestMismatch { expected: String, actual: String },
     #[error("the offset {offset} is past the end of the content ({size} bytes)")]
     OffsetOutOfRange { offset: u64, size: u64 },
+    /// An upload session's content goes on from another offset than the caller's.
+    #[error("the upload goes on from byte {offset}")]
+    UploadOffsetMismatch { offset: u64 },
     /// A failure the caller cannot act on; the transport logs the cause and reports an opaque id.
     #[error("internal error")]
     Internal(String),
@@ -72,7 +75,9 @@ impl AppError {
             | AppError::DigestMismatch { .. } => Code::InvalidArgument,
             AppError::TooLarge { .. } => Code::ResourceExhausted,
             AppError::OffsetOutOfRange { .. } => Code::OutOfRange,
-            AppError::EtagMismatch { .. } | AppError::Conflict => Code::Aborted,
+            AppError::EtagMismatch { .. } | AppError::Conflict | AppError::UploadOffsetMismatch { .. } => {
+                Code::Aborted
+            }
             AppError::AlreadyExists(_) => Code::AlreadyExists,
             AppError::PermissionDenied(_) => Code::PermissionDenied,
             AppError::Unavailable(_) => Code::Unavailable,
@@ -86,6 +91,7 @@ impl AppError {
             AppError::Domain(e) => e.reason(),
             AppError::NotFound("partner") => "PARTNER_NOT_FOUND",
             AppError::NotFound("document") => "DOCUMENT_NOT_FOUND",
+            AppError::NotFound("upload") => "UPLOAD_NOT_FOUND",
             AppError::NotFound(_) => "REQUEST_NOT_FOUND",
             AppError::InvalidArgument(_) => "INVALID_FIELDS",
             AppError::EtagMismatch { .. } => "ETAG_MISMATCH",
@@ -97,6 +103,7 @@ impl AppError {
             AppError::TooLarge { .. } => "DOCUMENT_TOO_LARGE",
             AppError::DigestMismatch { .. } => "SHA256_MISMATCH",
             AppError::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
+            AppError::UploadOffsetMismatch { .. } => "UPLOAD_OFFSET_MISMATCH",
             AppError::Internal(_) => "INTERNAL",
         }
     }
@@ -107,6 +114,7 @@ impl AppError {
             AppError::EtagMismatch { current, .. } => vec![("current_etag", current.clone())],
             AppError::TooLarge { limit } => vec![("limit_bytes", limit.to_string())],
             AppError::DigestMismatch { actual, .. } => vec![("sha256", actual.clone())],
+            AppError::UploadOffsetMismatch { offset } => vec![("upload_offset", offset.to_string())],
             _ => Vec::new(),
         }
     }

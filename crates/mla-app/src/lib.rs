@@ -12,6 +12,7 @@ mod mask;
 mod partners;
 mod retention;
 mod time;
+mod uploads;
 mod watch;
 
 use std::sync::Arc;
@@ -39,8 +40,10 @@ pub use error::{AppError, Code};
 pub use evidence::{MANIFEST_FORMAT, MANIFEST_TYPE, RECEIPT_TYPE};
 pub use letter::Letter;
 pub use mask::{UpdateInput, request_paths};
+pub use mla_store::UploadSession;
 pub use partners::PartnerFields;
 pub use time::{ManualClock, SystemClock, TimeSource};
+pub use uploads::{UPLOAD_SESSION_DAYS, UploadStatus};
 
 pub type AppResult<T> = Result<T, AppError>;
 
@@ -94,6 +97,8 @@ pub struct App {
     shutdown: CancellationToken,
     /// The live feed's reads, shared by the watchers asking for the same page.
     shared_reads: Arc<watch::SharedReads>,
+    /// The upload sessions a call of this process is appending to.
+    appending: Arc<uploads::Appending>,
 }
 
 /// Where documents' bytes go, and how many one document may have.
@@ -112,6 +117,16 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 /// A transition without an etag that loses a race is decided again on the fresh state this often.
 const RACE_RETRIES: usize = 3;
 
+/// Who a principal is, as idempotency keys and upload sessions are scoped: a JSON array, so that no
+/// partner code or subject can be written to look like another principal's.
+fn principal_scope(principal: &Principal) -> String {
+    match principal.partner_code() {
+        Some(code) => serde_json::json!(["partner", code.as_str(), principal.subject()]),
+        None => serde_json::json!(["ncijc", principal.subject()]),
+    }
+    .to_string()
+}
+
 impl App {
     /// An application on the system clock.
     pub fn new(store: Arc<dyn Store>, sla: SlaPolicy, shutdown: CancellationToken) -> Self {
@@ -123,6 +138,7 @@ impl App {
             clock: Arc::new(SystemClock),
             shutdown,
             shared_reads: Arc::default(),
+            appending: Arc::default(),
         }
     }
 
@@ -178,14 +194,7 @@ impl App {
         }
         let payload = serde_json::to_string(payload).map_err(|e| AppError::Internal(e.to_string()))?;
         let fingerprint = hex::encode(Sha256::digest(format!("{operation}\n{payload}")));
-        // Keys are per principal. The scope is a JSON array, so that no partner code or subject can
-        // be written to look like another principal's scope.
-        let scope = match principal.partner_code() {
-            Some(code) => serde_json::json!(["partner", code.as_str(), principal.subject()]),
-            None => serde_json::json!(["ncijc", principal.subject()]),
-        }
-        .to_string();
-        let record = Idempotency { scope, key: key.to_owned(), fingerprint };
+        let record = Idempotency { scope: principal_scope(principal), key: key.to_owned(), fingerprint };
         let replay = match self.store.replay(&record).await? {
             Some(value) => {
                 Some(serde_json::from_value(value).map_err(|e| AppError::Internal(e.to_string()))?)

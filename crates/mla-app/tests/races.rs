@@ -181,6 +181,22 @@ impl Store for Interloper {
     ) -> StoreResult<Partner> {
         self.inner.update_partner(partner, version, key).await
     }
+    async fn create_upload(
+        &self,
+        session: mla_store::UploadSession,
+        key: Option<&Idempotency>,
+    ) -> StoreResult<mla_store::UploadSession> {
+        self.inner.create_upload(session, key).await
+    }
+    async fn get_upload(&self, id: uuid::Uuid) -> StoreResult<Option<mla_store::UploadSession>> {
+        self.inner.get_upload(id).await
+    }
+    async fn expired_uploads(&self, at: Timestamp, limit: u32) -> StoreResult<Vec<uuid::Uuid>> {
+        self.inner.expired_uploads(at, limit).await
+    }
+    async fn delete_upload(&self, id: uuid::Uuid) -> StoreResult<()> {
+        self.inner.delete_upload(id).await
+    }
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }

@@ -43,9 +43,8 @@ async fn an_idempotency_key_is_forgotten_after_its_retention_and_not_before() {
     // Past the retention, the background sweep forgets the key: the same key now runs anew.
     clock.advance(TimeDelta::days(2));
     let sweeper = app.clone();
-    let sweeping = tokio::spawn(async move {
-        sweeper.keep_sweeping_idempotency_keys(retention, Duration::from_millis(10)).await
-    });
+    let sweeping =
+        tokio::spawn(async move { sweeper.keep_sweeping(retention, Duration::from_millis(10)).await });
     let forgotten = async {
         loop {
             match reuse().await {

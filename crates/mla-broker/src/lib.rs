@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, ConfigLayer, LogFormat, Secret};
 
 /// How often expired idempotency keys are swept (the first sweep runs at start).
-const IDEMPOTENCY_SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+const SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Boots the broker on an already bound gRPC listener and serves until `shutdown` is cancelled; then
 /// stops accepting, lets calls in flight finish, ends live event streams (the token is also the
@@ -92,9 +92,7 @@ pub async fn run_with_clock(
     );
     let sweeper = app.clone();
     let retention = config.idempotency_retention();
-    let sweeping = tokio::spawn(async move {
-        sweeper.keep_sweeping_idempotency_keys(retention, IDEMPOTENCY_SWEEP_PERIOD).await
-    });
+    let sweeping = tokio::spawn(async move { sweeper.keep_sweeping(retention, SWEEP_PERIOD).await });
     let grpc = mla_grpc::serve(app, authentication, listeners.grpc, tls, shutdown.clone().cancelled_owned());
     let http = mla_gateway::serve(listeners.http, gateway, shutdown.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.

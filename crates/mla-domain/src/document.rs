@@ -165,7 +165,7 @@ impl Document {
 }
 
 /// What an uploader says about a new document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDocument {
     pub kind: DocumentKind,
     pub title: ShortText,

@@ -6,9 +6,10 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt, stream};
-use mla_app::{App, AppError, Upload};
+use mla_app::{App, AppError, Upload, UploadSession, UploadStatus};
 use mla_domain::ShortText;
 use mla_domain::document::{self, Audience, DocumentId, NewDocument, Sha256};
+use mla_domain::text::ParseError;
 use mla_proto::v1 as pb;
 use pb::document_service_server::DocumentService;
 use pb::upload_document_request::Part;
@@ -54,6 +55,63 @@ fn upload_in(m: &pb::DocumentMetadata) -> Result<Upload, Status> {
     fields.finish(upload)?.ok_or_else(|| Status::invalid_argument("a document kind is required"))
 }
 
+/// The metadata an upload session was started with, as the contract writes it.
+fn metadata_out(session: &UploadSession) -> pb::DocumentMetadata {
+    let d = &session.document;
+    pb::DocumentMetadata {
+        request_id: session.request_id.to_string(),
+        kind: document_kind_out(d.kind),
+        title: d.title.to_string(),
+        file_name: d.file_name.to_string(),
+        media_type: d.media_type.clone(),
+        language: d.language.clone(),
+        translation_of: d.translation_of.map(|id| id.to_string()).unwrap_or_default(),
+        audience: audience_out(d.audience),
+        expected_sha256: session.expected_sha256.as_ref().map(ToString::to_string).unwrap_or_default(),
+        request_id_key: String::new(),
+    }
+}
+
+impl Documents {
+    fn session_out(&self, status: UploadStatus) -> pb::UploadSession {
+        pb::UploadSession {
+            id: status.session.id.to_string(),
+            metadata: Some(metadata_out(&status.session)),
+            size_bytes: status.session.size_bytes,
+            offset: i64::try_from(status.offset).unwrap_or(i64::MAX),
+            expire_time: Some(timestamp_out(status.session.expire_time)),
+            document: status.document.map(|document| pb::Document {
+                receipt: self.app.receipt(&document),
+                ..document_out(document)
+            }),
+        }
+    }
+}
+
+fn upload_id_in(fields: &mut Fields, field: &str, raw: &str) -> uuid::Uuid {
+    fields.take(field, uuid::Uuid::parse_str(raw).map_err(|_| ParseError("not an upload session id".into())))
+}
+
+/// A stream's chunks after its first message. A broken stream (a dropped link, a cancelled call) ends
+/// in an error: an upload in one call stores nothing of it, an upload session keeps what came before.
+fn chunks_of<M>(
+    messages: Streaming<M>,
+    chunk: fn(M) -> Option<Vec<u8>>,
+) -> impl Stream<Item = Result<Bytes, AppError>> + Send + Unpin
+where
+    M: Send + 'static,
+{
+    messages.map(move |message| match message.map(chunk) {
+        Ok(Some(bytes)) => Ok(Bytes::from(bytes)),
+        Ok(None) => Err(AppError::invalid("chunk", "only chunks follow the first message")),
+        Err(status) => Err(AppError::invalid("chunk", format!("the upload broke off: {}", status.message()))),
+    })
+}
+
+fn negative() -> ParseError {
+    ParseError("must not be negative".into())
+}
+
 fn document_id_in(fields: &mut Fields, field: &str, raw: &str) -> DocumentId {
     fields
         .take(field, DocumentId::parse(raw).map(Some))
@@ -93,6 +151,82 @@ impl DocumentService for Documents {
             .map_err(|e| status_of(e.keyed_by("metadata.request_id_key")))?;
         let receipt = self.app.receipt(&document);
         Ok(Response::new(pb::Document { receipt, ..document_out(document) }))
+    }
+
+    async fn start_upload(
+        &self,
+        call: Request<pb::StartUploadRequest>,
+    ) -> Result<Response<pb::UploadSession>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let Some(metadata) = m.metadata else {
+            let mut fields = Fields::default();
+            fields.refuse("metadata", "an upload session needs the document's metadata");
+            return Err(fields.finish(()).unwrap_err());
+        };
+        let upload = upload_in(&metadata)?;
+        let mut fields = Fields::default();
+        let size = fields.take("size_bytes", u64::try_from(m.size_bytes).map_err(|_| negative()));
+        let size = fields.finish(size)?;
+        let status = self
+            .app
+            .start_upload(&principal, upload, size, key(&metadata.request_id_key))
+            .await
+            .map_err(|e| status_of(e.keyed_by("metadata.request_id_key")))?;
+        Ok(Response::new(self.session_out(status)))
+    }
+
+    async fn append_upload(
+        &self,
+        call: Request<Streaming<pb::AppendUploadRequest>>,
+    ) -> Result<Response<pb::UploadSession>, Status> {
+        use pb::append_upload_request::Part;
+        let principal = principal(&call)?;
+        let mut messages = call.into_inner();
+        let mut fields = Fields::default();
+        let (id, offset) = match messages.message().await? {
+            Some(pb::AppendUploadRequest { part: Some(Part::Position(position)) }) => {
+                let id = upload_id_in(&mut fields, "position.upload_id", &position.upload_id);
+                let offset =
+                    fields.take("position.offset", u64::try_from(position.offset).map_err(|_| negative()));
+                (id, offset)
+            }
+            _ => {
+                fields.refuse("position", "the first message of an append names the session and offset");
+                (uuid::Uuid::nil(), 0)
+            }
+        };
+        let (id, offset) = fields.finish((id, offset))?;
+        let chunks = chunks_of(messages, |message| match message.part {
+            Some(Part::Chunk(chunk)) => Some(chunk),
+            _ => None,
+        });
+        let status = self.app.append_upload(&principal, id, offset, chunks).await.map_err(status_of)?;
+        Ok(Response::new(self.session_out(status)))
+    }
+
+    async fn get_upload(
+        &self,
+        call: Request<pb::GetUploadRequest>,
+    ) -> Result<Response<pb::UploadSession>, Status> {
+        let principal = principal(&call)?;
+        let mut fields = Fields::default();
+        let id = upload_id_in(&mut fields, "id", &call.get_ref().id);
+        let id = fields.finish(id)?;
+        let status = self.app.get_upload(&principal, id).await.map_err(status_of)?;
+        Ok(Response::new(self.session_out(status)))
+    }
+
+    async fn cancel_upload(
+        &self,
+        call: Request<pb::CancelUploadRequest>,
+    ) -> Result<Response<pb::CancelUploadResponse>, Status> {
+        let principal = principal(&call)?;
+        let mut fields = Fields::default();
+        let id = upload_id_in(&mut fields, "id", &call.get_ref().id);
+        let id = fields.finish(id)?;
+        self.app.cancel_upload(&principal, id).await.map_err(status_of)?;
+        Ok(Response::new(pb::CancelUploadResponse {}))
     }
 
     async fn get_document(

@@ -77,11 +77,16 @@ fn document_service_has_every_method_and_streams_the_content() {
         "ReleaseDocuments",
         "DownloadEvidencePackage",
         "ListSigningKeys",
+        "StartUpload",
+        "AppendUpload",
+        "GetUpload",
+        "CancelUpload",
     ]);
     assert_eq!(method_names(service), expected);
     let method = |name: &str| service.method.iter().find(|m| m.name() == name).expect("the method exists");
     assert!(method("UploadDocument").client_streaming() && !method("UploadDocument").server_streaming());
     assert!(method("DownloadDocument").server_streaming() && !method("DownloadDocument").client_streaming());
+    assert!(method("AppendUpload").client_streaming() && !method("AppendUpload").server_streaming());
     let package = method("DownloadEvidencePackage");
     assert!(package.server_streaming() && !package.client_streaming());
     assert_eq!(package.output_type(), ".mla.v1.DownloadDocumentResponse", "the same chunks as a download");

@@ -1,6 +1,7 @@
 //! Documents' content in PostgreSQL, so that every replica reads what any replica received (tables
 //! `content_chunks` and `contents`, migration 0006). Chunks are written in short transactions of their
-//! own under a fresh upload id; the content exists once its `contents` row commits.
+//! own under a fresh upload id (an upload session's own id, for a resumable upload); the content
+//! exists once its `contents` row commits.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -28,10 +29,12 @@ impl PgContent {
     /// Content in the database behind `pool` (migrated), after sweeping the chunks of uploads that
     /// never finished.
     pub async fn open(pool: PgPool) -> ContentResult<PgContent> {
-        // Older than a day: no upload of a running replica pauses that long between two chunks.
+        // Older than a day: no upload of a running replica pauses that long between two chunks. An
+        // upload session's chunks wait for the session, which expires on its own.
         sqlx::query(
             "DELETE FROM content_chunks c WHERE c.create_time < now() - interval '1 day' \
-             AND NOT EXISTS (SELECT 1 FROM contents WHERE contents.upload_id = c.upload_id)",
+             AND NOT EXISTS (SELECT 1 FROM contents WHERE contents.upload_id = c.upload_id) \
+             AND NOT EXISTS (SELECT 1 FROM upload_sessions s WHERE s.id = c.upload_id)",
         )
         .execute(&pool)
         .await
@@ -48,7 +51,25 @@ impl ContentStore for PgContent {
             upload_id: Uuid::now_v7(),
             buffer: Vec::with_capacity(CHUNK_BYTES),
             written: 0,
-            committed: false,
+            keep: false,
+        }))
+    }
+
+    async fn resume(&self, upload: Uuid) -> ContentResult<Box<dyn ContentWriter>> {
+        let (written,): (i64,) = sqlx::query_as(
+            "SELECT COALESCE(max(start_offset + octet_length(data)), 0)::BIGINT FROM content_chunks \
+             WHERE upload_id = $1",
+        )
+        .bind(upload)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| unavailable("reading an upload's content", e))?;
+        Ok(Box::new(PgWriter {
+            pool: self.pool.clone(),
+            upload_id: upload,
+            buffer: Vec::with_capacity(CHUNK_BYTES),
+            written,
+            keep: true,
         }))
     }
 
@@ -59,6 +80,29 @@ impl ContentStore for PgContent {
             .await
             .map_err(|e| unavailable("reading content", e))?;
         let Some((upload_id,)) = upload else { return Ok(None) };
+        Ok(Some(self.chunks_of(upload_id, offset)?))
+    }
+
+    async fn read_partial(&self, upload: Uuid) -> ContentResult<ContentStream> {
+        self.chunks_of(upload, 0)
+    }
+
+    async fn discard(&self, upload: Uuid) -> ContentResult<()> {
+        sqlx::query(
+            "DELETE FROM content_chunks WHERE upload_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM contents WHERE upload_id = $1)",
+        )
+        .bind(upload)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| unavailable("removing an upload's content", e))?;
+        Ok(())
+    }
+}
+
+impl PgContent {
+    /// The chunks written under `upload_id`, from byte `offset` on.
+    fn chunks_of(&self, upload_id: Uuid, offset: u64) -> ContentResult<ContentStream> {
         let position = i64::try_from(offset).map_err(|e| unavailable("reading content", e))?;
         let pool = self.pool.clone();
         // One chunk per step, from the one that holds `position`: memory stays at one chunk.
@@ -82,7 +126,7 @@ impl ContentStore for PgContent {
                 }))
             }
         });
-        Ok(Some(pieces.boxed()))
+        Ok(pieces.boxed())
     }
 }
 
@@ -93,7 +137,8 @@ struct PgWriter {
     buffer: Vec<u8>,
     /// Bytes already in committed chunks.
     written: i64,
-    committed: bool,
+    /// Whether the chunks stay when the writer is dropped: committed content's, an upload session's.
+    keep: bool,
 }
 
 impl PgWriter {
@@ -116,6 +161,14 @@ impl PgWriter {
 
 #[async_trait]
 impl ContentWriter for PgWriter {
+    fn size(&self) -> u64 {
+        u64::try_from(self.written).unwrap_or(0) + self.buffer.len() as u64
+    }
+
+    async fn sync(&mut self) -> ContentResult<()> {
+        self.flush().await
+    }
+
     async fn write(&mut self, mut chunk: &[u8]) -> ContentResult<()> {
         while !chunk.is_empty() {
             let room = CHUNK_BYTES - self.buffer.len();
@@ -141,15 +194,22 @@ impl ContentWriter for PgWriter {
         .execute(&self.pool)
         .await
         .map_err(|e| unavailable("storing content", e))?;
-        // Stored once: when the digest was there already, dropping the writer removes this copy.
-        self.committed = stored.rows_affected() == 1;
+        if stored.rows_affected() == 0 {
+            // Stored once: the digest was there already, so this copy goes.
+            sqlx::query("DELETE FROM content_chunks WHERE upload_id = $1")
+                .bind(self.upload_id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| unavailable("removing a second copy", e))?;
+        }
+        self.keep = true;
         Ok(())
     }
 }
 
 impl Drop for PgWriter {
     fn drop(&mut self) {
-        if self.committed || (self.written == 0 && self.buffer.is_empty()) {
+        if self.keep || (self.written == 0 && self.buffer.is_empty()) {
             return;
         }
         // An unfinished upload's chunks go at once where a runtime is at hand; else the sweep takes them.

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod partners;
 pub mod requests;
 pub mod rows;
+pub mod uploads;
 pub mod write;
 
 use std::sync::Arc;
@@ -27,6 +28,8 @@ use mla_store::StoreResult;
 
 #[doc(hidden)]
 pub use async_trait::async_trait;
+#[doc(hidden)]
+pub use uuid;
 
 /// The storage every backend shares: a pool that writes and a pool that reads (in PostgreSQL the
 /// same one; in SQLite a single write connection beside the readers), and the event signal.
@@ -275,6 +278,33 @@ macro_rules! store_through_sql {
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_domain::Partner> {
                 self.$field.update_partner(partner, expected_version, idempotency).await
+            }
+
+            async fn create_upload(
+                &self,
+                session: ::mla_store::UploadSession,
+                idempotency: Option<&::mla_store::Idempotency>,
+            ) -> ::mla_store::StoreResult<::mla_store::UploadSession> {
+                self.$field.create_upload(session, idempotency).await
+            }
+
+            async fn get_upload(
+                &self,
+                id: $crate::uuid::Uuid,
+            ) -> ::mla_store::StoreResult<Option<::mla_store::UploadSession>> {
+                self.$field.get_upload(id).await
+            }
+
+            async fn expired_uploads(
+                &self,
+                at: ::mla_domain::Timestamp,
+                limit: u32,
+            ) -> ::mla_store::StoreResult<Vec<$crate::uuid::Uuid>> {
+                self.$field.expired_uploads(at, limit).await
+            }
+
+            async fn delete_upload(&self, id: $crate::uuid::Uuid) -> ::mla_store::StoreResult<()> {
+                self.$field.delete_upload(id).await
             }
 
             async fn ping(&self) -> ::mla_store::StoreResult<()> {

@@ -43,7 +43,10 @@ use mla_domain::lifecycle::Side;
 use mla_domain::paper::{PaperRecord, ReceivedVia};
 
 use crate::content::ContentStore;
-use crate::{AuditFinding, EventReader, Idempotency, Order, RequestQuery, Store, StoreError, verify_audit};
+use crate::{
+    AuditFinding, EventReader, Idempotency, Order, RequestQuery, Store, StoreError, UploadSession,
+    verify_audit,
+};
 
 /// What a backend's test code provides: a fresh store per scenario, and its disposal.
 #[async_trait]
@@ -139,6 +142,8 @@ pub const SCENARIOS: &[&str] = &[
     "removed_custody_event_is_named",
     "content_is_stored_once_and_read_from_any_offset",
     "unfinished_content_is_never_visible",
+    "an_upload_sessions_content_outlives_its_writers",
+    "upload_sessions_are_kept_replayed_and_expire",
     "messages_round_trip_and_are_listed_to_their_sides",
     "read_receipts_stamp_unread_messages_once",
     "stale_correspondence_changes_nothing",
@@ -200,6 +205,7 @@ macro_rules! conformance_tests {
             read_receipts_stamp_unread_messages_once,
             stale_correspondence_changes_nothing,
             requests_registered_from_paper_round_trip,
+            upload_sessions_are_kept_replayed_and_expire,
         );
         $crate::conformance_tests!(@tamper $harness;
             tampered_event_is_named,
@@ -212,6 +218,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@content $harness;
             content_is_stored_once_and_read_from_any_offset,
             unfinished_content_is_never_visible,
+            an_upload_sessions_content_outlives_its_writers,
         );
     };
     (@store $harness:ty; $($name:ident),+ $(,)?) => {
@@ -2023,6 +2030,88 @@ pub async fn unfinished_content_is_never_visible(content: &dyn ContentStore) {
     writer.write(&bytes).await.expect("written");
     drop(writer);
     assert!(read_all(content, &sha256, 0).await.is_none());
+}
+
+/// An upload session's partial content: what a writer synced is there for the next writer of the
+/// session (the first one dropped, as a broken call drops it), reads back from its start, commits as
+/// content like any other, and is gone once discarded; discarding after the commit keeps the content.
+pub async fn an_upload_sessions_content_outlives_its_writers(content: &dyn ContentStore) {
+    let bytes: Vec<u8> = (0..(1024 * 1024 + 77_777)).map(|i| (i % 253) as u8).collect();
+    let (first, rest) = bytes.split_at(1024 * 1024 + 1000);
+    let session = uuid::Uuid::now_v7();
+    let mut writer = content.resume(session).await.expect("a writer");
+    assert_eq!(writer.size(), 0, "a new session holds nothing");
+    writer.write(first).await.expect("written");
+    writer.sync().await.expect("synced");
+    drop(writer);
+
+    let mut writer = content.resume(session).await.expect("the session goes on");
+    assert_eq!(writer.size(), first.len() as u64, "what was synced is the offset");
+    let mut partial = Vec::new();
+    let mut pieces = content.read_partial(session).await.expect("readable");
+    while let Some(piece) = pieces.next().await {
+        partial.extend_from_slice(&piece.expect("a piece"));
+    }
+    assert_eq!(partial, first);
+    writer.write(rest).await.expect("written");
+    assert_eq!(writer.size(), bytes.len() as u64);
+    let sha256 = digest_of(&bytes);
+    writer.commit(&sha256).await.expect("committed");
+    content.discard(session).await.expect("discarded");
+    assert_eq!(read_all(content, &sha256, 0).await.as_deref(), Some(&bytes[..]), "the content stays");
+
+    let abandoned = uuid::Uuid::now_v7();
+    let mut writer = content.resume(abandoned).await.expect("a writer");
+    writer.write(b"half of a phone extraction").await.expect("written");
+    writer.sync().await.expect("synced");
+    drop(writer);
+    content.discard(abandoned).await.expect("discarded");
+    assert_eq!(content.resume(abandoned).await.expect("a writer").size(), 0, "nothing is left");
+}
+
+/// Upload sessions read back as recorded; a retry under the same idempotency key replays the first
+/// session; they are listed once expired, oldest first, and deleted.
+pub async fn upload_sessions_are_kept_replayed_and_expire(store: &dyn Store) {
+    let fr = register_partner(store, "FR-MOJ").await;
+    let request = received_incoming(store, &fr, "With a large annex", at(10)).await;
+    let (document, _) =
+        added_document(&request, DocumentKind::Evidence, Audience::Shared, &partner_system(&fr), at(11));
+    let session = |minutes: i64| UploadSession {
+        id: uuid::Uuid::now_v7(),
+        request_id: request.id,
+        owner: r#"["partner","FR-MOJ","fr-system"]"#.into(),
+        document: NewDocument {
+            kind: document.kind,
+            title: document.title.clone(),
+            file_name: document.file_name.clone(),
+            media_type: document.media_type.clone(),
+            language: document.language.clone(),
+            translation_of: None,
+            audience: document.audience,
+        },
+        expected_sha256: Some(Sha256::from_bytes([7; 32])),
+        size_bytes: 5 * 1024 * 1024 * 1024,
+        create_time: at(12),
+        expire_time: at(12) + Duration::minutes(minutes),
+    };
+    let key = idempotency(r#"["partner","FR-MOJ","fr-system"]"#, "annex-1", "start");
+    let first = store.create_upload(session(60), Some(&key)).await.expect("recorded");
+    let retried = store.create_upload(session(60), Some(&key)).await.expect("replayed");
+    assert_eq!(retried, first, "the retry gets the first session");
+    assert_eq!(store.get_upload(first.id).await.expect("read"), Some(first.clone()));
+    assert_eq!(store.get_upload(retried.id).await.expect("read").map(|s| s.id), Some(first.id));
+    let later = store.create_upload(session(120), None).await.expect("recorded");
+    let unkeyed = UploadSession { expected_sha256: None, ..session(180) };
+    let unkeyed = store.create_upload(unkeyed, None).await.expect("recorded");
+    assert_eq!(store.get_upload(unkeyed.id).await.expect("read"), Some(unkeyed.clone()));
+
+    assert!(store.expired_uploads(first.expire_time, 10).await.expect("read").is_empty());
+    let expired = store.expired_uploads(later.expire_time + Duration::seconds(1), 10).await.expect("read");
+    assert_eq!(expired, vec![first.id, later.id], "expired ones, oldest first");
+    assert_eq!(store.expired_uploads(at(10_000), 1).await.expect("read"), vec![first.id], "a limit");
+    store.delete_upload(first.id).await.expect("deleted");
+    assert_eq!(store.get_upload(first.id).await.expect("read"), None);
+    assert_eq!(store.get_upload(uuid::Uuid::now_v7()).await.expect("read"), None);
 }
 
 // Correspondence and the paper channel: messages beside the version, each side's thread filtered in

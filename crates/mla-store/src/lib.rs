@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use mla_domain::audit::{BrokenLink, Event, EventDraft, changes_request};
 use mla_domain::correspondence::{Message, MessageId};
-use mla_domain::document::{Document, DocumentId};
+use mla_domain::document::{Document, DocumentId, NewDocument, Sha256};
 use mla_domain::lifecycle::Side;
 use mla_domain::request::Direction;
 use mla_domain::{
@@ -287,8 +287,43 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         idempotency: Option<&Idempotency>,
     ) -> StoreResult<Partner>;
 
+    /// Records a new upload session, with the idempotency outcome; a retry replays the session the key
+    /// first recorded.
+    async fn create_upload(
+        &self,
+        session: UploadSession,
+        idempotency: Option<&Idempotency>,
+    ) -> StoreResult<UploadSession>;
+
+    /// Loads an upload session, whoever's it is (the caller checks the owner), expired or not.
+    async fn get_upload(&self, id: uuid::Uuid) -> StoreResult<Option<UploadSession>>;
+
+    /// Up to `limit` upload sessions that expired before `at`, oldest first.
+    async fn expired_uploads(&self, at: Timestamp, limit: u32) -> StoreResult<Vec<uuid::Uuid>>;
+
+    /// Forgets an upload session (its partial content is the content store's to discard first).
+    async fn delete_upload(&self, id: uuid::Uuid) -> StoreResult<()>;
+
     /// Checks that the database answers (for health and readiness).
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// A resumable upload: a document described and sized first, its content arriving over as many calls
+/// as the link needs (kept meanwhile by the content store under the session's id).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UploadSession {
+    pub id: uuid::Uuid,
+    pub request_id: RequestId,
+    /// Whose session it is, written as an idempotency scope: only its principal goes on with it.
+    pub owner: String,
+    pub document: NewDocument,
+    /// When given, content with another digest is refused at the end and nothing is stored.
+    pub expected_sha256: Option<Sha256>,
+    /// The content's whole size, declared at the start.
+    pub size_bytes: i64,
+    pub create_time: Timestamp,
+    /// When an unfinished session and its partial content are removed.
+    pub expire_time: Timestamp,
 }
 
 /// The result of walking every audit chain.
