@@ -1,11 +1,11 @@
 //! `mla-broker document upload | fetch`: a client of the broker's DocumentService, for partners'
 //! engineers and NCIJC staff with a file on disk and a link that may drop.
 //!
-//! An upload names the file's SHA-256 and an idempotency key made from what is uploaded, so that an
-//! attempt cut off by the link is simply made again: the broker stores the document once, and a
-//! retry after it was stored answers the same document. A fetch writes beside its destination and
-//! resumes from what it has (DownloadDocument's `offset`); the file takes its name only once its
-//! SHA-256 is the document's.
+//! An upload is an upload session (StartUpload) whose idempotency key is made from what is uploaded,
+//! so that the same command run again finds the same session: each attempt goes on from the bytes
+//! the broker already holds (AppendUpload), and the broker checks the file's SHA-256, named at the
+//! start, once it has them all. A fetch writes beside its destination and resumes from what it has
+//! (DownloadDocument's `offset`); the file takes its name only once its SHA-256 is the document's.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 use mla_proto::v1 as pb;
 use pb::document_service_client::DocumentServiceClient;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -111,35 +111,98 @@ pub async fn upload(args: &UploadArgs) -> anyhow::Result<pb::Document> {
         translation_of: args.translation_of.clone().unwrap_or_default(),
         audience: audience as i32,
         expected_sha256: sha256,
-        request_id_key: format!("cli-{}", &key[..32]),
+        request_id_key: String::new(),
     };
-    eprintln!("uploading {} ({size} bytes)", args.file.display());
-    let mut attempt = 1;
+    let key = format!("cli-upload-{}", &key[..32]);
+    let session = start_upload(&mut remote, metadata, size, &key).await?;
+    if let Some(document) = session.document {
+        return Ok(document); // uploaded whole by an earlier run
+    }
+    eprintln!(
+        "uploading {} ({size} bytes) in session {}, from byte {}",
+        args.file.display(),
+        session.id,
+        session.offset
+    );
+    let (mut offset, mut attempt) = (session.offset, 1);
     loop {
-        let file = tokio::fs::File::open(&args.file).await?;
-        let first = pb::UploadDocumentRequest {
-            part: Some(pb::upload_document_request::Part::Metadata(metadata.clone())),
-        };
-        // A read that fails ends the stream early: the SHA-256 sent first then refuses the upload.
-        let chunks = futures::stream::unfold(file, |mut file| async move {
-            let mut buffer = vec![0u8; CHUNK];
-            match file.read(&mut buffer).await {
-                Ok(0) | Err(_) => None,
-                Ok(read) => {
-                    buffer.truncate(read);
-                    let part = pb::upload_document_request::Part::Chunk(buffer);
-                    Some((pb::UploadDocumentRequest { part: Some(part) }, file))
+        let outcome = match append_from(&mut remote, &args.file, &session.id, offset).await? {
+            Ok(answer) => match answer.document {
+                Some(document) => return Ok(document),
+                None => {
+                    bail!("the file ended at byte {} of {size}: was it changed meanwhile?", answer.offset)
                 }
+            },
+            Err(status) => status,
+        };
+        // Cut off, or the broker still finishing the call that was: ask how far it got.
+        if !(transient(&outcome) || outcome.code() == Code::Aborted) {
+            bail!("the broker refused the upload ({:?}): {}", outcome.code(), outcome.message());
+        }
+        let held =
+            remote.client.get_upload(remote.call(pb::GetUploadRequest { id: session.id.clone() })?).await;
+        let held = held.map(|answer| answer.into_inner().offset).unwrap_or(offset);
+        // Attempts count only while nothing gets through.
+        attempt = if held > offset { 1 } else { attempt + 1 };
+        if attempt > ATTEMPTS {
+            bail!("the upload made no progress in {ATTEMPTS} attempts: {}", outcome.message());
+        }
+        pause(attempt, &outcome).await;
+        offset = held;
+    }
+}
+
+/// Starts the upload session, or finds the one an earlier run of the same upload started. A session
+/// that expired since, or was cancelled, leaves its key taken: a new session gets a key of its own.
+async fn start_upload(
+    remote: &mut Remote,
+    metadata: pb::DocumentMetadata,
+    size: u64,
+    key: &str,
+) -> anyhow::Result<pb::UploadSession> {
+    let mut attempt = 1;
+    let mut metadata = pb::DocumentMetadata { request_id_key: key.to_owned(), ..metadata };
+    loop {
+        let start = pb::StartUploadRequest { metadata: Some(metadata.clone()), size_bytes: size as i64 };
+        match remote.client.start_upload(remote.call(start)?).await {
+            Ok(session) => return Ok(session.into_inner()),
+            Err(status) if status.code() == Code::NotFound && metadata.request_id_key == key => {
+                metadata.request_id_key = format!("{key}-{}", chrono::Utc::now().timestamp());
             }
-        });
-        let messages = futures::stream::iter([first]).chain(chunks);
-        match remote.client.upload_document(remote.call(messages)?).await {
-            Ok(document) => return Ok(document.into_inner()),
             Err(status) if transient(&status) && attempt < ATTEMPTS => pause(attempt, &status).await,
             Err(status) => bail!("the broker refused the upload ({:?}): {}", status.code(), status.message()),
         }
         attempt += 1;
     }
+}
+
+/// One AppendUpload of the file's bytes from `offset` on: the broker's answer, or the status that cut
+/// it off.
+async fn append_from(
+    remote: &mut Remote,
+    path: &Path,
+    id: &str,
+    offset: i64,
+) -> anyhow::Result<Result<pb::UploadSession, Status>> {
+    use pb::append_upload_request::Part;
+    let mut file =
+        tokio::fs::File::open(path).await.with_context(|| format!("cannot read {}", path.display()))?;
+    file.seek(std::io::SeekFrom::Start(u64::try_from(offset).unwrap_or(0))).await?;
+    let position = pb::UploadPosition { upload_id: id.to_owned(), offset };
+    let first = pb::AppendUploadRequest { part: Some(Part::Position(position)) };
+    // A read that fails ends the stream early: the broker keeps what came, and the next attempt goes on.
+    let chunks = futures::stream::unfold(file, |mut file| async move {
+        let mut buffer = vec![0u8; CHUNK];
+        match file.read(&mut buffer).await {
+            Ok(0) | Err(_) => None,
+            Ok(read) => {
+                buffer.truncate(read);
+                Some((pb::AppendUploadRequest { part: Some(Part::Chunk(buffer)) }, file))
+            }
+        }
+    });
+    let messages = futures::stream::iter([first]).chain(chunks);
+    Ok(remote.client.append_upload(remote.call(messages)?).await.map(tonic::Response::into_inner))
 }
 
 /// Fetches a document into `args.out`, resuming from what an interrupted fetch left beside it, and
