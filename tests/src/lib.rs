@@ -156,6 +156,11 @@ impl Broker {
         broker
     }
 
+    /// The broker's PostgreSQL database; `None` on SQLite.
+    pub fn database_url(&self) -> Option<&str> {
+        self.config.database_url.as_deref().filter(|url| url.starts_with("postgres"))
+    }
+
     /// The broker's data directory (its SQLite file and, beside SQLite, documents' content).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.config.data_dir
@@ -166,8 +171,8 @@ impl Broker {
     pub async fn live_rows(&self) -> Vec<String> {
         use sqlx::Row;
         let mut rows = Vec::new();
-        match &self.config.database_url {
-            Some(url) if url.starts_with("postgres") => {
+        match self.database_url() {
+            Some(url) => {
                 let pool = sqlx::PgPool::connect(url).await.expect("PostgreSQL opens");
                 let tables: Vec<String> = sqlx::query_scalar(
                     "SELECT table_name::text FROM information_schema.tables \

@@ -310,7 +310,7 @@ async fn bad_uploads_store_nothing(backend: Backend) {
 
 /// `audit verify --content` re-hashes every document's content: intact after uploads (the same
 /// content, shared by two documents, read once); a file changed or removed behind the broker's back is
-/// named with its document (the file case on SQLite, whose content is files).
+/// named with its document (a file beside SQLite, chunk rows in PostgreSQL).
 async fn content_verification_names_changed_and_missing_content(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
     let request = under_review(&broker).await;
@@ -327,19 +327,43 @@ async fn content_verification_names_changed_and_missing_content(backend: Backend
     let report = report.expect("the content is intact");
     assert_eq!((report.documents, report.contents, report.bytes), (2, 1, letter.len() as u64));
 
-    if backend == Backend::Sqlite {
-        let file = broker.data_dir().join("content").join(&first.sha256[..2]).join(&first.sha256);
-        std::fs::write(&file, b"%PDF-1.7 forged").expect("the file is rewritten");
-        let findings = mla_store::verify_content(store.as_ref(), content.as_ref()).await.expect("read");
-        let findings = findings.expect_err("the change is caught");
-        assert_eq!(findings.len(), 2, "both documents share the content: {findings:?}");
-        assert!(findings[0].to_string().contains("changed"), "{}", findings[0]);
-        std::fs::remove_file(&file).expect("the file is removed");
-        let findings = mla_store::verify_content(store.as_ref(), content.as_ref()).await.expect("read");
-        let missing = findings.expect_err("the loss is caught");
-        assert!(missing[0].to_string().contains("missing"), "{}", missing[0]);
-    }
+    let findings =
+        || async { mla_store::verify_content(store.as_ref(), content.as_ref()).await.expect("read") };
+    tamper(&broker, &first.sha256, false).await;
+    let changed = findings().await.expect_err("the change is caught");
+    assert_eq!(changed.len(), 2, "both documents share the content: {changed:?}");
+    assert!(changed[0].to_string().contains("changed"), "{}", changed[0]);
+    tamper(&broker, &first.sha256, true).await;
+    let missing = findings().await.expect_err("the loss is caught");
+    assert!(missing[0].to_string().contains("missing"), "{}", missing[0]);
     broker.stop().await;
+}
+
+/// Changes the content stored under `sha256` behind the broker's back, or removes it: its file beside
+/// SQLite, its chunk rows in PostgreSQL.
+async fn tamper(broker: &Broker, sha256: &str, remove: bool) {
+    match broker.database_url() {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("PostgreSQL opens");
+            let sql = match remove {
+                true => "DELETE FROM contents WHERE sha256 = $1",
+                false => {
+                    "UPDATE content_chunks SET data = data || '\\x00'::bytea \
+                     WHERE upload_id = (SELECT upload_id FROM contents WHERE sha256 = $1)"
+                }
+            };
+            let changed = sqlx::query(sql).bind(sha256).execute(&pool).await.expect("rewritten");
+            assert!(changed.rows_affected() > 0);
+            pool.close().await;
+        }
+        None => {
+            let file = broker.data_dir().join("content").join(&sha256[..2]).join(sha256);
+            match remove {
+                true => std::fs::remove_file(&file).expect("the file is removed"),
+                false => std::fs::write(&file, b"%PDF-1.7 forged").expect("the file is rewritten"),
+            }
+        }
+    }
 }
 
 /// A multipart body that breaks off inside the file part, through the gateway run alone in front of
