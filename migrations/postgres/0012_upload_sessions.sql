@@ -19,3 +19,7 @@ CREATE TABLE upload_sessions (
 );
 
 CREATE INDEX upload_sessions_expiry ON upload_sessions (expire_time);
+
+-- Documents' content is mostly compressed already (images, archives, phone extractions): stored out
+-- of line without PostgreSQL trying to compress each chunk again (new chunks; old ones stay as they are).
+ALTER TABLE content_chunks ALTER COLUMN data SET STORAGE EXTERNAL;

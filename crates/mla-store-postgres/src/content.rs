@@ -142,17 +142,27 @@ struct PgWriter {
 }
 
 impl PgWriter {
-    async fn flush(&mut self) -> ContentResult<()> {
+    /// Writes the buffer as a chunk row in a transaction of its own. Only a `durable` one waits for
+    /// its WAL to reach the disk: PostgreSQL flushes its WAL in order, so a durable commit (this, or
+    /// the `contents` row's) makes every chunk before it durable as well, and the chunks between need
+    /// not each wait for an fsync.
+    async fn flush(&mut self, durable: bool) -> ContentResult<()> {
         if self.buffer.is_empty() {
             return Ok(());
+        }
+        let failed = |e| unavailable("writing content", e);
+        let mut tx = self.pool.begin().await.map_err(failed)?;
+        if !durable {
+            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.map_err(failed)?;
         }
         sqlx::query("INSERT INTO content_chunks (upload_id, start_offset, data) VALUES ($1, $2, $3)")
             .bind(self.upload_id)
             .bind(self.written)
             .bind(&self.buffer)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(|e| unavailable("writing content", e))?;
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
         self.written += self.buffer.len() as i64;
         self.buffer.clear();
         Ok(())
@@ -166,24 +176,28 @@ impl ContentWriter for PgWriter {
     }
 
     async fn sync(&mut self) -> ContentResult<()> {
-        self.flush().await
+        // The buffer holds bytes whenever a chunk committed without waiting (see `write`).
+        self.flush(true).await
     }
 
     async fn write(&mut self, mut chunk: &[u8]) -> ContentResult<()> {
         while !chunk.is_empty() {
+            // A full buffer is written once more bytes come, so that it is never empty after a
+            // chunk that did not wait for the disk: `sync` then has a chunk to make durable.
+            if self.buffer.len() == CHUNK_BYTES {
+                self.flush(false).await?;
+            }
             let room = CHUNK_BYTES - self.buffer.len();
             let (now, later) = chunk.split_at(room.min(chunk.len()));
             self.buffer.extend_from_slice(now);
             chunk = later;
-            if self.buffer.len() == CHUNK_BYTES {
-                self.flush().await?;
-            }
         }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>, sha256: &Sha256) -> ContentResult<()> {
-        self.flush().await?;
+        // The `contents` row's commit below waits for the disk, and with it every chunk before it.
+        self.flush(false).await?;
         let stored = sqlx::query(
             "INSERT INTO contents (sha256, upload_id, size_bytes) VALUES ($1, $2, $3) \
              ON CONFLICT (sha256) DO NOTHING",
