@@ -18,7 +18,7 @@ use crate::process::BrokerProcess;
 use crate::workloads::Target;
 
 /// The size of each piece a client sends.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 1024 * 1024;
 
 /// One transfer: its throughput and the broker's resident set above idle at its peak.
 #[derive(Debug)]

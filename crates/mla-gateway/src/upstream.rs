@@ -61,7 +61,8 @@ pub fn upstream_channel(url: &str, ca_pem: Option<&[u8]>) -> Result<Channel, Ups
     let mut endpoint = Endpoint::from_shared(url.to_owned())
         .map_err(invalid)?
         .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true);
+        .tcp_nodelay(true)
+        .http2_adaptive_window(true);
     if url.starts_with("https://") {
         let mut tls = ClientTlsConfig::new().with_native_roots();
         if let Some(ca) = ca_pem {

@@ -89,7 +89,9 @@ pub async fn serve(
 
     // Small responses go out at once rather than waiting on Nagle's algorithm.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let mut builder = Server::builder();
+    // Flow-control windows that grow with the link (BDP estimation), so that a large upload is not
+    // held to a fixed window's round trips.
+    let mut builder = Server::builder().http2_adaptive_window(Some(true));
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }

@@ -129,7 +129,7 @@ impl ContentStore for FileContent {
         let temporary = self.root.join("tmp").join(uuid::Uuid::now_v7().to_string());
         let file =
             tokio::fs::File::create_new(&temporary).await.map_err(|e| unavailable("creating content", e))?;
-        Ok(Box::new(FileWriter { file, len: 0, temporary, root: self.clone(), keep: false }))
+        Ok(Box::new(FileWriter::new(file, 0, temporary, self.clone(), false)))
     }
 
     async fn resume(&self, upload: Uuid) -> ContentResult<Box<dyn ContentWriter>> {
@@ -143,7 +143,7 @@ impl ContentStore for FileContent {
         // Bytes a killed process wrote are in the file; syncing makes its length a durable offset.
         file.sync_all().await.map_err(|e| unavailable("syncing an upload's content", e))?;
         let len = file.metadata().await.map_err(|e| unavailable("reading an upload's content", e))?.len();
-        Ok(Box::new(FileWriter { file, len, temporary: partial, root: self.clone(), keep: true }))
+        Ok(Box::new(FileWriter::new(file, len, partial, self.clone(), true)))
     }
 
     async fn read(&self, sha256: &Sha256, offset: u64) -> ContentResult<Option<ContentStream>> {
@@ -172,15 +172,26 @@ impl ContentStore for FileContent {
     }
 }
 
+/// How many bytes a file writer gathers before it writes them: few large writes, each on the
+/// blocking pool while the next ones arrive.
+const WRITE_BUFFER: usize = 1024 * 1024;
+
 #[derive(Debug)]
 struct FileWriter {
-    file: tokio::fs::File,
+    file: tokio::io::BufWriter<tokio::fs::File>,
     len: u64,
     /// The file being written: a temporary one, or an upload session's partial content.
     temporary: PathBuf,
     root: FileContent,
     /// Whether the file stays when the writer is dropped uncommitted: an upload session's does.
     keep: bool,
+}
+
+impl FileWriter {
+    fn new(file: tokio::fs::File, len: u64, temporary: PathBuf, root: FileContent, keep: bool) -> Self {
+        let file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        FileWriter { file, len, temporary, root, keep }
+    }
 }
 
 #[async_trait]
@@ -197,7 +208,7 @@ impl ContentWriter for FileWriter {
 
     async fn sync(&mut self) -> ContentResult<()> {
         self.file.flush().await.map_err(|e| unavailable("writing content", e))?;
-        self.file.sync_all().await.map_err(|e| unavailable("syncing content", e))
+        self.file.get_mut().sync_all().await.map_err(|e| unavailable("syncing content", e))
     }
 
     async fn commit(mut self: Box<Self>, sha256: &Sha256) -> ContentResult<()> {
