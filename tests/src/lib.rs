@@ -2,6 +2,8 @@
 //! `mla-broker serve` runs (gRPC and the REST gateway in one process), on port 0 over a fresh database,
 //! waits on its health check, and hands out real gRPC clients and tokens for any principal.
 
+pub mod gate;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -161,6 +161,12 @@ impl ApiError {
         if status.code() == tonic::Code::ResourceExhausted && error.problem.reason == "DOCUMENT_TOO_LARGE" {
             error.set_status(StatusCode::PAYLOAD_TOO_LARGE);
         }
+        // The broker asks for the call again later (RetryInfo): HTTP says so with Retry-After.
+        let retry = status.get_details_retry_info().and_then(|info| info.retry_delay);
+        if let Some(delay) = retry.filter(|_| status.code() == tonic::Code::Unavailable) {
+            let seconds = delay.as_secs_f64().ceil().max(1.0) as u64;
+            error.headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if status.code() == tonic::Code::Unauthenticated {
             // The broker says which scheme and why (RFC 6750); a gateway that lost it still owes the
             // client a challenge.

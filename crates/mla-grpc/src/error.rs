@@ -10,6 +10,8 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 /// The error domain of every ErrorInfo the broker sends.
 pub const ERROR_DOMAIN: &str = "mla.ncijc.iq";
+/// How long a caller is asked to wait before it tries an UNAVAILABLE call again (`RetryInfo`).
+pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn status_of(error: AppError) -> Status {
     let code = match error.code() {
@@ -36,6 +38,10 @@ pub fn status_of(error: AppError) -> Status {
         _ => error.to_string(),
     };
     let mut details = ErrorDetails::with_error_info(error.reason(), ERROR_DOMAIN, metadata);
+    if code == tonic::Code::Unavailable {
+        // The database or the content store is down for now: worth the same call again, later.
+        details.set_retry_info(Some(RETRY_AFTER));
+    }
     let violations = error.field_violations();
     if !violations.is_empty() {
         details.set_bad_request(

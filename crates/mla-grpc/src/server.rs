@@ -29,8 +29,9 @@ const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Largest message of DocumentService: an upload's chunk of at most 1 MiB with its framing. A whole
 /// document is a stream of them, limited by the configured document size instead.
 const MAX_CHUNK_MESSAGE_BYTES: usize = MAX_MESSAGE_BYTES + 64 * 1024;
-/// How often health follows the database.
+/// How often health follows the database, and how long it waits for an answer.
 const HEALTH_PROBE: Duration = Duration::from_secs(2);
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serves the gRPC API on `listener` until `shutdown` completes, then drains calls in flight.
 pub async fn serve(
@@ -51,8 +52,13 @@ pub async fn serve(
     }
     let probe = tokio::spawn(async move {
         loop {
-            let status =
-                if store.ping().await.is_ok() { ServingStatus::Serving } else { ServingStatus::NotServing };
+            // A database that does not answer within the probe's own timeout is down, whatever the
+            // pool would wait for.
+            let answered = tokio::time::timeout(PING_TIMEOUT, store.ping()).await;
+            let status = match answered {
+                Ok(Ok(())) => ServingStatus::Serving,
+                _ => ServingStatus::NotServing,
+            };
             for service in SERVICES {
                 health.set_service_status(service, status).await;
             }

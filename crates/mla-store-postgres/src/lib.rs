@@ -41,6 +41,9 @@ pub const EVENTS_CHANNEL: &str = "mla_events";
 
 /// Connections per store: requests are short, and PostgreSQL's default limit is 100 for all replicas.
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+/// How long a call waits for a connection: past it, the database is down (or the pool exhausted
+/// for that long) and the call answers UNAVAILABLE rather than waiting on until its deadline.
+const DATABASE_WAIT: Duration = Duration::from_secs(3);
 
 /// Stops the listener task when the last clone of the store goes away.
 #[derive(Debug)]
@@ -126,7 +129,7 @@ impl PostgresStore {
         reachable(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(DATABASE_WAIT)
             .connect_with(options.clone())
             .await
             .map_err(db_error::<PgDialect>)?;
