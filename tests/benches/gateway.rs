@@ -66,7 +66,7 @@ fn main() {
 }
 
 async fn bench(calls: usize) {
-    let broker = Broker::sqlite().await;
+    let broker = Broker::start_with(Backend::Sqlite, without_limits).await.expect("SQLite is always there");
     broker.register_partners(&["FR-MOJ"]).await;
     let judge = broker.staff("judge-1", &[Role::Judge]);
     let create = pb::CreateRequestRequest {

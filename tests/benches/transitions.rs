@@ -22,7 +22,8 @@ async fn main() {
         Ok("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,
     };
-    let broker = Broker::start(backend).await.expect("PostgreSQL is not skipped for a bench");
+    let broker =
+        Broker::start_with(backend, without_limits).await.expect("PostgreSQL is not skipped for a bench");
     broker.register_partners(&["FR-MOJ"]).await;
     let france = broker.partner("FR-MOJ");
     let registrar = broker.staff("registrar-1", &[Role::Registrar]);

@@ -385,6 +385,14 @@ fn test_secret() -> String {
     format!("{}{}", uuid::Uuid::now_v7().simple(), uuid::Uuid::now_v7().simple())
 }
 
+/// A configuration without per-caller limits, for load harnesses that measure the broker rather than
+/// one caller's share of it.
+pub fn without_limits(config: &mut Config) {
+    config.rate_limit_per_second = 0;
+    config.max_concurrent_calls = 0;
+    config.max_streams = 0;
+}
+
 /// A call carrying a bearer token.
 pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

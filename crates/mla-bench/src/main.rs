@@ -222,7 +222,9 @@ async fn main() -> anyhow::Result<()> {
         }
         let name = backend_name(backend);
         if args.only.iter().any(|w| in_process.contains(w)) {
-            let broker = Broker::start(backend).await.expect("PostgreSQL is not skipped");
+            let broker = Broker::start_with(backend, mla_tests::without_limits)
+                .await
+                .expect("PostgreSQL is not skipped");
             let target = Target::start(broker).await;
             lines.extend(run_backend(&args, backend, &target).await?);
             target.broker.expect("in this process").stop().await;

@@ -30,7 +30,9 @@ struct Announcement {
 /// The `--serve-broker` side: boots a broker on `backend` (a fresh database), prints its endpoints
 /// and tokens as one JSON line, serves until its standard input closes, then drains.
 pub async fn serve(backend: Backend) -> anyhow::Result<()> {
-    let broker = Broker::start(backend).await.context("PostgreSQL skipped (MLA_SKIP_POSTGRES=1)")?;
+    let broker = Broker::start_with(backend, mla_tests::without_limits)
+        .await
+        .context("PostgreSQL skipped (MLA_SKIP_POSTGRES=1)")?;
     let announcement = Announcement {
         endpoints: Endpoints::prepare(&broker).await,
         watcher: broker.staff("auditor-1", &[Role::Auditor]),

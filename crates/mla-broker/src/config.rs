@@ -135,6 +135,10 @@ debug_with_redacted_url!(
         idempotency_retention_days,
         max_document_bytes,
         signing_key_file,
+        rate_limit_per_second,
+        rate_limit_burst,
+        max_concurrent_calls,
+        max_streams,
     }
 );
 
@@ -213,6 +217,23 @@ pub struct ConfigLayer {
     /// [env: MLA_SIGNING_KEY_FILE] [default: a development key made once in the data directory]
     #[arg(long, global = true, value_name = "PATH")]
     pub signing_key_file: Option<PathBuf>,
+    /// Calls per second each partner (all its systems together) or staff member may keep up; over
+    /// it, RESOURCE_EXHAUSTED (HTTP 429) with RATE_LIMITED; 0 turns the limit off
+    /// [env: MLA_RATE_LIMIT_PER_SECOND] [default: 200]
+    #[arg(long, global = true, value_name = "CALLS")]
+    pub rate_limit_per_second: Option<u32>,
+    /// Calls a caller may make in a row after a quiet spell (the bucket's size); 0 means a second's worth
+    /// [env: MLA_RATE_LIMIT_BURST] [default: 400]
+    #[arg(long, global = true, value_name = "CALLS")]
+    pub rate_limit_burst: Option<u32>,
+    /// Calls of one caller in flight at once, event streams aside; over it TOO_MANY_CONCURRENT_CALLS;
+    /// 0 turns the limit off [env: MLA_MAX_CONCURRENT_CALLS] [default: 64]
+    #[arg(long, global = true, value_name = "CALLS")]
+    pub max_concurrent_calls: Option<u32>,
+    /// WatchEvents streams (and the gateway's event streams) one caller may hold open; over it
+    /// TOO_MANY_STREAMS; 0 turns the limit off [env: MLA_MAX_STREAMS] [default: 32]
+    #[arg(long, global = true, value_name = "STREAMS")]
+    pub max_streams: Option<u32>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -279,6 +300,10 @@ impl ConfigLayer {
             idempotency_retention_days: env_value(env, "MLA_IDEMPOTENCY_RETENTION_DAYS")?,
             max_document_bytes: env_value(env, "MLA_MAX_DOCUMENT_BYTES")?,
             signing_key_file: env_value(env, "MLA_SIGNING_KEY_FILE")?,
+            rate_limit_per_second: env_value(env, "MLA_RATE_LIMIT_PER_SECOND")?,
+            rate_limit_burst: env_value(env, "MLA_RATE_LIMIT_BURST")?,
+            max_concurrent_calls: env_value(env, "MLA_MAX_CONCURRENT_CALLS")?,
+            max_streams: env_value(env, "MLA_MAX_STREAMS")?,
         })
     }
 
@@ -304,6 +329,10 @@ impl ConfigLayer {
             idempotency_retention_days: self.idempotency_retention_days.or(lower.idempotency_retention_days),
             max_document_bytes: self.max_document_bytes.or(lower.max_document_bytes),
             signing_key_file: self.signing_key_file.or(lower.signing_key_file),
+            rate_limit_per_second: self.rate_limit_per_second.or(lower.rate_limit_per_second),
+            rate_limit_burst: self.rate_limit_burst.or(lower.rate_limit_burst),
+            max_concurrent_calls: self.max_concurrent_calls.or(lower.max_concurrent_calls),
+            max_streams: self.max_streams.or(lower.max_streams),
         }
     }
 }
@@ -338,6 +367,14 @@ pub struct Config {
     pub max_document_bytes: u64,
     /// The broker's signing key (PKCS#8 PEM, Ed25519); `None`: the development key under `data_dir`.
     pub signing_key_file: Option<PathBuf>,
+    /// Each caller's (a partner, or a staff member) sustained calls per second; 0: no rate limit.
+    pub rate_limit_per_second: u32,
+    /// Calls above the rate a caller may make at once; 0: a second's worth.
+    pub rate_limit_burst: u32,
+    /// Each caller's calls in flight at once, WatchEvents streams aside; 0: no limit.
+    pub max_concurrent_calls: u32,
+    /// Each caller's open WatchEvents streams; 0: no limit.
+    pub max_streams: u32,
 }
 
 impl Default for Config {
@@ -387,6 +424,10 @@ impl Config {
             idempotency_retention_days: layer.idempotency_retention_days.unwrap_or(30),
             max_document_bytes: layer.max_document_bytes.unwrap_or(mla_app::DEFAULT_MAX_DOCUMENT_BYTES),
             signing_key_file: layer.signing_key_file,
+            rate_limit_per_second: layer.rate_limit_per_second.unwrap_or(mla_grpc::DEFAULT_CALLS_PER_SECOND),
+            rate_limit_burst: layer.rate_limit_burst.unwrap_or(mla_grpc::DEFAULT_BURST),
+            max_concurrent_calls: layer.max_concurrent_calls.unwrap_or(mla_grpc::DEFAULT_CONCURRENT_CALLS),
+            max_streams: layer.max_streams.unwrap_or(mla_grpc::DEFAULT_STREAMS),
         }
     }
 
@@ -472,6 +513,16 @@ impl Config {
         }
     }
 
+    /// The limits every caller is held to.
+    pub fn limits(&self) -> mla_grpc::LimitSettings {
+        mla_grpc::LimitSettings {
+            calls_per_second: self.rate_limit_per_second,
+            burst: self.rate_limit_burst,
+            concurrent_calls: self.max_concurrent_calls,
+            streams: self.max_streams,
+        }
+    }
+
     /// Whether no token key is configured, so that `serve` runs in development mode.
     pub fn is_development(&self) -> bool {
         self.jwt_hs256_secret.is_none() && self.jwt_keys_file.is_none() && self.jwt_jwks_url.is_none()
@@ -508,6 +559,10 @@ impl Config {
             idempotency_retention_days: u32,
             #[serde(skip_serializing_if = "Option::is_none")]
             signing_key_file: Option<String>,
+            rate_limit_per_second: u32,
+            rate_limit_burst: u32,
+            max_concurrent_calls: u32,
+            max_streams: u32,
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
@@ -529,6 +584,10 @@ impl Config {
             sla_urgent_hours: self.sla_urgent_hours,
             idempotency_retention_days: self.idempotency_retention_days,
             signing_key_file: path(&self.signing_key_file),
+            rate_limit_per_second: self.rate_limit_per_second,
+            rate_limit_burst: self.rate_limit_burst,
+            max_concurrent_calls: self.max_concurrent_calls,
+            max_streams: self.max_streams,
         };
         // Every field is a string, a number or an enum name, all of which TOML represents.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

@@ -69,6 +69,8 @@ pub async fn run_with_clock(
     // the in-process gateway too, which has no certificate to show.
     let authentication = mla_grpc::Authentication::new(verifier)
         .requiring_partner_certificates(config.tls_client_ca.is_some());
+    // One allowance per caller, counted alike for gRPC and the in-process gateway.
+    let limits = mla_grpc::Limits::new(config.limits());
 
     // The REST gateway calls the same services in-process, through the same authentication layer:
     // no network hop, and no rule of its own.
@@ -78,7 +80,7 @@ pub async fn run_with_clock(
         async move { store.ping().await.is_ok() }
     });
     let gateway = mla_gateway::router(
-        mla_grpc::in_process(app.clone(), authentication.clone()),
+        mla_grpc::in_process(app.clone(), authentication.clone(), limits.clone()),
         GatewayConfig { readiness: Some(readiness), ..GatewayConfig::default() },
     );
 
@@ -93,7 +95,8 @@ pub async fn run_with_clock(
     let sweeper = app.clone();
     let retention = config.idempotency_retention();
     let sweeping = tokio::spawn(async move { sweeper.keep_sweeping(retention, SWEEP_PERIOD).await });
-    let grpc = mla_grpc::serve(app, authentication, listeners.grpc, tls, shutdown.clone().cancelled_owned());
+    let grpc =
+        mla_grpc::serve(app, authentication, limits, listeners.grpc, tls, shutdown.clone().cancelled_owned());
     let http = mla_gateway::serve(listeners.http, gateway, shutdown.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.
     let stop_both = shutdown.clone();

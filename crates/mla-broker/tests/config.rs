@@ -83,6 +83,17 @@ fn with_no_source_every_key_has_its_documented_default() {
     assert_eq!(config.log_format, LogFormat::Text);
     assert_eq!((config.sla_normal_days, config.sla_urgent_hours), (90, 72));
     assert_eq!(config.sla(), mla_domain::clock::SlaPolicy::default());
+    // Limits are on by default, generously.
+    assert_eq!(config.limits(), mla_grpc::LimitSettings::default());
+    assert_eq!(
+        (
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+            config.max_concurrent_calls,
+            config.max_streams
+        ),
+        (200, 400, 64, 32)
+    );
     assert!(config.is_development());
 }
 
@@ -103,6 +114,10 @@ fn every_documented_environment_variable_is_read() {
         ("MLA_TLS_CLIENT_CA", "/etc/mla/ca.crt"),
         ("MLA_SLA_NORMAL_DAYS", "60"),
         ("MLA_SLA_URGENT_HOURS", "48"),
+        ("MLA_RATE_LIMIT_PER_SECOND", "50"),
+        ("MLA_RATE_LIMIT_BURST", "80"),
+        ("MLA_MAX_CONCURRENT_CALLS", "8"),
+        ("MLA_MAX_STREAMS", "0"),
     ]);
     let config = Config::load(None, environment, ConfigLayer::default()).unwrap();
     assert_eq!(config.database_url(), "postgres://mla@db/mla");
@@ -118,6 +133,10 @@ fn every_documented_environment_variable_is_read() {
     assert_eq!(config.tls_key, Some(PathBuf::from("/etc/mla/tls.key")));
     assert_eq!(config.tls_client_ca, Some(PathBuf::from("/etc/mla/ca.crt")));
     assert_eq!((config.sla_normal_days, config.sla_urgent_hours), (60, 48));
+    assert_eq!(
+        config.limits(),
+        mla_grpc::LimitSettings { calls_per_second: 50, burst: 80, concurrent_calls: 8, streams: 0 }
+    );
     assert!(!config.is_development());
 
     // The two key sources not used above, one at a time (two at once are refused).
@@ -274,6 +293,10 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
         idempotency_retention_days,
         max_document_bytes,
         signing_key_file,
+        rate_limit_per_second,
+        rate_limit_burst,
+        max_concurrent_calls,
+        max_streams,
     } = all;
     // Destructured without `..`, so that a key added to the configuration but not to the example
     // breaks this test at compile time.
@@ -284,6 +307,8 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     assert!(tls_cert.is_some() && tls_key.is_some() && tls_client_ca.is_some());
     assert!(sla_normal_days.is_some() && sla_urgent_hours.is_some() && idempotency_retention_days.is_some());
     assert!(max_document_bytes.is_some() && signing_key_file.is_some());
+    assert!(rate_limit_per_second.is_some() && rate_limit_burst.is_some());
+    assert!(max_concurrent_calls.is_some() && max_streams.is_some());
 }
 
 #[test]

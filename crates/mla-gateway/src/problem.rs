@@ -161,9 +161,11 @@ impl ApiError {
         if status.code() == tonic::Code::ResourceExhausted && error.problem.reason == "DOCUMENT_TOO_LARGE" {
             error.set_status(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        // The broker asks for the call again later (RetryInfo): HTTP says so with Retry-After.
+        // The broker asks for the call again later (RetryInfo: down for now, or over a limit): HTTP
+        // says so with Retry-After.
         let retry = status.get_details_retry_info().and_then(|info| info.retry_delay);
-        if let Some(delay) = retry.filter(|_| status.code() == tonic::Code::Unavailable) {
+        let retriable = matches!(status.code(), tonic::Code::Unavailable | tonic::Code::ResourceExhausted);
+        if let Some(delay) = retry.filter(|_| retriable) {
             let seconds = delay.as_secs_f64().ceil().max(1.0) as u64;
             error.headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

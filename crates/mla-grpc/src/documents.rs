@@ -26,7 +26,7 @@ pub struct Documents {
 }
 
 /// Parses an upload's metadata, collecting every violation under its contract path.
-fn upload_in(m: &pb::DocumentMetadata) -> Result<Upload, Status> {
+pub fn upload_in(m: &pb::DocumentMetadata) -> Result<Upload, Status> {
     let mut fields = Fields::default();
     let request_id = request_id_in(&mut fields, "metadata.request_id", &m.request_id);
     let kind = fields.take("metadata.kind", document_kind_in(m.kind));

@@ -54,6 +54,16 @@ pub fn status_of(error: AppError) -> Status {
     Status::with_error_details(code, message, details)
 }
 
+/// A caller over one of its limits (`limits`): RESOURCE_EXHAUSTED with the limit's reason and value
+/// (metadata `limit`), and how long to wait before the same call would be admitted, which the
+/// gateway sends as `Retry-After`.
+pub(crate) fn limited(reason: &str, limit: u32, message: &str, retry_after: std::time::Duration) -> Status {
+    let metadata = HashMap::from([("limit".to_owned(), limit.to_string())]);
+    let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+    details.set_retry_info(Some(retry_after));
+    Status::with_error_details(tonic::Code::ResourceExhausted, message, details)
+}
+
 /// A status for a request message that failed to parse.
 pub fn invalid(violations: Vec<mla_domain::FieldViolation>) -> Status {
     status_of(AppError::InvalidArgument(violations))

@@ -3,13 +3,19 @@
 //! status with `google.rpc` details. It decides no rule of its own.
 
 mod auth;
-mod convert;
+/// Public for the fuzz targets (`tests/fuzz`), which feed it what the services parse.
+pub mod convert;
 mod documents;
 mod error;
+mod limits;
 mod partners;
 mod requests;
 mod server;
 
 pub use auth::Authentication;
+pub use documents::upload_in;
 pub use error::status_of;
+pub use limits::{
+    DEFAULT_BURST, DEFAULT_CALLS_PER_SECOND, DEFAULT_CONCURRENT_CALLS, DEFAULT_STREAMS, LimitSettings, Limits,
+};
 pub use server::{InProcess, in_process, serve, tls_config};

@@ -13,10 +13,13 @@ use tonic::{Request, Response, Status};
 use crate::auth::principal;
 use crate::convert::*;
 use crate::error::status_of;
+use crate::limits::{Holding, Limits};
 
 #[derive(Debug, Clone)]
 pub struct Requests {
     pub app: App,
+    /// Counts the WatchEvents streams each caller holds open.
+    pub limits: Limits,
 }
 
 /// An empty idempotency key means "none".
@@ -300,7 +303,9 @@ impl RequestService for Requests {
                 return Err(fields.finish(()).unwrap_err());
             }
         };
+        let place = self.limits.open_stream(&principal)?;
         let events = self.app.watch_events(&principal, after).map(|e| e.map(event_out).map_err(status_of));
-        Ok(Response::new(Box::pin(events)))
+        // The place is given back when the stream is dropped: at its end, or when the follower goes.
+        Ok(Response::new(Box::pin(Holding::new(Box::pin(events), place))))
     }
 }

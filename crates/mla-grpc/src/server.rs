@@ -1,5 +1,5 @@
-//! The gRPC server: the two services behind the authentication layer, with health, reflection,
-//! compression, size limits, TLS and graceful shutdown.
+//! The gRPC server: the two services behind the authentication layer and the callers' limits, with
+//! health, reflection, compression, size limits, TLS and graceful shutdown.
 
 use std::future::Future;
 use std::path::Path;
@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Authentication;
 use crate::documents::Documents;
+use crate::limits::Limits;
 use crate::partners::Partners;
 use crate::requests::Requests;
 
@@ -37,6 +38,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 pub async fn serve(
     app: App,
     authentication: Authentication,
+    limits: Limits,
     listener: TcpListener,
     tls: Option<ServerTlsConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -104,7 +106,8 @@ pub async fn serve(
     let result = builder
         .layer(trace)
         .layer(crate::auth::layer(authentication))
-        .add_routes(routes(app).add_service(health_service))
+        .layer(crate::limits::layer(limits.clone()))
+        .add_routes(routes(app, limits).add_service(health_service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     probe.abort();
@@ -113,7 +116,7 @@ pub async fn serve(
 
 /// The broker's services (without health, which belongs to a served process): the three mla.v1
 /// services and reflection in both versions.
-fn routes(app: App) -> Routes {
+fn routes(app: App, limits: Limits) -> Routes {
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
@@ -122,7 +125,7 @@ fn routes(app: App) -> Routes {
         .register_encoded_file_descriptor_set(mla_proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("the embedded descriptor set is valid");
-    let requests = RequestServiceServer::new(Requests { app: app.clone() })
+    let requests = RequestServiceServer::new(Requests { app: app.clone(), limits })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
@@ -143,18 +146,20 @@ fn routes(app: App) -> Routes {
 }
 
 /// A gRPC channel to the broker's services in this process, with no network hop: calls go through
-/// the same authentication layer and services as calls from the network. The REST gateway of
-/// `mla-broker serve` uses it as its upstream.
+/// the same authentication layer, limits and services as calls from the network. The REST gateway of
+/// `mla-broker serve` uses it as its upstream; given the gRPC server's `limits`, a caller has one
+/// allowance whichever door it uses.
 pub type InProcess = tower::util::BoxCloneSyncService<
     http::Request<tonic::body::Body>,
     http::Response<tonic::body::Body>,
     Box<dyn std::error::Error + Send + Sync>,
 >;
 
-pub fn in_process(app: App, authentication: Authentication) -> InProcess {
+pub fn in_process(app: App, authentication: Authentication, limits: Limits) -> InProcess {
     let service = tower::ServiceBuilder::new()
         .layer(crate::auth::layer(authentication))
-        .service(routes(app))
+        .layer(crate::limits::layer(limits.clone()))
+        .service(routes(app, limits))
         .map_err(|never| -> Box<dyn std::error::Error + Send + Sync> { match never {} });
     tower::util::BoxCloneSyncService::new(service)
 }
