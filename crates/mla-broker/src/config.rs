@@ -343,8 +343,8 @@ pub struct Config {
     /// `sqlite://PATH` or `postgres://...`; `None` means the SQLite file `broker.db` in `data_dir`.
     pub database_url: Option<String>,
     pub grpc_addr: SocketAddr,
-    /// The REST gateway's address. Kept in the configuration (and checked against development mode)
-    /// although this build does not serve the gateway yet.
+    /// The REST gateway's address (served by the same process; checked against development mode
+    /// like the gRPC address).
     pub http_addr: SocketAddr,
     pub data_dir: PathBuf,
     pub jwt_issuer: Option<String>,
