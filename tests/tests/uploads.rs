@@ -284,7 +284,49 @@ async fn unfinished_sessions_expire_with_their_content(backend: Backend) {
     assert_eq!(content_store.resume(id).await.expect("readable").size(), 0);
 }
 
+/// While one call appends to a session, another is refused at once (the first goes on and completes
+/// the upload): two writers would write over each other.
+async fn a_session_takes_one_append_at_a_time(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    let request = under_review(&broker).await;
+    let officer = broker.token_for("evidence_officer");
+    let content = extraction();
+    let client = &mut broker.documents().await;
+    let started = client.start_upload(authed(start(&request.id, &content, ""), &officer)).await;
+    let id = started.expect("a session").into_inner().id;
+
+    let (sender, receiver) = futures::channel::mpsc::unbounded();
+    let mut messages = append_messages(&id, 0, &content).into_iter();
+    for message in messages.by_ref().take(1 + 2 * 16) {
+        sender.unbounded_send(message).expect("queued"); // the position and 2 MiB
+    }
+    let (mut first, token) = (client.clone(), officer.clone());
+    let appending = tokio::spawn(async move { first.append_upload(authed(receiver, &token)).await });
+    let held = async {
+        while session(client, &officer, &id).await.expect("the session").offset < 1024 * 1024 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    within("the first call to be appending", held).await;
+
+    let second = within("the second call's answer", append(client, &officer, &id, 0, b"other")).await;
+    let refused = second.expect_err("one append at a time");
+    assert_eq!((refused.code(), reason_of(&refused).as_str()), (Code::Aborted, "CONCURRENT_MODIFICATION"));
+
+    for message in messages {
+        sender.unbounded_send(message).expect("queued");
+    }
+    drop(sender);
+    let done = within("the first call", appending).await.expect("the task").expect("completed").into_inner();
+    assert_eq!(
+        done.document.map(|d| d.sha256),
+        Some(sha256_hex(&content)),
+        "the first call was not disturbed"
+    );
+}
+
 on_both_backends!(
+    a_session_takes_one_append_at_a_time,
     a_broken_upload_goes_on_from_its_last_durable_byte,
     bad_calls_change_nothing_of_what_was_kept,
     unfinished_sessions_expire_with_their_content,

@@ -42,7 +42,7 @@ struct Turn<'a>(&'a Appending, Uuid);
 impl Appending {
     fn take(&self, id: Uuid) -> Option<Turn<'_>> {
         let mut busy = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        busy.insert(id).then_some(Turn(self, id))
+        busy.insert(id).then(|| Turn(self, id))
     }
 }
 
