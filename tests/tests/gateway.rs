@@ -624,7 +624,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 28] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("get", "/docs"),
     ("get", "/healthz"),
     ("get", "/readyz"),
@@ -652,6 +652,10 @@ const OPERATIONS: [(&str, &str); 28] = [
     ("get", "/v1/documents/{id}"),
     ("get", "/v1/documents/{id}/content"),
     ("get", "/v1/requests/{id}/evidence-package"),
+    ("post", "/v1/requests/{id}/uploads"),
+    ("get", "/v1/uploads/{id}"),
+    ("patch", "/v1/uploads/{id}"),
+    ("delete", "/v1/uploads/{id}"),
     ("get", "/.well-known/jwks.json"),
 ];
 
@@ -723,16 +727,24 @@ async fn the_openapi_document_matches_the_routes_served() {
         ..Default::default()
     };
     let upload = [
-        pb::UploadDocumentRequest { part: Some(pb::upload_document_request::Part::Metadata(metadata)) },
+        pb::UploadDocumentRequest {
+            part: Some(pb::upload_document_request::Part::Metadata(metadata.clone())),
+        },
         pb::UploadDocumentRequest {
             part: Some(pb::upload_document_request::Part::Chunk(b"%PDF-1.7".to_vec())),
         },
     ];
+    let start = pb::StartUploadRequest { metadata: Some(metadata.clone()), size_bytes: 8 };
     let mut documents = broker.documents().await;
     let upload = authed(futures::stream::iter(upload), &judge);
     let document = documents.upload_document(upload).await.expect("uploaded").into_inner().id;
+    let session = documents.start_upload(authed(start, &judge)).await.expect("started").into_inner().id;
     for (method, path) in OPERATIONS {
-        let resource = if path.starts_with("/v1/documents/") { &document } else { &id };
+        let resource = match path {
+            _ if path.starts_with("/v1/documents/") => &document,
+            _ if path.starts_with("/v1/uploads/") => &session,
+            _ => &id,
+        };
         let concrete = path.replace("{id}", resource).replace("{code}", "FR-MOJ");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let body = (method != Method::GET).then(|| json!({}));

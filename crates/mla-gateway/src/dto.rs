@@ -890,15 +890,16 @@ pub struct DocumentList {
     pub next_page_token: String,
 }
 
-/// The `metadata` part of an upload (JSON), before the `file` part.
+/// What a document is: the `metadata` part of an upload (JSON), before the `file` part, and the
+/// `metadata` of an upload session.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct NewDocument {
     pub kind: Option<DocumentKind>,
     pub title: String,
-    /// Defaults to the `file` part's file name.
+    /// In a multipart upload, defaults to the `file` part's file name.
     pub file_name: String,
-    /// Defaults to the `file` part's Content-Type.
+    /// In a multipart upload, defaults to the `file` part's Content-Type.
     pub media_type: String,
     pub language: String,
     pub translation_of: String,
@@ -933,6 +934,71 @@ impl NewDocument {
             audience: self.audience.map_or(0, Audience::to_wire),
             expected_sha256: self.expected_sha256,
             request_id_key: idempotency_key,
+        }
+    }
+}
+
+impl From<pb::DocumentMetadata> for NewDocument {
+    fn from(m: pb::DocumentMetadata) -> Self {
+        NewDocument {
+            kind: DocumentKind::from_wire(m.kind),
+            audience: Audience::from_wire(m.audience),
+            title: m.title,
+            file_name: m.file_name,
+            media_type: m.media_type,
+            language: m.language,
+            translation_of: m.translation_of,
+            expected_sha256: m.expected_sha256,
+        }
+    }
+}
+
+/// The JSON body of `POST /v1/requests/{id}/uploads`, for a client that does not speak tus (which
+/// sends the same in `Upload-Length` and `Upload-Metadata`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewUpload {
+    /// What the document is: the members of a multipart upload's `metadata` part.
+    #[schema(required = true)]
+    pub metadata: NewDocument,
+    /// The content's whole size in bytes.
+    #[schema(required = true, value_type = i64, minimum = 0)]
+    pub size_bytes: Option<i64>,
+}
+
+/// The members of a [`NewUpload`] body.
+pub const NEW_UPLOAD_MEMBERS: &[&str] = &["metadata", "size_bytes"];
+
+/// A resumable upload session (tus): the document's metadata and size announced first, its content
+/// then sent in as many `PATCH`es as the link needs, each going on from `offset`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UploadSession {
+    /// The session's id: the upload's URL is `/v1/uploads/{id}`.
+    pub id: String,
+    /// The request the document goes to.
+    pub request_id: String,
+    /// What the document is, as the session was started.
+    pub metadata: NewDocument,
+    /// The content's whole size in bytes.
+    pub size_bytes: i64,
+    /// How many bytes of the content the broker holds durably: where the next `PATCH` goes on.
+    pub offset: i64,
+    /// When the session and its partial content are removed if the content is not complete.
+    pub expire_time: Option<DateTime<Utc>>,
+    /// The document, once the content is complete; `null` until then.
+    pub document: Option<Document>,
+}
+
+impl From<pb::UploadSession> for UploadSession {
+    fn from(s: pb::UploadSession) -> Self {
+        let metadata = s.metadata.unwrap_or_default();
+        UploadSession {
+            id: s.id,
+            request_id: metadata.request_id.clone(),
+            metadata: metadata.into(),
+            size_bytes: s.size_bytes,
+            offset: s.offset,
+            expire_time: time_out(s.expire_time.as_ref()),
+            document: s.document.map(Document::from),
         }
     }
 }
@@ -1203,6 +1269,7 @@ mod tests {
         let metadata: Vec<&str> =
             NEW_DOCUMENT_MEMBERS.iter().copied().chain(["request_id", "request_id_key"]).collect();
         assert_eq!(sorted(&metadata), fields("mla.v1.DocumentMetadata"));
+        assert_eq!(sorted(NEW_UPLOAD_MEMBERS), fields("mla.v1.StartUploadRequest"));
         // A create body is the request and how it arrived on paper.
         let create: Vec<&str> = ON_BEHALF_MEMBERS.iter().copied().chain(["request", "request_id"]).collect();
         assert_eq!(sorted(&create), fields("mla.v1.CreateRequestRequest"));

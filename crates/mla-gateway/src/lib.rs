@@ -10,7 +10,8 @@
 //! `mla-domain` nor a backend, and the crate graph keeps it so. What it does own is HTTP: JSON
 //! shapes, problem+json errors (one mapping from gRPC codes, as grpc-gateway maps them, with a stale
 //! `If-Match` as 412), `ETag`/`If-Match`/`Idempotency-Key`, server-sent events, the CSV export,
-//! the OpenAPI 3.1 document and Swagger UI.
+//! resumable uploads as tus 1.0.0 (over the broker's upload sessions), the OpenAPI 3.1 document and
+//! Swagger UI.
 //!
 //! # Upstreams
 //! [`router`] takes any gRPC service: a [`tonic::transport::Channel`] to a remote broker
@@ -52,6 +53,7 @@ pub use upstream::{TransportError, Upstream, UpstreamError, boxed, upstream_chan
 
 use routes::Gateway;
 use routes::events::Closing;
+use routes::uploads;
 
 /// How the gateway behaves; `GatewayConfig::default()` is what `mla-broker` uses.
 #[derive(Debug, Clone)]
@@ -112,7 +114,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The gateway's routes over `upstream`, with its middleware: `x-request-id` (set when absent,
-/// returned, forwarded), tracing, CORS when configured, a body limit (but for uploads), compression
+/// returned, forwarded), tracing, CORS when configured (the tus discovery headers kept on the
+/// preflights of upload routes, which CORS answers), a body limit (but for uploads), compression
 /// and a timeout (both but for the live feed and documents' content), and problem+json for every
 /// error, including those raised by the middleware itself.
 pub fn router<T>(upstream: T, config: GatewayConfig) -> Router
@@ -147,6 +150,7 @@ where
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(trace)
             .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(axum::middleware::from_fn(uploads::tus_discovery))
             .option_layer(cors)
             .layer(axum::middleware::map_response(problem_for_bare_errors)),
     )
@@ -159,7 +163,7 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins.iter().cloned()))
-            .allow_methods([Method::GET, Method::POST, Method::PATCH])
+            .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PATCH, Method::DELETE])
             .allow_headers([
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
@@ -168,12 +172,25 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
                 http::HeaderName::from_static("idempotency-key"),
                 http::HeaderName::from_static("last-event-id"),
                 http::HeaderName::from_static("x-request-id"),
+                // tus, for resumable uploads from a browser.
+                http::HeaderName::from_static(uploads::TUS_RESUMABLE),
+                http::HeaderName::from_static(uploads::UPLOAD_LENGTH),
+                http::HeaderName::from_static(uploads::UPLOAD_METADATA),
+                http::HeaderName::from_static(uploads::UPLOAD_OFFSET),
             ])
             .expose_headers([
                 header::ETAG,
                 header::LOCATION,
                 header::WWW_AUTHENTICATE,
                 http::HeaderName::from_static("x-request-id"),
+                http::HeaderName::from_static(uploads::TUS_RESUMABLE),
+                http::HeaderName::from_static(uploads::TUS_VERSION_HEADER),
+                http::HeaderName::from_static(uploads::TUS_EXTENSION),
+                http::HeaderName::from_static(uploads::UPLOAD_OFFSET),
+                http::HeaderName::from_static(uploads::UPLOAD_LENGTH),
+                http::HeaderName::from_static(uploads::UPLOAD_METADATA),
+                http::HeaderName::from_static(uploads::UPLOAD_EXPIRES),
+                http::HeaderName::from_static(uploads::MLA_DOCUMENT_ID),
             ])
             .max_age(Duration::from_secs(600)),
     )

@@ -22,7 +22,7 @@ use crate::problem::{PROBLEM_JSON, Problem, Violation};
     tags(
         (name = "requests", description = "Mutual legal-assistance requests and their audit trail"),
         (name = "partners", description = "The partner registry"),
-        (name = "documents", description = "Documents and evidence: streamed uploads and downloads, release behind the assurances"),
+        (name = "documents", description = "Documents and evidence: streamed uploads and downloads, resumable uploads (tus 1.0.0), release behind the assurances"),
         (name = "events", description = "The live feed of audit events"),
         (name = "operations", description = "Probes and this document"),
     ),
@@ -58,14 +58,26 @@ const ERRORS: [(&str, &str, &str); 11] = [
     ("401", "Unauthorized", "No valid bearer token; `WWW-Authenticate` says why."),
     ("403", "Forbidden", "The caller's side or roles do not allow this."),
     ("404", "NotFound", "No such resource, or one the caller may not see."),
-    ("409", "Conflict", "A code already in use (ALREADY_EXISTS), or a concurrent change (ABORTED)."),
+    (
+        "409",
+        "Conflict",
+        "A code already in use (ALREADY_EXISTS), a concurrent change (ABORTED), or an upload's `Upload-Offset` that is not the session's (UPLOAD_OFFSET_MISMATCH; the answer's `Upload-Offset` holds the session's).",
+    ),
     (
         "412",
         "PreconditionFailed",
-        "`If-Match` does not match the current etag (ETAG_MISMATCH); nothing changed. `metadata.current_etag` holds the current one.",
+        "`If-Match` does not match the current etag (ETAG_MISMATCH); nothing changed. `metadata.current_etag` holds the current one. On an upload: a `Tus-Resumable` version other than 1.0.0 (TUS_VERSION_UNSUPPORTED, with `Tus-Version`).",
     ),
-    ("413", "PayloadTooLarge", "The body exceeds the gateway's limit (1 MiB)."),
-    ("415", "UnsupportedMediaType", "The body is not `application/json`."),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The body exceeds the gateway's limit (1 MiB), or a document (or an upload's `Upload-Length`) the broker's (DOCUMENT_TOO_LARGE).",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not `application/json` (`application/offset+octet-stream` for an upload's content).",
+    ),
     (
         "500",
         "InternalServerError",
@@ -77,7 +89,7 @@ const ERRORS: [(&str, &str, &str); 11] = [
 
 /// Which error answers an operation can give.
 fn errors_of(method: &HttpMethod, path: &str) -> Vec<&'static str> {
-    if !path.starts_with("/v1/") || path == "/v1/openapi.json" {
+    if !path.starts_with("/v1/") || path == "/v1/openapi.json" || matches!(method, HttpMethod::Options) {
         return Vec::new();
     }
     let mut codes = vec!["400", "401", "403", "500", "503", "504"];
@@ -87,7 +99,11 @@ fn errors_of(method: &HttpMethod, path: &str) -> Vec<&'static str> {
     if matches!(method, HttpMethod::Post | HttpMethod::Patch) {
         codes.extend(["409", "413", "415"]);
     }
-    if matches!(method, HttpMethod::Patch) || path.ends_with("/transitions") {
+    if matches!(method, HttpMethod::Delete) && path.starts_with("/v1/uploads/") {
+        // A session another call is appending to.
+        codes.push("409");
+    }
+    if matches!(method, HttpMethod::Patch) || path.ends_with("/transitions") || path.contains("/uploads") {
         codes.push("412");
     }
     codes.sort_unstable();

@@ -131,6 +131,12 @@ impl ApiError {
         Self::invalid(vec![Violation { field: field.into(), description: description.into() }])
     }
 
+    /// The same problem with a reason of the gateway's own, in the broker's domain.
+    pub fn with_reason(mut self, reason: &str) -> Self {
+        self.set_reason(reason, ERROR_DOMAIN);
+        self
+    }
+
     fn set_reason(&mut self, reason: &str, domain: &str) {
         self.problem.problem_type = format!("tag:mla.ncijc.iq,2026:problem:{reason}");
         self.problem.reason = reason.into();

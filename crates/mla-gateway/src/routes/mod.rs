@@ -29,6 +29,7 @@ pub mod export;
 pub mod operations;
 pub mod partners;
 pub mod requests;
+pub mod uploads;
 
 /// What every handler shares: the upstream, the configuration and the OpenAPI document served.
 #[derive(Debug, Clone)]
@@ -56,7 +57,9 @@ impl Gateway {
 /// served undocumented. The live feed is kept apart from the compression and the timeout: an
 /// event stream is neither compressed (proxies would buffer it) nor cut after 30 seconds. Documents'
 /// content streams too, in both directions: no timeout, no compression, and no body limit on an
-/// upload (the broker holds documents to its own size limit).
+/// upload (the broker holds documents to its own size limit). The tus routes of resumable uploads
+/// are framed by [`uploads::tus_protocol`]; their `PATCH` streams like an upload, the others are
+/// unary.
 pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
     let unary = OpenApiRouter::new()
         .routes(routes!(requests::create_request, requests::list_requests))
@@ -89,7 +92,29 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .layer(DefaultBodyLimit::max(config.body_limit));
     let uploads =
         OpenApiRouter::new().routes(routes!(documents::upload_document)).layer(DefaultBodyLimit::disable());
-    OpenApiRouter::with_openapi(crate::openapi::base()).merge(unary).merge(streaming).merge(uploads)
+    let tus = OpenApiRouter::new()
+        .routes(routes!(uploads::start_upload, uploads::discover_uploads))
+        .routes(routes!(
+            uploads::get_upload,
+            uploads::head_upload,
+            uploads::cancel_upload,
+            uploads::discover_upload
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(axum::middleware::from_fn(uploads::tus_protocol));
+    let tus_content = OpenApiRouter::new()
+        .routes(routes!(uploads::append_upload))
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(uploads::tus_protocol));
+    OpenApiRouter::with_openapi(crate::openapi::base())
+        .merge(unary)
+        .merge(streaming)
+        .merge(uploads)
+        .merge(tus)
+        .merge(tus_content)
 }
 
 /// The members of a JSON object body. A body that is not JSON, or not an object, is refused here;
@@ -98,13 +123,7 @@ pub fn json_object(
     caller: &Caller,
     body: &Bytes,
 ) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
-    let json = caller
-        .header(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")));
-    if !json {
+    if !is_json(caller) {
         return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body must be application/json")
             .with_instance(caller.path()));
     }
@@ -113,6 +132,21 @@ pub fn json_object(
         Ok(_) => Err(caller.invalid("body", "a JSON object")),
         Err(e) => Err(caller.invalid("body", format!("not valid JSON: {e}"))),
     }
+}
+
+/// Whether the body is declared JSON (`application/json` or an `application/*+json` type).
+pub fn is_json(caller: &Caller) -> bool {
+    media_type(caller)
+        .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")))
+}
+
+/// The body's media type, lowercase and without parameters; `None` without a Content-Type.
+pub fn media_type(caller: &Caller) -> Option<String> {
+    caller
+        .header(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
 }
 
 /// Refuses members the resource does not have (a typo would otherwise be dropped silently).
