@@ -251,11 +251,21 @@ fn check_usable(key: &DecodingKey, algorithm: Algorithm) -> Result<(), String> {
             return Err(format!("the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"));
         }
     }
+    if algorithm == Algorithm::EdDSA && !is_ed25519_public_key(key) {
+        return Err("an Ed25519 public key is 32 bytes".into());
+    }
     // Building a verifier parses EC and Ed25519 points; a probe signature that cannot match tells a
     // broken key (an error) from a working one (a plain "does not verify").
     jsonwebtoken::crypto::verify("AA", b"probe", key, algorithm)
         .map(|_| ())
         .map_err(|e| format!("the key cannot verify {algorithm:?} signatures: {e}"))
+}
+
+/// Whether an Ed25519 key holds the 32 bytes of a public key. The library slices the key to 32 bytes
+/// unchecked: it panics on a shorter one (a JWKS `x` of 31 bytes, found by fuzzing) and ignores the
+/// rest of a longer one.
+pub(crate) fn is_ed25519_public_key(key: &DecodingKey) -> bool {
+    key.try_get_as_bytes().is_ok_and(|bytes| bytes.len() == 32)
 }
 
 fn rsa_modulus_bits(key: &DecodingKey) -> Option<usize> {
@@ -335,6 +345,20 @@ mod tests {
         assert!(KeySet::from_key_file(document.to_string().as_bytes()).is_err());
         assert!(KeySet::from_jwks_json(b"[]").is_err());
         assert!(KeySet::from_jwks_json(b"{\"keys\": 5}").is_err());
+    }
+
+    #[test]
+    fn ed25519_keys_of_another_length_are_skipped_not_a_panic() {
+        let x = |len: usize| URL_SAFE_NO_PAD.encode(vec![0x42; len]);
+        let document = serde_json::json!({"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "x": x(31), "kid": "short"},
+            {"kty": "OKP", "crv": "Ed25519", "x": x(33), "kid": "long"},
+            {"kty": "OKP", "crv": "Ed25519", "x": "", "kid": "empty"},
+        ]});
+        let set = KeySet::from_jwks_json(document.to_string().as_bytes()).unwrap();
+        assert!(set.is_empty(), "{set:?}");
+        let jws = "eyJhbGciOiJFZERTQSIsImtpZCI6InNob3J0In0.e30.AA";
+        assert!(crate::verify_jws(&document.to_string(), jws).is_err());
     }
 
     #[test]

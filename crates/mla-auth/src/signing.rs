@@ -147,6 +147,9 @@ pub fn verify_jws(jwks: &str, jws: &str) -> Result<Vec<u8>, String> {
     let kid = header.kid.ok_or("the JWS names no key (kid)")?;
     let jwk = set.find(&kid).ok_or_else(|| format!("the JWKS has no key {kid}"))?;
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).map_err(|e| format!("key {kid}: {e}"))?;
+    if !crate::keys::is_ed25519_public_key(&key) {
+        return Err(format!("key {kid} is not an Ed25519 public key (32 bytes)"));
+    }
     let (signing_input, signature) = jws.trim().rsplit_once('.').ok_or("not a compact JWS")?;
     let (_, payload) = signing_input.split_once('.').ok_or("not a compact JWS")?;
     let genuine = jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &key, Algorithm::EdDSA)

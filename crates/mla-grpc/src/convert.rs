@@ -23,7 +23,6 @@ use prost_types::Timestamp as PbTimestamp;
 macro_rules! enum_bridge {
     ($into_domain:ident, $into_wire:ident, $pb:ident, $domain:ident { $($variant:ident),+ $(,)? }) => {
         /// `Ok(None)` for the UNSPECIFIED value; an error for a number the contract does not define.
-        #[allow(dead_code, reason = "each bridge defines both directions; some messages use one")]
         pub fn $into_domain(raw: i32) -> Result<Option<$domain>, ParseError> {
             match pb::$pb::try_from(raw) {
                 Ok(pb::$pb::Unspecified) => Ok(None),
@@ -32,7 +31,6 @@ macro_rules! enum_bridge {
             }
         }
 
-        #[allow(dead_code, reason = "each bridge defines both directions; some messages use one")]
         pub fn $into_wire(value: $domain) -> i32 {
             match value {
                 $($domain::$variant => pb::$pb::$variant as i32,)+
