@@ -27,18 +27,47 @@ pub struct Upload {
 /// Content coming in: written to the content store, measured, hashed and sniffed on the way.
 pub(crate) struct Intake {
     writer: Box<dyn ContentWriter>,
-    /// `None` when the content began in an earlier call (a resumed upload): hashed at the end.
-    hasher: Option<sha2::Sha256>,
+    digest: Digest,
     head: Vec<u8>,
     limit: u64,
     too_long: fn(u64) -> AppError,
 }
 
+/// How an intake learns its content's SHA-256.
+enum Digest {
+    /// Hashed on the way in: the content starts in this call.
+    Running(sha2::Sha256),
+    /// The content began in an earlier call of upload session `id`: hashed from the store at the end.
+    FromStore(uuid::Uuid),
+}
+
 impl Intake {
-    /// Content going on in `writer`, refused with `too_long(limit)` past `limit` bytes.
+    /// New content in `writer`, refused with `too_long(limit)` past `limit` bytes.
     pub(crate) fn new(writer: Box<dyn ContentWriter>, limit: u64, too_long: fn(u64) -> AppError) -> Self {
-        let hasher = (writer.size() == 0).then(sha2::Sha256::new);
-        Intake { writer, hasher, head: Vec::with_capacity(SNIFF_BYTES), limit, too_long }
+        Self::with(writer, Digest::Running(sha2::Sha256::new()), limit, too_long)
+    }
+
+    /// Upload session `upload`'s content, going on in `writer` from what it holds.
+    pub(crate) fn resumed(
+        writer: Box<dyn ContentWriter>,
+        upload: uuid::Uuid,
+        limit: u64,
+        too_long: fn(u64) -> AppError,
+    ) -> Self {
+        let digest = match writer.size() {
+            0 => Digest::Running(sha2::Sha256::new()),
+            _ => Digest::FromStore(upload),
+        };
+        Self::with(writer, digest, limit, too_long)
+    }
+
+    fn with(
+        writer: Box<dyn ContentWriter>,
+        digest: Digest,
+        limit: u64,
+        too_long: fn(u64) -> AppError,
+    ) -> Self {
+        Intake { writer, digest, head: Vec::with_capacity(SNIFF_BYTES), limit, too_long }
     }
 
     pub(crate) fn size(&self) -> u64 {
@@ -55,7 +84,7 @@ impl Intake {
             if self.writer.size() + chunk.len() as u64 > self.limit {
                 return Err((self.too_long)(self.limit));
             }
-            if let Some(hasher) = &mut self.hasher {
+            if let Digest::Running(hasher) = &mut self.digest {
                 sniff(&mut self.head, &chunk);
                 hasher.update(&chunk);
             }
@@ -69,28 +98,27 @@ impl Intake {
         Ok(self.writer.sync().await?)
     }
 
-    /// Commits the content if its digest is the expected one. A resumed upload's content (session
-    /// `upload`) is hashed from the store, where all of it now is.
+    /// Commits the content if its digest is the expected one. A resumed upload's content is hashed
+    /// from the store, where all of it now is.
     pub(crate) async fn finish(
-        mut self,
+        self,
         store: &dyn ContentStore,
-        upload: Option<uuid::Uuid>,
         expected: Option<&Sha256>,
     ) -> AppResult<Received> {
-        let hasher = match (self.hasher.take(), upload) {
-            (Some(hasher), _) => hasher,
-            (None, Some(upload)) => {
-                self.writer.sync().await?;
+        let Intake { mut writer, digest, mut head, .. } = self;
+        let hasher = match digest {
+            Digest::Running(hasher) => hasher,
+            Digest::FromStore(upload) => {
+                writer.sync().await?;
                 let mut hasher = sha2::Sha256::new();
                 let mut pieces = store.read_partial(upload).await?;
                 while let Some(piece) = pieces.next().await {
                     let piece = piece?;
-                    sniff(&mut self.head, &piece);
+                    sniff(&mut head, &piece);
                     hasher.update(&piece);
                 }
                 hasher
             }
-            (None, None) => return Err(AppError::Internal("content resumed outside a session".into())),
         };
         let sha256 = Sha256::from_bytes(hasher.finalize().into());
         if let Some(expected) = expected.filter(|expected| **expected != sha256) {
@@ -99,9 +127,9 @@ impl Intake {
                 actual: sha256.to_string(),
             });
         }
-        let size_bytes = i64::try_from(self.writer.size()).map_err(|e| AppError::Internal(e.to_string()))?;
-        self.writer.commit(&sha256).await?;
-        let detected = infer::get(&self.head).map_or("application/octet-stream", |kind| kind.mime_type());
+        let size_bytes = i64::try_from(writer.size()).map_err(|e| AppError::Internal(e.to_string()))?;
+        writer.commit(&sha256).await?;
+        let detected = infer::get(&head).map_or("application/octet-stream", |kind| kind.mime_type());
         Ok(Received { sha256, size_bytes, detected_media_type: detected.to_owned() })
     }
 }
@@ -201,7 +229,7 @@ impl App {
             AppError::TooLarge { limit }
         });
         intake.take(chunks).await?;
-        intake.finish(content.store.as_ref(), None, expected).await
+        intake.finish(content.store.as_ref(), expected).await
     }
 
     /// One document, if the principal may see it and its request.

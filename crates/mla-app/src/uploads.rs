@@ -132,7 +132,7 @@ impl App {
         if writer.size() != offset {
             return Err(AppError::UploadOffsetMismatch { offset: writer.size() });
         }
-        let mut intake = Intake::new(writer, size, |size| {
+        let mut intake = Intake::resumed(writer, id, size, |size| {
             AppError::invalid("chunk", format!("the content goes past the session's size_bytes ({size})"))
         });
         let taken = intake.take(chunks).await;
@@ -150,14 +150,13 @@ impl App {
             document: session.document.clone(),
             expected_sha256: session.expected_sha256.clone(),
         };
-        let received =
-            match intake.finish(content.store.as_ref(), Some(id), upload.expected_sha256.as_ref()).await {
-                Err(mismatch @ AppError::DigestMismatch { .. }) => {
-                    content.store.discard(id).await?;
-                    return Err(mismatch);
-                }
-                received => received?,
-            };
+        let received = match intake.finish(content.store.as_ref(), upload.expected_sha256.as_ref()).await {
+            Err(mismatch @ AppError::DigestMismatch { .. }) => {
+                content.store.discard(id).await?;
+                return Err(mismatch);
+            }
+            received => received?,
+        };
         let translated = self.original_of(&upload.document).await?;
         let document =
             self.add_document(principal, &upload, translated.as_ref(), received, completion).await?;
