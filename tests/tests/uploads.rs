@@ -103,14 +103,31 @@ async fn under_review(broker: &Broker) -> pb::Request {
     request
 }
 
-async fn a_broken_upload_goes_on_from_its_last_durable_byte(backend: Backend) {
-    let Some(broker) = Broker::start(backend).await else { return };
-    let request = under_review(&broker).await;
+/// A request under review, and an upload session of the evidence officer's for `extraction()`
+/// (started under idempotency key `key`, none when empty).
+struct Started {
+    request: pb::Request,
+    officer: String,
+    content: Vec<u8>,
+    client: DocumentServiceClient<Channel>,
+    session: pb::UploadSession,
+}
+
+async fn started(broker: &Broker, key: &str) -> Started {
+    let request = under_review(broker).await;
     let officer = broker.token_for("evidence_officer");
     let content = extraction();
-    let client = &mut broker.documents().await;
-    let started = client.start_upload(authed(start(&request.id, &content, "phone-1"), &officer)).await;
-    let started = started.expect("a session").into_inner();
+    let mut client = broker.documents().await;
+    let session = client.start_upload(authed(start(&request.id, &content, key), &officer)).await;
+    let session = session.expect("a session").into_inner();
+    Started { request, officer, content, client, session }
+}
+
+async fn a_broken_upload_goes_on_from_its_last_durable_byte(backend: Backend) {
+    let Some(broker) = Broker::start(backend).await else { return };
+    let Started { request, officer, content, mut client, session: started } =
+        started(&broker, "phone-1").await;
+    let client = &mut client;
     assert_eq!((started.offset, started.size_bytes), (0, content.len() as i64));
     assert!(started.document.is_none());
     let again = client.start_upload(authed(start(&request.id, &content, "phone-1"), &officer)).await;
@@ -193,12 +210,8 @@ async fn a_broken_upload_goes_on_from_its_last_durable_byte(backend: Backend) {
 
 async fn bad_calls_change_nothing_of_what_was_kept(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
-    let request = under_review(&broker).await;
-    let officer = broker.token_for("evidence_officer");
-    let content = extraction();
-    let client = &mut broker.documents().await;
-    let started = client.start_upload(authed(start(&request.id, &content, ""), &officer)).await;
-    let id = started.expect("a session").into_inner().id;
+    let Started { request, officer, content, mut client, session: first } = started(&broker, "").await;
+    let (client, id) = (&mut client, first.id);
     append(client, &officer, &id, 0, &content[..1000]).await.expect("a first part");
 
     // Someone else's session does not exist for them, whoever they are.
@@ -261,12 +274,8 @@ async fn bad_calls_change_nothing_of_what_was_kept(backend: Backend) {
 async fn unfinished_sessions_expire_with_their_content(backend: Backend) {
     let now = chrono::Utc::now();
     let Some((broker, clock)) = Broker::start_at(backend, now).await else { return };
-    let request = under_review(&broker).await;
-    let officer = broker.token_for("evidence_officer");
-    let content = extraction();
-    let client = &mut broker.documents().await;
-    let started = client.start_upload(authed(start(&request.id, &content, ""), &officer)).await;
-    let started = started.expect("a session").into_inner();
+    let Started { officer, content, mut client, session: started, .. } = started(&broker, "").await;
+    let client = &mut client;
     let expiry = started.expire_time.expect("an expiry");
     assert_eq!(expiry.seconds, (now + TimeDelta::days(mla_app::UPLOAD_SESSION_DAYS)).timestamp());
     append(client, &officer, &started.id, 0, &content[..10_000]).await.expect("a first part");
@@ -288,12 +297,8 @@ async fn unfinished_sessions_expire_with_their_content(backend: Backend) {
 /// the upload): two writers would write over each other.
 async fn a_session_takes_one_append_at_a_time(backend: Backend) {
     let Some(broker) = Broker::start(backend).await else { return };
-    let request = under_review(&broker).await;
-    let officer = broker.token_for("evidence_officer");
-    let content = extraction();
-    let client = &mut broker.documents().await;
-    let started = client.start_upload(authed(start(&request.id, &content, ""), &officer)).await;
-    let id = started.expect("a session").into_inner().id;
+    let Started { officer, content, mut client, session: first, .. } = started(&broker, "").await;
+    let (client, id) = (&mut client, first.id);
 
     let (sender, receiver) = futures::channel::mpsc::unbounded();
     let mut messages = append_messages(&id, 0, &content).into_iter();

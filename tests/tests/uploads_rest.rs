@@ -178,14 +178,15 @@ async fn a_tus_upload_goes_on_from_its_offset(backend: Backend) {
     assert_eq!(header(&discovery, "tus-version"), "1.0.0");
     assert_eq!(header(&discovery, "tus-extension"), "creation,termination,expiration");
 
-    let created = france
-        .request(Method::POST, &format!("/v1/requests/{}/uploads", request.id))
-        .header("upload-length", content.len().to_string())
-        .header("upload-metadata", &metadata)
-        .header("idempotency-key", "fr-pv-1")
-        .send()
-        .await
-        .expect("an answer");
+    let create = || {
+        france
+            .request(Method::POST, &format!("/v1/requests/{}/uploads", request.id))
+            .header("upload-length", content.len().to_string())
+            .header("upload-metadata", &metadata)
+            .header("idempotency-key", "fr-pv-1")
+            .send()
+    };
+    let created = create().await.expect("an answer");
     assert_eq!(created.status(), StatusCode::CREATED);
     let location = header(&created, "location");
     assert!(location.starts_with("/v1/uploads/"), "{location}");
@@ -203,14 +204,7 @@ async fn a_tus_upload_goes_on_from_its_offset(backend: Backend) {
     assert_eq!(session["metadata"]["kind"], "SUPPORTING_DOCUMENT");
     assert_eq!(session["document"], serde_json::Value::Null);
     // A retry of the creation under the same key is the same session.
-    let again = france
-        .request(Method::POST, &format!("/v1/requests/{}/uploads", request.id))
-        .header("upload-length", content.len().to_string())
-        .header("upload-metadata", &metadata)
-        .header("idempotency-key", "fr-pv-1")
-        .send()
-        .await
-        .expect("an answer");
+    let again = create().await.expect("an answer");
     assert_eq!(header(&again, "location"), location);
 
     let first = france.patch(&location, 0, &content[..100_000]).await;
