@@ -102,6 +102,46 @@ async fn cursors_are_ahead(pool: &PgPool) -> StoreResult<()> {
     Ok(())
 }
 
+/// How a replica treats the schema when it connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// Bring it up to date (the migrator's advisory lock makes replicas that start at once take turns).
+    Migrate,
+    /// Leave it to a migration job: connect only to a schema that has every migration this version
+    /// embeds (newer ones, from a later version already deployed, are fine: migrations only add).
+    Expect,
+}
+
+/// The migrations this version embeds that the database at `url` has not applied: none once its
+/// schema is current, or ahead. A replica that does not migrate waits on this before it serves.
+pub async fn pending_migrations(url: &str) -> StoreResult<usize> {
+    let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Internal(Box::new(e)))?;
+    let mut conn = PgConnection::connect_with(&options).await.map_err(db_error::<PgDialect>)?;
+    let pending = pending_on(&mut conn).await;
+    let _ = conn.close().await;
+    pending
+}
+
+async fn pending_on(conn: &mut PgConnection) -> StoreResult<usize> {
+    let migrated: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error::<PgDialect>)?;
+    let applied: Vec<i64> = if migrated {
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_error::<PgDialect>)?
+    } else {
+        Vec::new()
+    };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .filter(|migration| !applied.contains(&migration.version))
+        .count())
+}
+
 /// Applies the schema migrations to the database at `url`.
 pub async fn migrate(url: &str) -> StoreResult<()> {
     let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Internal(Box::new(e)))?;
@@ -118,13 +158,27 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://...`), brings its schema up to date and starts
     /// following the event announcements. Needs a Tokio runtime.
     pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
+        Self::open(url, Schema::Migrate).await
+    }
+
+    /// Connects to the database at `url`, treating its schema as `schema` says: with
+    /// [`Schema::Expect`], a schema behind this version is an error naming the pending migrations.
+    pub async fn open(url: &str, schema: Schema) -> StoreResult<PostgresStore> {
         let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Internal(Box::new(e)))?;
-        Self::connect_with(options, DEFAULT_MAX_CONNECTIONS).await
+        Self::connect_with_schema(options, DEFAULT_MAX_CONNECTIONS, schema).await
     }
 
     /// Like [`PostgresStore::connect`], with options built by the caller (tests pick a database by
     /// name this way) and a pool size.
     pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> StoreResult<PostgresStore> {
+        Self::connect_with_schema(options, max_connections, Schema::Migrate).await
+    }
+
+    async fn connect_with_schema(
+        options: PgConnectOptions,
+        max_connections: u32,
+        schema: Schema,
+    ) -> StoreResult<PostgresStore> {
         let options = options.application_name("mla-broker");
         reachable(&options).await?;
         let pool = PgPoolOptions::new()
@@ -133,7 +187,18 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await
             .map_err(db_error::<PgDialect>)?;
-        MIGRATOR.run(&pool).await.map_err(migrate_error::<PgDialect>)?;
+        match schema {
+            Schema::Migrate => MIGRATOR.run(&pool).await.map_err(migrate_error::<PgDialect>)?,
+            Schema::Expect => {
+                let mut conn = pool.acquire().await.map_err(db_error::<PgDialect>)?;
+                let pending = pending_on(&mut conn).await?;
+                if pending > 0 {
+                    return Err(StoreError::Unavailable(format!(
+                        "the database schema lacks {pending} migration(s) of this version: run `mla-broker migrate`"
+                    )));
+                }
+            }
+        }
         cursors_are_ahead(&pool).await?;
         let listener_pool = PgPoolOptions::new()
             .max_connections(1)
