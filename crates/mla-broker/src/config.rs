@@ -139,6 +139,8 @@ debug_with_redacted_url!(
         rate_limit_burst,
         max_concurrent_calls,
         max_streams,
+        migrate_on_start,
+        shutdown_delay_seconds,
     }
 );
 
@@ -234,6 +236,16 @@ pub struct ConfigLayer {
     /// TOO_MANY_STREAMS; 0 turns the limit off [env: MLA_MAX_STREAMS] [default: 32]
     #[arg(long, global = true, value_name = "STREAMS")]
     pub max_streams: Option<u32>,
+    /// Whether `serve` brings a PostgreSQL schema up to date itself; with false, it leaves that to a
+    /// migration job (`mla-broker migrate`) and is not ready until the job has run
+    /// [env: MLA_MIGRATE_ON_START] [default: true]
+    #[arg(long, global = true, value_name = "BOOL")]
+    pub migrate_on_start: Option<bool>,
+    /// Seconds between the stop signal and the start of the drain, while readiness already fails, so
+    /// that a load balancer stops sending before the listeners close [env: MLA_SHUTDOWN_DELAY_SECONDS]
+    /// [default: 0]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub shutdown_delay_seconds: Option<u32>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -304,6 +316,8 @@ impl ConfigLayer {
             rate_limit_burst: env_value(env, "MLA_RATE_LIMIT_BURST")?,
             max_concurrent_calls: env_value(env, "MLA_MAX_CONCURRENT_CALLS")?,
             max_streams: env_value(env, "MLA_MAX_STREAMS")?,
+            migrate_on_start: env_value(env, "MLA_MIGRATE_ON_START")?,
+            shutdown_delay_seconds: env_value(env, "MLA_SHUTDOWN_DELAY_SECONDS")?,
         })
     }
 
@@ -333,6 +347,8 @@ impl ConfigLayer {
             rate_limit_burst: self.rate_limit_burst.or(lower.rate_limit_burst),
             max_concurrent_calls: self.max_concurrent_calls.or(lower.max_concurrent_calls),
             max_streams: self.max_streams.or(lower.max_streams),
+            migrate_on_start: self.migrate_on_start.or(lower.migrate_on_start),
+            shutdown_delay_seconds: self.shutdown_delay_seconds.or(lower.shutdown_delay_seconds),
         }
     }
 }
@@ -375,6 +391,10 @@ pub struct Config {
     pub max_concurrent_calls: u32,
     /// Each caller's open WatchEvents streams; 0: no limit.
     pub max_streams: u32,
+    /// Whether `serve` migrates a PostgreSQL schema itself (SQLite's, one process's own, always is).
+    pub migrate_on_start: bool,
+    /// How long a stopping broker stays not-ready but serving before it drains.
+    pub shutdown_delay_seconds: u32,
 }
 
 impl Default for Config {
@@ -428,6 +448,8 @@ impl Config {
             rate_limit_burst: layer.rate_limit_burst.unwrap_or(mla_grpc::DEFAULT_BURST),
             max_concurrent_calls: layer.max_concurrent_calls.unwrap_or(mla_grpc::DEFAULT_CONCURRENT_CALLS),
             max_streams: layer.max_streams.unwrap_or(mla_grpc::DEFAULT_STREAMS),
+            migrate_on_start: layer.migrate_on_start.unwrap_or(true),
+            shutdown_delay_seconds: layer.shutdown_delay_seconds.unwrap_or(0),
         }
     }
 
@@ -513,6 +535,11 @@ impl Config {
         }
     }
 
+    /// How long a stopping broker keeps serving, not ready, before it drains.
+    pub fn shutdown_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.shutdown_delay_seconds))
+    }
+
     /// The limits every caller is held to.
     pub fn limits(&self) -> mla_grpc::LimitSettings {
         mla_grpc::LimitSettings {
@@ -563,6 +590,8 @@ impl Config {
             rate_limit_burst: u32,
             max_concurrent_calls: u32,
             max_streams: u32,
+            migrate_on_start: bool,
+            shutdown_delay_seconds: u32,
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
@@ -588,6 +617,8 @@ impl Config {
             rate_limit_burst: self.rate_limit_burst,
             max_concurrent_calls: self.max_concurrent_calls,
             max_streams: self.max_streams,
+            migrate_on_start: self.migrate_on_start,
+            shutdown_delay_seconds: self.shutdown_delay_seconds,
         };
         // Every field is a string, a number or an enum name, all of which TOML represents.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

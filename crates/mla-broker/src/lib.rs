@@ -12,6 +12,7 @@ pub mod verify;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use mla_app::{App, SystemClock, TimeSource};
@@ -19,7 +20,7 @@ use mla_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, KeySource, Verifier};
 use mla_gateway::{GatewayConfig, Readiness};
 use mla_store::Store;
 use mla_store::content::{ContentStore, FileContent};
-use mla_store_postgres::PostgresStore;
+use mla_store_postgres::{PostgresStore, Schema};
 use mla_store_sqlite::SqliteStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -27,11 +28,17 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, ConfigLayer, LogFormat, Secret};
 
 /// How often expired idempotency keys are swept (the first sweep runs at start).
-const SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+const SWEEP_PERIOD: Duration = Duration::from_secs(3600);
+/// A database that does not answer a readiness ping within this is down, whatever the pool would
+/// wait for.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often a replica waiting for the migration job looks at the schema again.
+const SCHEMA_POLL: Duration = Duration::from_secs(2);
 
-/// Boots the broker on an already bound gRPC listener and serves until `shutdown` is cancelled; then
-/// stops accepting, lets calls in flight finish, ends live event streams (the token is also the
-/// application's shutdown signal) and closes the store.
+/// Boots the broker on already bound listeners and serves until `shutdown` is cancelled. Stopping
+/// then goes in two steps: at once, readiness fails (`/readyz` 503, gRPC health NOT_SERVING) while
+/// everything is still served, so that load balancers stop sending; after `shutdown_delay_seconds`,
+/// the drain: the listeners close, calls in flight finish, live event streams end, the store closes.
 ///
 /// Tests bind `127.0.0.1:0` and pass the listener, so that they know the port before the server runs
 /// and never race another test for one. `serve` binds `config.grpc_addr` and calls this.
@@ -59,9 +66,21 @@ pub async fn run_with_clock(
     }
     let verifier = build_verifier(&config).await?;
     let tls = tls_config(&config)?;
-    let backend = Backend::open(config.database_url.as_deref(), &config.data_dir).await?;
+    let schema = if config.migrate_on_start { Schema::Migrate } else { Schema::Expect };
+    let Listeners { grpc: grpc_listener, http: mut http_listener } = listeners;
+    if let Some(url) =
+        config.database_url.as_deref().filter(|url| is_postgres(url) && schema == Schema::Expect)
+    {
+        match await_migrations(http_listener, url, &shutdown).await? {
+            Some(listener) => http_listener = listener,
+            None => return Ok(()),
+        }
+    }
+    let backend = Backend::open(config.database_url.as_deref(), &config.data_dir, schema).await?;
     let content = backend.content(&config.data_dir).await?;
-    let app = App::new(backend.store(), config.sla(), shutdown.clone())
+    // The drain begins `shutdown_delay` after `shutdown`; the application's live streams end with it.
+    let draining = CancellationToken::new();
+    let app = App::new(backend.store(), config.sla(), draining.clone())
         .with_clock(clock)
         .with_content(content, config.max_document_bytes)
         .with_signing_key(signing_key(&config)?);
@@ -72,16 +91,18 @@ pub async fn run_with_clock(
     // One allowance per caller, counted alike for gRPC and the in-process gateway.
     let limits = mla_grpc::Limits::new(config.limits());
 
+    // Ready: not stopping, and the database answers. One answer for gRPC health and `/readyz`.
+    let store = backend.store();
+    let stopping = shutdown.clone();
+    let ready = move || {
+        let (store, stopping) = (store.clone(), stopping.is_cancelled());
+        async move { !stopping && matches!(tokio::time::timeout(PING_TIMEOUT, store.ping()).await, Ok(Ok(()))) }
+    };
     // The REST gateway calls the same services in-process, through the same authentication layer:
     // no network hop, and no rule of its own.
-    let store = backend.store();
-    let readiness = Readiness::new(move || {
-        let store = store.clone();
-        async move { store.ping().await.is_ok() }
-    });
     let gateway = mla_gateway::router(
         mla_grpc::in_process(app.clone(), authentication.clone(), limits.clone()),
-        GatewayConfig { readiness: Some(readiness), ..GatewayConfig::default() },
+        GatewayConfig { readiness: Some(Readiness::new(ready.clone())), ..GatewayConfig::default() },
     );
 
     tracing::info!(
@@ -95,24 +116,43 @@ pub async fn run_with_clock(
     let sweeper = app.clone();
     let retention = config.idempotency_retention();
     let sweeping = tokio::spawn(async move { sweeper.keep_sweeping(retention, SWEEP_PERIOD).await });
-    let grpc =
-        mla_grpc::serve(app, authentication, limits, listeners.grpc, tls, shutdown.clone().cancelled_owned());
-    let http = mla_gateway::serve(listeners.http, gateway, shutdown.clone().cancelled_owned());
+    let delay = config.shutdown_delay();
+    let drain_later = tokio::spawn({
+        let (shutdown, draining) = (shutdown.clone(), draining.clone());
+        async move {
+            shutdown.cancelled().await;
+            if !delay.is_zero() {
+                tracing::info!(?delay, "stopping: not ready any more, draining after the delay");
+                tokio::time::sleep(delay).await;
+            }
+            draining.cancel();
+        }
+    });
+    let grpc = mla_grpc::serve(
+        app,
+        authentication,
+        limits,
+        grpc_listener,
+        tls,
+        ready,
+        draining.clone().cancelled_owned(),
+    );
+    let http = mla_gateway::serve(http_listener, gateway, draining.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.
-    let stop_both = shutdown.clone();
     let (grpc, http) = tokio::join!(
         async {
             let served = grpc.await;
-            stop_both.cancel();
+            draining.cancel();
             served
         },
         async {
             let served = http.await;
-            shutdown.cancel();
+            draining.cancel();
             served
         }
     );
-    // The sweeper ends on the same shutdown signal; wait for it so that it never outlives the pools.
+    drain_later.abort();
+    // The sweeper ends on the same drain signal; wait for it so that it never outlives the pools.
     let _ = sweeping.await;
     // Close the pools whether or not a server failed: SQLite checkpoints its WAL on a clean close.
     backend.close().await;
@@ -120,6 +160,50 @@ pub async fn run_with_clock(
     http.context("the REST gateway stopped with an error")?;
     tracing::info!("mla-broker stopped after draining");
     Ok(())
+}
+
+/// A replica that leaves migrations to a job waits for them before it opens the store: alive but not
+/// ready, its HTTP listener answering the probes meanwhile (`/healthz` 200, `/readyz` 503). Returns
+/// the listener to serve on once the schema is current, or `None` if `shutdown` came first.
+async fn await_migrations(
+    http: TcpListener,
+    url: &str,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<TcpListener>> {
+    // The probes are served on a second handle of the same socket, closed when the wait ends.
+    let socket = http.into_std().context("cannot share the HTTP listener")?;
+    let probes = TcpListener::from_std(socket.try_clone().context("cannot share the HTTP listener")?)?;
+    let http = TcpListener::from_std(socket)?;
+    let migrated = CancellationToken::new();
+    let reason = "the broker waits for its database schema to be migrated (mla-broker migrate)";
+    let answering = tokio::spawn(mla_gateway::serve(
+        probes,
+        mla_gateway::while_unready(reason),
+        migrated.clone().cancelled_owned(),
+    ));
+    let mut reported = None;
+    let outcome = loop {
+        let pending = mla_store_postgres::pending_migrations(url).await.map_err(|e| e.to_string());
+        if pending == Ok(0) {
+            break Some(http);
+        }
+        if reported.as_ref() != Some(&pending) {
+            match &pending {
+                Ok(count) => {
+                    tracing::info!(pending = count, "waiting for the migration job (mla-broker migrate)")
+                }
+                Err(error) => tracing::warn!(%error, "waiting for the database"),
+            }
+            reported = Some(pending);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break None,
+            () = tokio::time::sleep(SCHEMA_POLL) => {}
+        }
+    };
+    migrated.cancel();
+    let _ = answering.await;
+    Ok(outcome)
 }
 
 /// The sockets `run` serves: the gRPC API and the REST gateway.
@@ -189,14 +273,14 @@ pub async fn gateway_on(
 /// the SQLite file `broker.db` in `data_dir`) and brings its schema up to date.
 pub async fn open_store(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     let url = (!url.trim().is_empty()).then_some(url);
-    Ok(Backend::open(url, data_dir).await?.store())
+    Ok(Backend::open(url, data_dir, Schema::Migrate).await?.store())
 }
 
 /// The documents' content store of the deployment named by `url` (as in [`open_store`]): PostgreSQL's,
 /// or the files under `data_dir`.
 pub async fn open_content(url: &str, data_dir: &Path) -> anyhow::Result<Arc<dyn ContentStore>> {
     let url = (!url.trim().is_empty()).then_some(url);
-    Backend::open(url, data_dir).await?.content(data_dir).await
+    Backend::open(url, data_dir, Schema::Migrate).await?.content(data_dir).await
 }
 
 /// Applies the migrations of the store named by `url` (as in [`open_store`]) and closes it.
@@ -209,7 +293,7 @@ pub async fn migrate(url: Option<&str>, data_dir: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot migrate the PostgreSQL database {}", redact_url(url))),
         // Opening a SQLite store applies its embedded migrations; there is nothing else to do.
         _ => {
-            Backend::open(url, data_dir).await?.close().await;
+            Backend::open(url, data_dir, Schema::Migrate).await?.close().await;
             Ok(())
         }
     }
@@ -240,7 +324,9 @@ enum Backend {
 }
 
 impl Backend {
-    async fn open(url: Option<&str>, data_dir: &Path) -> anyhow::Result<Backend> {
+    /// Opens the store; `schema` says whether a PostgreSQL schema is migrated or expected current
+    /// (SQLite's is always migrated: its database is this process's own).
+    async fn open(url: Option<&str>, data_dir: &Path, schema: Schema) -> anyhow::Result<Backend> {
         match url {
             None => {
                 // The default database lives in the data directory; a plain path (not a URL) so that
@@ -260,7 +346,7 @@ impl Backend {
                 Ok(Backend::Sqlite(store))
             }
             Some(url) if is_postgres(url) => {
-                let store = PostgresStore::connect(url)
+                let store = PostgresStore::open(url, schema)
                     .await
                     .with_context(|| format!("cannot open the PostgreSQL database {}", redact_url(url)))?;
                 Ok(Backend::Postgres(store))

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser as _;
 use mla_broker::cli::{Cli, Command};
@@ -94,6 +95,9 @@ fn with_no_source_every_key_has_its_documented_default() {
         ),
         (200, 400, 64, 32)
     );
+    // A single process migrates its own schema and stops at once.
+    assert!(config.migrate_on_start);
+    assert_eq!(config.shutdown_delay_seconds, 0);
     assert!(config.is_development());
 }
 
@@ -118,6 +122,8 @@ fn every_documented_environment_variable_is_read() {
         ("MLA_RATE_LIMIT_BURST", "80"),
         ("MLA_MAX_CONCURRENT_CALLS", "8"),
         ("MLA_MAX_STREAMS", "0"),
+        ("MLA_MIGRATE_ON_START", "false"),
+        ("MLA_SHUTDOWN_DELAY_SECONDS", "5"),
     ]);
     let config = Config::load(None, environment, ConfigLayer::default()).unwrap();
     assert_eq!(config.database_url(), "postgres://mla@db/mla");
@@ -137,6 +143,8 @@ fn every_documented_environment_variable_is_read() {
         config.limits(),
         mla_grpc::LimitSettings { calls_per_second: 50, burst: 80, concurrent_calls: 8, streams: 0 }
     );
+    assert!(!config.migrate_on_start);
+    assert_eq!(config.shutdown_delay(), Duration::from_secs(5));
     assert!(!config.is_development());
 
     // The two key sources not used above, one at a time (two at once are refused).
@@ -297,6 +305,8 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
         rate_limit_burst,
         max_concurrent_calls,
         max_streams,
+        migrate_on_start,
+        shutdown_delay_seconds,
     } = all;
     // Destructured without `..`, so that a key added to the configuration but not to the example
     // breaks this test at compile time.
@@ -309,6 +319,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     assert!(max_document_bytes.is_some() && signing_key_file.is_some());
     assert!(rate_limit_per_second.is_some() && rate_limit_burst.is_some());
     assert!(max_concurrent_calls.is_some() && max_streams.is_some());
+    assert!(migrate_on_start.is_some() && shutdown_delay_seconds.is_some());
 }
 
 #[test]

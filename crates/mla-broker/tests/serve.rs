@@ -39,6 +39,10 @@ async fn connect(addr: SocketAddr) -> Channel {
 /// exists from the server's first moment; the per-service entries appear only after the first
 /// database probe, so watching one of them could race the probe and get NOT_FOUND.
 async fn serving(channel: Channel) {
+    health_reaches(channel, ServingStatus::Serving).await;
+}
+
+async fn health_reaches(channel: Channel, wanted: ServingStatus) {
     let request = HealthCheckRequest { service: String::new() };
     let mut updates = within("the health watch", HealthClient::new(channel).watch(request))
         .await
@@ -49,7 +53,7 @@ async fn serving(channel: Channel) {
             .await
             .expect("the health stream")
             .expect("an update");
-        if update.status == ServingStatus::Serving as i32 {
+        if update.status == wanted as i32 {
             return;
         }
     }
@@ -253,4 +257,99 @@ async fn http_get(addr: std::net::SocketAddr, path: &str, token: Option<&str>) -
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
     answer
+}
+
+/// Behind a load balancer, stopping must not reset connections the balancer still sends: readiness
+/// fails at once (both doors), calls go on being served, and the drain waits for the delay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_broker_is_unready_but_still_serving_until_its_delay_has_passed() {
+    const DELAY: Duration = Duration::from_secs(6);
+    let scratch = Scratch::fresh();
+    let config = Config { shutdown_delay_seconds: 6, ..Config::with_data_dir(scratch.data_dir()) };
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc_addr = grpc.local_addr().unwrap();
+    let listeners = listeners(grpc).await;
+    let http_addr = listeners.http.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(mla_broker::run(config.clone(), listeners, shutdown.clone()));
+    let channel = connect(grpc_addr).await;
+    serving(channel.clone()).await;
+    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 200"));
+
+    let stopping = std::time::Instant::now();
+    shutdown.cancel();
+    health_reaches(channel, ServingStatus::NotServing).await;
+    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 503"));
+    assert!(http_get(http_addr, "/healthz", None).await.starts_with("HTTP/1.1 200"), "alive all along");
+    // New connections are still accepted and served, on both doors.
+    let auditor = token(&config, "auditor-1", Role::Auditor);
+    let mut partners = PartnerServiceClient::new(connect(grpc_addr).await);
+    partners
+        .list_partners(bearer(ListPartnersRequest::default(), &auditor))
+        .await
+        .expect("served while stopping");
+    assert!(http_get(http_addr, "/v1/partners", Some(&auditor)).await.starts_with("HTTP/1.1 200"));
+    assert!(stopping.elapsed() < DELAY, "the checks above ran within the delay");
+
+    within("the drain", server).await.unwrap().unwrap();
+    assert!(stopping.elapsed() >= DELAY, "the drain began only after the delay");
+    assert!(std::net::TcpStream::connect(grpc_addr).is_err(), "the listeners are closed once drained");
+}
+
+/// A replica that leaves migrations to a job (`migrate_on_start = false`) starts against an empty
+/// database alive but not ready, serves nothing else meanwhile, and becomes ready once the job has
+/// run; a schema a later version's job has moved ahead does not stop it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_leaves_migrations_to_a_job_is_ready_only_once_the_job_has_run() {
+    let Some(database) = mla_store_postgres::testing::TestDatabase::create().await else { return };
+    let scratch = Scratch::fresh();
+    let config = Config {
+        database_url: Some(database.url()),
+        migrate_on_start: false,
+        ..Config::with_data_dir(scratch.data_dir())
+    };
+    let boot = |config: Config| async move {
+        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_addr = grpc.local_addr().unwrap();
+        let listeners = listeners(grpc).await;
+        let http_addr = listeners.http.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(mla_broker::run(config, listeners, shutdown.clone()));
+        (grpc_addr, http_addr, shutdown, server)
+    };
+    let (grpc_addr, http_addr, shutdown, server) = boot(config.clone()).await;
+    let auditor = token(&config, "auditor-1", Role::Auditor);
+    assert!(http_get(http_addr, "/healthz", None).await.starts_with("HTTP/1.1 200"), "alive while waiting");
+    for _ in 0..2 {
+        assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 503"));
+        let call = http_get(http_addr, "/v1/partners", Some(&auditor)).await;
+        assert!(call.starts_with("HTTP/1.1 503") && call.contains("retry-after"), "{call}");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_one(&mut database.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "the replica migrated nothing itself");
+
+    mla_broker::migrate(Some(&database.url()), &scratch.data_dir()).await.expect("the migration job");
+    serving(connect(grpc_addr).await).await;
+    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 200"));
+    assert!(http_get(http_addr, "/v1/partners", Some(&auditor)).await.starts_with("HTTP/1.1 200"));
+    shutdown.cancel();
+    within("the first replica to stop", server).await.unwrap().unwrap();
+
+    // A later version's job has applied a migration this version does not know: its replicas still
+    // start (migrations only add), where migrating on start would refuse the unknown version.
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'a later version', true, '\\x00', 0)",
+    )
+    .execute(&mut database.connect().await)
+    .await
+    .unwrap();
+    let (grpc_addr, _, shutdown, server) = boot(config).await;
+    serving(connect(grpc_addr).await).await;
+    shutdown.cancel();
+    within("the second replica to stop", server).await.unwrap().unwrap();
 }

@@ -55,6 +55,8 @@ use routes::Gateway;
 use routes::events::Closing;
 use routes::uploads;
 
+pub use routes::operations::while_unready;
+
 /// How the gateway behaves; `GatewayConfig::default()` is what `mla-broker` uses.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {

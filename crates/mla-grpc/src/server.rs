@@ -30,21 +30,26 @@ const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Largest message of DocumentService: an upload's chunk of at most 1 MiB with its framing. A whole
 /// document is a stream of them, limited by the configured document size instead.
 const MAX_CHUNK_MESSAGE_BYTES: usize = MAX_MESSAGE_BYTES + 64 * 1024;
-/// How often health follows the database, and how long it waits for an answer.
+/// How often health asks whether the broker is ready.
 const HEALTH_PROBE: Duration = Duration::from_secs(2);
-const PING_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serves the gRPC API on `listener` until `shutdown` completes, then drains calls in flight.
-pub async fn serve(
+/// `grpc.health.v1` reports what `ready` answers, asked every two seconds: the same readiness as the
+/// gateway's `/readyz` (the database answers, and the broker is not stopping).
+pub async fn serve<Ready, Answer>(
     app: App,
     authentication: Authentication,
     limits: Limits,
     listener: TcpListener,
     tls: Option<ServerTlsConfig>,
+    ready: Ready,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), tonic::transport::Error>
+where
+    Ready: Fn() -> Answer + Send + 'static,
+    Answer: Future<Output = bool> + Send,
+{
     let (health, health_service) = tonic_health::server::health_reporter();
-    let store = app.store().clone();
     // Every service is listed from the start (NOT_SERVING until the first probe answers), so a
     // client watching one never sees NOT_FOUND while the server comes up.
     const SERVICES: [&str; 4] =
@@ -54,13 +59,7 @@ pub async fn serve(
     }
     let probe = tokio::spawn(async move {
         loop {
-            // A database that does not answer within the probe's own timeout is down, whatever the
-            // pool would wait for.
-            let answered = tokio::time::timeout(PING_TIMEOUT, store.ping()).await;
-            let status = match answered {
-                Ok(Ok(())) => ServingStatus::Serving,
-                _ => ServingStatus::NotServing,
-            };
+            let status = if ready().await { ServingStatus::Serving } else { ServingStatus::NotServing };
             for service in SERVICES {
                 health.set_service_status(service, status).await;
             }

@@ -55,12 +55,30 @@ pub async fn readyz(State(gateway): State<Gateway>) -> Response {
             }
         }
     };
+    readiness(ready)
+}
+
+fn readiness(ready: bool) -> Response {
     let (code, status) =
         if ready { (StatusCode::OK, "SERVING") } else { (StatusCode::SERVICE_UNAVAILABLE, "NOT_SERVING") };
     let mut response = (code, Json(Health { status: status.into() })).into_response();
     // Probes must see the current state, never a cached one.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The probes of a broker that is alive but cannot serve yet (it waits for its database's
+/// migrations): `/healthz` answers, `/readyz` and every other route are 503 with `Retry-After`.
+pub fn while_unready(reason: &'static str) -> axum::Router {
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(|| async { readiness(false) }))
+        .fallback(move || async move {
+            let mut response =
+                crate::problem::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, reason).into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            response
+        })
 }
 
 /// The OpenAPI 3.1 document of this gateway: every route, schema and error answer.
