@@ -141,6 +141,7 @@ debug_with_redacted_url!(
         max_streams,
         migrate_on_start,
         shutdown_delay_seconds,
+        otlp_endpoint,
     }
 );
 
@@ -246,6 +247,10 @@ pub struct ConfigLayer {
     /// [default: 0]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub shutdown_delay_seconds: Option<u32>,
+    /// Where spans go as OpenTelemetry traces, over OTLP/gRPC (an OpenTelemetry Collector, Jaeger,
+    /// Tempo...: `http://collector:4317`); unset, no traces leave the process [env: MLA_OTLP_ENDPOINT]
+    #[arg(long, global = true, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -318,6 +323,7 @@ impl ConfigLayer {
             max_streams: env_value(env, "MLA_MAX_STREAMS")?,
             migrate_on_start: env_value(env, "MLA_MIGRATE_ON_START")?,
             shutdown_delay_seconds: env_value(env, "MLA_SHUTDOWN_DELAY_SECONDS")?,
+            otlp_endpoint: env_value(env, "MLA_OTLP_ENDPOINT")?,
         })
     }
 
@@ -349,6 +355,7 @@ impl ConfigLayer {
             max_streams: self.max_streams.or(lower.max_streams),
             migrate_on_start: self.migrate_on_start.or(lower.migrate_on_start),
             shutdown_delay_seconds: self.shutdown_delay_seconds.or(lower.shutdown_delay_seconds),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
         }
     }
 }
@@ -395,6 +402,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// How long a stopping broker stays not-ready but serving before it drains.
     pub shutdown_delay_seconds: u32,
+    /// The OTLP/gRPC endpoint that receives traces; `None`: no traces are exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for Config {
@@ -450,6 +459,7 @@ impl Config {
             max_streams: layer.max_streams.unwrap_or(mla_grpc::DEFAULT_STREAMS),
             migrate_on_start: layer.migrate_on_start.unwrap_or(true),
             shutdown_delay_seconds: layer.shutdown_delay_seconds.unwrap_or(0),
+            otlp_endpoint: layer.otlp_endpoint,
         }
     }
 
@@ -592,6 +602,8 @@ impl Config {
             max_streams: u32,
             migrate_on_start: bool,
             shutdown_delay_seconds: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            otlp_endpoint: Option<&'a str>,
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
@@ -619,6 +631,7 @@ impl Config {
             max_streams: self.max_streams,
             migrate_on_start: self.migrate_on_start,
             shutdown_delay_seconds: self.shutdown_delay_seconds,
+            otlp_endpoint: self.otlp_endpoint.as_deref(),
         };
         // Every field is a string, a number or an enum name, all of which TOML represents.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

@@ -31,8 +31,15 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref(), |name| std::env::var(name).ok(), cli.settings)?;
-    telemetry::init(&config)?;
-    match cli.command {
+    let telemetry = telemetry::init(&config)?;
+    let outcome = run(cli.command, config).await;
+    // The last spans are sent before the process exits (blocking: the exporter has a thread of its own).
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    outcome
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Serve => {
             let shutdown = CancellationToken::new();
             listen_for_shutdown(shutdown.clone())?;

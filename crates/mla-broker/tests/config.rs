@@ -307,6 +307,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
         max_streams,
         migrate_on_start,
         shutdown_delay_seconds,
+        otlp_endpoint,
     } = all;
     // Destructured without `..`, so that a key added to the configuration but not to the example
     // breaks this test at compile time.
@@ -320,6 +321,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     assert!(rate_limit_per_second.is_some() && rate_limit_burst.is_some());
     assert!(max_concurrent_calls.is_some() && max_streams.is_some());
     assert!(migrate_on_start.is_some() && shutdown_delay_seconds.is_some());
+    assert!(otlp_endpoint.is_some());
 }
 
 #[test]

@@ -31,13 +31,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use http::{HeaderValue, Method, StatusCode, header};
+use opentelemetry::global;
+use opentelemetry_http::HeaderExtractor;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 mod dto;
@@ -142,11 +146,7 @@ where
     // send the document to a public service.
     let swagger = SwaggerUi::new("/docs")
         .config(SwaggerConfig::new(["/v1/openapi.json"]).validator_url("none").try_it_out_enabled(true));
-    let trace = TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
-        // The path holds ids and codes only; queries (free-text search) and bodies stay out of logs.
-        let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-        tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
-    });
+    let trace = TraceLayer::new_for_http().make_span_with(request_span);
     api.with_state(gateway).merge(Router::from(swagger)).fallback(not_found).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -156,6 +156,27 @@ where
             .option_layer(cors)
             .layer(axum::middleware::map_response(problem_for_bare_errors)),
     )
+}
+
+/// A REST call's span, named after its route (`POST /v1/requests/{id}:acknowledge`) and in the trace
+/// of the caller's W3C `traceparent` when it sent one. The path holds ids and codes only; queries
+/// (free-text search) and bodies stay out of logs and traces.
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    let span = tracing::info_span!(
+        "http",
+        otel.name = format!("{} {route}", request.method()),
+        otel.kind = "server",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+    );
+    let caller =
+        global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(request.headers())));
+    // Without a trace context (no tracing configured, or none sent) the span simply starts a trace.
+    let _ = span.set_parent(caller);
+    span
 }
 
 fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {

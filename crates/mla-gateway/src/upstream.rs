@@ -7,8 +7,11 @@ use std::time::Duration;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, header};
+use opentelemetry::global;
+use opentelemetry_http::HeaderInjector;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::problem::ApiError;
 use crate::routes::Gateway;
@@ -40,7 +43,18 @@ where
     T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     T::Future: Send + 'static,
 {
+    let service = tower::ServiceBuilder::new().map_request(carry_trace_context).service(service);
     Upstream::new(tower::ServiceExt::map_err(service, |e: T::Error| TransportError(e.into())))
+}
+
+/// The current span's trace goes upstream as a W3C `traceparent`, so that the gRPC call's span joins
+/// the REST call's trace, in process or across the network.
+fn carry_trace_context(mut request: http::Request<tonic::body::Body>) -> http::Request<tonic::body::Body> {
+    let context = tracing::Span::current().context();
+    global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeaderInjector(request.headers_mut()));
+    });
+    request
 }
 
 /// Why a remote upstream cannot be set up.

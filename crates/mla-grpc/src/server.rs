@@ -9,6 +9,8 @@ use mla_app::App;
 use mla_proto::v1::document_service_server::DocumentServiceServer;
 use mla_proto::v1::partner_service_server::PartnerServiceServer;
 use mla_proto::v1::request_service_server::RequestServiceServer;
+use opentelemetry::global;
+use opentelemetry_http::HeaderExtractor;
 use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tonic::service::Routes;
@@ -18,6 +20,8 @@ use tonic_health::ServingStatus;
 use tower::ServiceExt;
 use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::trace::TraceLayer;
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::auth::Authentication;
 use crate::documents::Documents;
@@ -67,33 +71,6 @@ where
         }
     });
 
-    // Spans carry the method and, once authenticated, the subject and partner: never case content
-    // or tokens.
-    // A caller's mistake (bad input, a refused rule, a stale etag, no token) is the caller's to fix:
-    // only the broker's own failures are logged at ERROR.
-    let classifier = [
-        GrpcCode::InvalidArgument,
-        GrpcCode::NotFound,
-        GrpcCode::AlreadyExists,
-        GrpcCode::PermissionDenied,
-        GrpcCode::FailedPrecondition,
-        GrpcCode::Aborted,
-        GrpcCode::OutOfRange,
-        GrpcCode::Unauthenticated,
-        GrpcCode::Cancelled,
-    ]
-    .into_iter()
-    .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success);
-    let trace =
-        TraceLayer::new(SharedClassifier::new(classifier)).make_span_with(|request: &http::Request<_>| {
-            tracing::info_span!(
-                "grpc",
-                method = %request.uri().path(),
-                subject = tracing::field::Empty,
-                partner = tracing::field::Empty,
-            )
-        });
-
     // Small responses go out at once rather than waiting on Nagle's algorithm.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     // Flow-control windows that grow with the link (BDP estimation), so that a large upload is not
@@ -103,7 +80,7 @@ where
         builder = builder.tls_config(tls)?;
     }
     let result = builder
-        .layer(trace)
+        .layer(trace_layer())
         .layer(crate::auth::layer(authentication))
         .layer(crate::limits::layer(limits.clone()))
         .add_routes(routes(app, limits).add_service(health_service))
@@ -156,11 +133,58 @@ pub type InProcess = tower::util::BoxCloneSyncService<
 
 pub fn in_process(app: App, authentication: Authentication, limits: Limits) -> InProcess {
     let service = tower::ServiceBuilder::new()
+        .map_response(|response: http::Response<_>| response.map(tonic::body::Body::new))
+        .layer(trace_layer())
         .layer(crate::auth::layer(authentication))
         .layer(crate::limits::layer(limits.clone()))
         .service(routes(app, limits))
         .map_err(|never| -> Box<dyn std::error::Error + Send + Sync> { match never {} });
     tower::util::BoxCloneSyncService::new(service)
+}
+
+/// The span of each call, for the network server and the in-process channel alike.
+///
+/// Spans carry the method and, once authenticated, the subject and partner: never case content or
+/// tokens. A caller's mistake (bad input, a refused rule, a stale etag, no token) is the caller's to
+/// fix: only the broker's own failures are logged at ERROR.
+fn trace_layer<B>() -> TraceLayer<SharedClassifier<GrpcErrorsAsFailures>, MakeCallSpan<B>> {
+    let classifier = [
+        GrpcCode::InvalidArgument,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unauthenticated,
+        GrpcCode::Cancelled,
+    ]
+    .into_iter()
+    .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success);
+    TraceLayer::new(SharedClassifier::new(classifier))
+        .make_span_with(call_span::<B> as MakeCallSpan<B>)
+}
+
+type MakeCallSpan<B> = fn(&http::Request<B>) -> Span;
+
+/// A call's span, named as OpenTelemetry names an RPC (`mla.v1.RequestService/GetRequest`), in the
+/// trace of the caller's W3C `traceparent` when it sent one (the gateway always does).
+fn call_span<B>(request: &http::Request<B>) -> Span {
+    let method = request.uri().path();
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = method.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        method = %method,
+        subject = tracing::field::Empty,
+        partner = tracing::field::Empty,
+    );
+    let caller =
+        global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(request.headers())));
+    // Without a trace context (no tracing configured, or none sent) the span simply starts a trace.
+    let _ = span.set_parent(caller);
+    span
 }
 
 /// TLS from PEM files; with a client CA, callers must present a certificate it signed (mutual TLS).

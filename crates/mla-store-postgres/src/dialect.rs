@@ -28,6 +28,7 @@ pub struct PgDialect;
 impl Dialect for PgDialect {
     type Db = Postgres;
 
+    const SYSTEM: &'static str = "postgresql";
     const BEGIN_WRITE: &'static str = "BEGIN";
     const IS_TRUE: &'static str = "";
     // PostgreSQL's ascending indexes put NULLs last already.

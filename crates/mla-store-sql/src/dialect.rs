@@ -20,6 +20,9 @@ pub type DbConnection<D> = <<D as Dialect>::Db as Database>::Connection;
 pub trait Dialect: Send + Sync + Sized + 'static {
     type Db: Driver;
 
+    /// The database system as OpenTelemetry names it (`db.system.name` of the store's spans).
+    const SYSTEM: &'static str;
+
     /// The statement that starts a write: SQLite takes its write lock at once with `BEGIN IMMEDIATE`.
     const BEGIN_WRITE: &'static str;
 

@@ -29,6 +29,8 @@ use mla_store::StoreResult;
 #[doc(hidden)]
 pub use async_trait::async_trait;
 #[doc(hidden)]
+pub use tracing::Instrument;
+#[doc(hidden)]
 pub use uuid;
 
 /// The storage every backend shares: a pool that writes and a pool that reads (in PostgreSQL the
@@ -76,6 +78,18 @@ impl<D: Dialect> SqlStore<D> {
         self.writer.close().await;
     }
 
+    /// The span of one operation on this database, in OpenTelemetry's terms a client span of the
+    /// database system.
+    pub fn span(&self, operation: &'static str) -> tracing::Span {
+        tracing::info_span!(
+            "db",
+            otel.name = operation,
+            otel.kind = "client",
+            db.system.name = D::SYSTEM,
+            db.operation.name = operation,
+        )
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.reader.acquire().await.map_err(errors::db_error::<D>)?;
         D::Db::execute(&mut conn, QueryBuilder::new("SELECT 1")).await.map_err(errors::db_error::<D>)?;
@@ -92,9 +106,20 @@ pub fn advance(signal: &watch::Sender<i64>, cursor: i64) {
     });
 }
 
+/// One store operation in a span of its own (`db`, named after the operation, with the database
+/// system), the database's part of a call's trace. `traced!(self.sql, get_request(id))`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! traced {
+    ($sql:expr, $operation:ident ( $($arg:expr),* )) => {
+        $crate::Instrument::instrument($sql.$operation($($arg),*), $sql.span(stringify!($operation))).await
+    };
+}
+
 /// Implements [`mla_store::Store`] for a backend's store type whose field `$field` is a
 /// [`SqlStore`]: every method is the shared one, so a new store method is written once, here and in
-/// this crate, for every backend.
+/// this crate, for every backend. Each runs in its own span ([`traced!`]), but for `ping`, which
+/// readiness calls every few seconds and no caller waits on.
 #[macro_export]
 macro_rules! store_through_sql {
     ($store:ty, $field:ident) => {
@@ -105,21 +130,21 @@ macro_rules! store_through_sql {
                 new: ::mla_domain::NewRequest,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_domain::Request> {
-                self.$field.create_request(new, idempotency).await
+                $crate::traced!(self.$field, create_request(new, idempotency))
             }
 
             async fn get_request(
                 &self,
                 id: ::mla_domain::RequestId,
             ) -> ::mla_store::StoreResult<Option<::mla_domain::Request>> {
-                self.$field.get_request(id).await
+                $crate::traced!(self.$field, get_request(id))
             }
 
             async fn list_requests(
                 &self,
                 query: &::mla_store::RequestQuery,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::Request>> {
-                self.$field.list_requests(query).await
+                $crate::traced!(self.$field, list_requests(query))
             }
 
             async fn save_change(
@@ -128,7 +153,7 @@ macro_rules! store_through_sql {
                 change: ::mla_domain::Transition,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_domain::Request> {
-                self.$field.save_change(expected_version, change, idempotency).await
+                $crate::traced!(self.$field, save_change(expected_version, change, idempotency))
             }
 
             async fn request_heads(
@@ -136,21 +161,21 @@ macro_rules! store_through_sql {
                 after: Option<::mla_domain::RequestId>,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_store::RequestHead>> {
-                self.$field.request_heads(after, limit).await
+                $crate::traced!(self.$field, request_heads(after, limit))
             }
 
             async fn replay(
                 &self,
                 idempotency: &::mla_store::Idempotency,
             ) -> ::mla_store::StoreResult<Option<::serde_json::Value>> {
-                self.$field.replay(idempotency).await
+                $crate::traced!(self.$field, replay(idempotency))
             }
 
             async fn purge_idempotency(
                 &self,
                 created_before: ::mla_domain::Timestamp,
             ) -> ::mla_store::StoreResult<u64> {
-                self.$field.purge_idempotency(created_before).await
+                $crate::traced!(self.$field, purge_idempotency(created_before))
             }
 
             async fn request_events(
@@ -160,7 +185,7 @@ macro_rules! store_through_sql {
                 after_seq: i64,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::audit::Event>> {
-                self.$field.request_events(id, reader, after_seq, limit).await
+                $crate::traced!(self.$field, request_events(id, reader, after_seq, limit))
             }
 
             async fn events_after(
@@ -169,7 +194,7 @@ macro_rules! store_through_sql {
                 after_cursor: i64,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::audit::Event>> {
-                self.$field.events_after(reader, after_cursor, limit).await
+                $crate::traced!(self.$field, events_after(reader, after_cursor, limit))
             }
 
             fn event_signal(&self) -> ::tokio::sync::watch::Receiver<i64> {
@@ -183,7 +208,7 @@ macro_rules! store_through_sql {
                 event: ::mla_domain::audit::EventDraft,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
-                self.$field.save_custody(request, documents, event, idempotency).await
+                $crate::traced!(self.$field, save_custody(request, documents, event, idempotency))
             }
 
             async fn save_message(
@@ -193,7 +218,7 @@ macro_rules! store_through_sql {
                 event: ::mla_domain::audit::EventDraft,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_domain::correspondence::Message> {
-                self.$field.save_message(request, message, event, idempotency).await
+                $crate::traced!(self.$field, save_message(request, message, event, idempotency))
             }
 
             async fn save_read_receipt(
@@ -202,14 +227,14 @@ macro_rules! store_through_sql {
                 ids: Vec<::mla_domain::correspondence::MessageId>,
                 event: ::mla_domain::audit::EventDraft,
             ) -> ::mla_store::StoreResult<()> {
-                self.$field.save_read_receipt(request, ids, event).await
+                $crate::traced!(self.$field, save_read_receipt(request, ids, event))
             }
 
             async fn get_message(
                 &self,
                 id: ::mla_domain::correspondence::MessageId,
             ) -> ::mla_store::StoreResult<Option<::mla_domain::correspondence::Message>> {
-                self.$field.get_message(id).await
+                $crate::traced!(self.$field, get_message(id))
             }
 
             async fn list_messages(
@@ -219,14 +244,14 @@ macro_rules! store_through_sql {
                 after: Option<::mla_domain::correspondence::MessageId>,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::correspondence::Message>> {
-                self.$field.list_messages(request_id, reader, after, limit).await
+                $crate::traced!(self.$field, list_messages(request_id, reader, after, limit))
             }
 
             async fn get_document(
                 &self,
                 id: ::mla_domain::document::DocumentId,
             ) -> ::mla_store::StoreResult<Option<::mla_domain::document::Document>> {
-                self.$field.get_document(id).await
+                $crate::traced!(self.$field, get_document(id))
             }
 
             async fn all_documents(
@@ -234,7 +259,7 @@ macro_rules! store_through_sql {
                 after: Option<::mla_domain::document::DocumentId>,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
-                self.$field.all_documents(after, limit).await
+                $crate::traced!(self.$field, all_documents(after, limit))
             }
 
             async fn list_documents(
@@ -244,7 +269,7 @@ macro_rules! store_through_sql {
                 after: Option<::mla_domain::document::DocumentId>,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::document::Document>> {
-                self.$field.list_documents(request_id, reader, after, limit).await
+                $crate::traced!(self.$field, list_documents(request_id, reader, after, limit))
             }
 
             async fn create_partner(
@@ -252,14 +277,14 @@ macro_rules! store_through_sql {
                 partner: ::mla_domain::Partner,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_domain::Partner> {
-                self.$field.create_partner(partner, idempotency).await
+                $crate::traced!(self.$field, create_partner(partner, idempotency))
             }
 
             async fn get_partner(
                 &self,
                 code: &::mla_domain::PartnerCode,
             ) -> ::mla_store::StoreResult<Option<::mla_domain::Partner>> {
-                self.$field.get_partner(code).await
+                $crate::traced!(self.$field, get_partner(code))
             }
 
             async fn list_partners(
@@ -268,7 +293,7 @@ macro_rules! store_through_sql {
                 after: Option<&::mla_domain::PartnerCode>,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<::mla_domain::Partner>> {
-                self.$field.list_partners(include_inactive, after, limit).await
+                $crate::traced!(self.$field, list_partners(include_inactive, after, limit))
             }
 
             async fn update_partner(
@@ -277,7 +302,7 @@ macro_rules! store_through_sql {
                 expected_version: i64,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_domain::Partner> {
-                self.$field.update_partner(partner, expected_version, idempotency).await
+                $crate::traced!(self.$field, update_partner(partner, expected_version, idempotency))
             }
 
             async fn create_upload(
@@ -285,14 +310,14 @@ macro_rules! store_through_sql {
                 session: ::mla_store::UploadSession,
                 idempotency: Option<&::mla_store::Idempotency>,
             ) -> ::mla_store::StoreResult<::mla_store::UploadSession> {
-                self.$field.create_upload(session, idempotency).await
+                $crate::traced!(self.$field, create_upload(session, idempotency))
             }
 
             async fn get_upload(
                 &self,
                 id: $crate::uuid::Uuid,
             ) -> ::mla_store::StoreResult<Option<::mla_store::UploadSession>> {
-                self.$field.get_upload(id).await
+                $crate::traced!(self.$field, get_upload(id))
             }
 
             async fn expired_uploads(
@@ -300,11 +325,11 @@ macro_rules! store_through_sql {
                 at: ::mla_domain::Timestamp,
                 limit: u32,
             ) -> ::mla_store::StoreResult<Vec<$crate::uuid::Uuid>> {
-                self.$field.expired_uploads(at, limit).await
+                $crate::traced!(self.$field, expired_uploads(at, limit))
             }
 
             async fn delete_upload(&self, id: $crate::uuid::Uuid) -> ::mla_store::StoreResult<()> {
-                self.$field.delete_upload(id).await
+                $crate::traced!(self.$field, delete_upload(id))
             }
 
             async fn ping(&self) -> ::mla_store::StoreResult<()> {

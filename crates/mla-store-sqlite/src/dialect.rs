@@ -25,6 +25,7 @@ impl Dialect for SqliteDialect {
 
     // The write connection takes SQLite's write lock with its first statement, so it never has to
     // upgrade a read lock (the upgrade is what fails with `database is locked` whatever the timeout).
+    const SYSTEM: &'static str = "sqlite";
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const IS_TRUE: &'static str = " = 1";
     // SQLite sorts NULLs first: the undated go last by an expression the index holds too.
