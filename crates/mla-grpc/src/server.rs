@@ -161,8 +161,7 @@ fn trace_layer<B>() -> TraceLayer<SharedClassifier<GrpcErrorsAsFailures>, MakeCa
     ]
     .into_iter()
     .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success);
-    TraceLayer::new(SharedClassifier::new(classifier))
-        .make_span_with(call_span::<B> as MakeCallSpan<B>)
+    TraceLayer::new(SharedClassifier::new(classifier)).make_span_with(call_span::<B> as MakeCallSpan<B>)
 }
 
 type MakeCallSpan<B> = fn(&http::Request<B>) -> Span;
