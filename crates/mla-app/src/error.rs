@@ -29,6 +29,9 @@ pub enum AppError {
     PermissionDenied(&'static str),
     #[error("the service is temporarily unavailable")]
     Unavailable(String),
+    /// The broker's storage is full: nothing was written. Worth a retry once an operator made room.
+    #[error("the broker's storage is full; nothing was written")]
+    StorageFull(String),
     /// An upload longer than the configured limit: nothing was stored.
     #[error("the document is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
@@ -73,7 +76,7 @@ impl AppError {
             AppError::InvalidArgument(_)
             | AppError::IdempotencyKeyReused { .. }
             | AppError::DigestMismatch { .. } => Code::InvalidArgument,
-            AppError::TooLarge { .. } => Code::ResourceExhausted,
+            AppError::TooLarge { .. } | AppError::StorageFull(_) => Code::ResourceExhausted,
             AppError::OffsetOutOfRange { .. } => Code::OutOfRange,
             AppError::EtagMismatch { .. } | AppError::Conflict | AppError::UploadOffsetMismatch { .. } => {
                 Code::Aborted
@@ -100,6 +103,7 @@ impl AppError {
             AppError::IdempotencyKeyReused { .. } => "IDEMPOTENCY_KEY_REUSED",
             AppError::PermissionDenied(_) => "PERMISSION_DENIED",
             AppError::Unavailable(_) => "UNAVAILABLE",
+            AppError::StorageFull(_) => "STORAGE_FULL",
             AppError::TooLarge { .. } => "DOCUMENT_TOO_LARGE",
             AppError::DigestMismatch { .. } => "SHA256_MISMATCH",
             AppError::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
@@ -149,6 +153,7 @@ impl From<mla_store::content::ContentError> for AppError {
     fn from(e: mla_store::content::ContentError) -> Self {
         match e {
             mla_store::content::ContentError::Unavailable(why) => AppError::Unavailable(why),
+            mla_store::content::ContentError::StorageFull(why) => AppError::StorageFull(why),
         }
     }
 }
@@ -161,6 +166,7 @@ impl From<StoreError> for AppError {
             StoreError::AlreadyExists => AppError::AlreadyExists("resource"),
             StoreError::IdempotencyMismatch => AppError::IdempotencyKeyReused { field: "request_id" },
             StoreError::Unavailable(why) => AppError::Unavailable(why),
+            StoreError::StorageFull(why) => AppError::StorageFull(why),
             StoreError::Internal(cause) => AppError::Internal(cause.to_string()),
         }
     }

@@ -126,6 +126,7 @@ impl SharedReads {
         self.running().remove(&key);
         page.map_err(|e| match &*e {
             StoreError::Unavailable(why) => AppError::Unavailable(why.clone()),
+            StoreError::StorageFull(why) => AppError::StorageFull(why.clone()),
             other => AppError::Internal(other.to_string()),
         })
     }

@@ -167,6 +167,11 @@ impl ApiError {
         if status.code() == tonic::Code::ResourceExhausted && error.problem.reason == "DOCUMENT_TOO_LARGE" {
             error.set_status(StatusCode::PAYLOAD_TOO_LARGE);
         }
+        // The broker's disk is full: not the caller's excess (429) but the server's, which WebDAV's
+        // 507 Insufficient Storage says.
+        if status.code() == tonic::Code::ResourceExhausted && error.problem.reason == "STORAGE_FULL" {
+            error.set_status(StatusCode::INSUFFICIENT_STORAGE);
+        }
         // The broker asks for the call again later (RetryInfo: down for now, or over a limit): HTTP
         // says so with Retry-After.
         let retry = status.get_details_retry_info().and_then(|info| info.retry_delay);

@@ -29,7 +29,7 @@ pub fn status_of(error: AppError) -> Status {
     let mut metadata: HashMap<String, String> =
         error.metadata().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let message = match &error {
-        AppError::Internal(cause) | AppError::Unavailable(cause) => {
+        AppError::Internal(cause) | AppError::Unavailable(cause) | AppError::StorageFull(cause) => {
             let correlation_id = uuid::Uuid::now_v7().to_string();
             tracing::error!(%correlation_id, cause = %cause, "request failed");
             metadata.insert("correlation_id".into(), correlation_id.clone());
@@ -38,8 +38,8 @@ pub fn status_of(error: AppError) -> Status {
         _ => error.to_string(),
     };
     let mut details = ErrorDetails::with_error_info(error.reason(), ERROR_DOMAIN, metadata);
-    if code == tonic::Code::Unavailable {
-        // The database or the content store is down for now: worth the same call again, later.
+    if matches!(error, AppError::Unavailable(_) | AppError::StorageFull(_)) {
+        // The database or the content store is down or full for now: worth the same call again, later.
         details.set_retry_info(Some(RETRY_AFTER));
     }
     let violations = error.field_violations();

@@ -11,12 +11,22 @@ use mla_store::content::{ContentError, ContentResult, ContentStore, ContentStrea
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::PgDialect;
+
 /// Bytes per stored chunk: large enough that a gigabyte is a thousand rows, small enough to hold in
 /// memory while it is written or read.
 const CHUNK_BYTES: usize = 1024 * 1024;
 
 fn unavailable(what: &str, error: impl std::fmt::Display) -> ContentError {
     ContentError::Unavailable(format!("{what}: {error}"))
+}
+
+/// A failed write: a full disk said as such (`disk_full`), anything else worth a retry.
+fn write_failed(what: &str, error: sqlx::Error) -> ContentError {
+    match mla_store_sql::errors::db_error::<PgDialect>(error) {
+        mla_store::StoreError::StorageFull(why) => ContentError::StorageFull(format!("{what}: {why}")),
+        other => unavailable(what, other),
+    }
 }
 
 /// The content store of a PostgreSQL deployment.
@@ -150,7 +160,7 @@ impl PgWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let failed = |e| unavailable("writing content", e);
+        let failed = |e| write_failed("writing content", e);
         let mut tx = self.pool.begin().await.map_err(failed)?;
         if !durable {
             sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await.map_err(failed)?;
@@ -207,7 +217,7 @@ impl ContentWriter for PgWriter {
         .bind(self.written)
         .execute(&self.pool)
         .await
-        .map_err(|e| unavailable("storing content", e))?;
+        .map_err(|e| write_failed("storing content", e))?;
         if stored.rows_affected() == 0 {
             // Stored once: the digest was there already, so this copy goes.
             sqlx::query("DELETE FROM content_chunks WHERE upload_id = $1")

@@ -79,6 +79,11 @@ impl Dialect for PgDialect {
         code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
     }
 
+    /// `disk_full`.
+    fn is_full_code(code: &str) -> bool {
+        code == "53100"
+    }
+
     fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)> {
         vec![("partner_reference", Value::Text(content.partner_reference.as_str()))]
     }

@@ -54,6 +54,9 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Whether a database error code means the database will not serve now (worth a retry).
     fn is_unavailable_code(code: &str) -> bool;
 
+    /// Whether an error code says the database's disk is full.
+    fn is_full_code(code: &str) -> bool;
+
     /// The columns the backend keeps beside a request to serve the text query, with their values.
     fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)>;
 

@@ -18,8 +18,17 @@ pub fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> StoreError
 }
 
 /// Maps a driver error to the store's terms: a database that cannot be reached or will not serve now
-/// is worth a retry, anything else is a fault.
+/// is worth a retry, so is one whose disk is full (once an operator has made room), anything else is
+/// a fault.
 pub fn db_error<D: Dialect>(error: sqlx::Error) -> StoreError {
+    let full = match &error {
+        sqlx::Error::Io(io) => io.kind() == std::io::ErrorKind::StorageFull,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| D::is_full_code(&code)),
+        _ => false,
+    };
+    if full {
+        return StoreError::StorageFull(error.to_string());
+    }
     let unavailable = match &error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)

@@ -79,6 +79,11 @@ impl Dialect for SqliteDialect {
         code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6))
     }
 
+    /// `SQLITE_FULL`, with its extended codes.
+    fn is_full_code(code: &str) -> bool {
+        code.parse::<i32>().is_ok_and(|code| code & 0xff == 13)
+    }
+
     fn search_columns(content: &RequestContent) -> Vec<(&'static str, Value<'_>)> {
         vec![
             ("title_folded", Value::OwnedText(fold(content.title.as_str()))),

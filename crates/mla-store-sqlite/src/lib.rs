@@ -17,6 +17,7 @@ use std::time::Duration;
 use mla_store::{StoreError, StoreResult};
 use mla_store_sql::errors::{db_error, migrate_error};
 use mla_store_sql::{Dialect, SqlStore};
+use sqlx::Connection as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -94,6 +95,16 @@ impl SqliteStore {
             // An in-memory database lives as long as a connection to it: keep the one forever.
             .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
             .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+            // SQLite rolls a transaction back by itself on some errors (a full disk, I/O): sqlx
+            // still counts it open, its own ROLLBACK fails, and every later BEGIN on the connection
+            // would be refused. Such a connection is closed rather than given to the next write.
+            // (The ping runs the rollback queued by the dropped transaction first.)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options.clone())
             .await
             .map_err(db_error::<SqliteDialect>)?;

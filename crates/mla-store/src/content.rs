@@ -28,11 +28,17 @@ pub enum ContentError {
     /// The storage cannot be used now (a disk, a connection); the caller may retry.
     #[error("content storage failure: {0}")]
     Unavailable(String),
+    /// The disk that holds the content is full: nothing of the content was kept.
+    #[error("content storage full: {0}")]
+    StorageFull(String),
 }
 
 pub type ContentResult<T> = Result<T, ContentError>;
 
-fn unavailable(what: &str, error: impl std::fmt::Display) -> ContentError {
+fn unavailable(what: &str, error: std::io::Error) -> ContentError {
+    if error.kind() == std::io::ErrorKind::StorageFull {
+        return ContentError::StorageFull(format!("{what}: {error}"));
+    }
     ContentError::Unavailable(format!("{what}: {error}"))
 }
 
@@ -226,7 +232,7 @@ impl ContentWriter for FileWriter {
         // The rename is durable once the folder's entry is.
         tokio::task::spawn_blocking(move || std::fs::File::open(&folder).and_then(|dir| dir.sync_all()))
             .await
-            .map_err(|e| unavailable("syncing the content folder", e))?
+            .map_err(|e| unavailable("syncing the content folder", e.into()))?
             .map_err(|e| unavailable("syncing the content folder", e))
     }
 }

@@ -36,6 +36,10 @@ pub enum StoreError {
     /// The database cannot be reached now; the caller may retry.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The database's disk is full: nothing was written, and nothing will be until an operator
+    /// makes room; the caller may retry later.
+    #[error("storage full: {0}")]
+    StorageFull(String),
     #[error("storage failure: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
