@@ -624,9 +624,10 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 33] = [
     ("get", "/docs"),
     ("get", "/healthz"),
+    ("get", "/metrics"),
     ("get", "/readyz"),
     ("get", "/v1/events"),
     ("get", "/v1/openapi.json"),

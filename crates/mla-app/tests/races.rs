@@ -200,6 +200,15 @@ impl Store for Interloper {
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }
+    async fn count_requests(
+        &self,
+        overdue_at: mla_domain::Timestamp,
+    ) -> StoreResult<mla_store::RequestCounts> {
+        self.inner.count_requests(overdue_at).await
+    }
+    fn pool_use(&self) -> Vec<mla_store::PoolUse> {
+        self.inner.pool_use()
+    }
 }
 
 fn instant() -> Timestamp {

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod documents;
+pub mod metrics;
 pub mod telemetry;
 pub mod verify;
 
@@ -81,7 +82,7 @@ pub async fn run_with_clock(
     // The drain begins `shutdown_delay` after `shutdown`; the application's live streams end with it.
     let draining = CancellationToken::new();
     let app = App::new(backend.store(), config.sla(), draining.clone())
-        .with_clock(clock)
+        .with_clock(clock.clone())
         .with_content(content, config.max_document_bytes)
         .with_signing_key(signing_key(&config)?);
     // Where mutual TLS is configured, partners must present their certificate: on gRPC, and through
@@ -90,6 +91,10 @@ pub async fn run_with_clock(
         .requiring_partner_certificates(config.tls_client_ca.is_some());
     // One allowance per caller, counted alike for gRPC and the in-process gateway.
     let limits = mla_grpc::Limits::new(config.limits());
+    // One page of metrics, served by the gateway; gRPC calls are counted there by door.
+    let (metrics, grpc_metrics) = metrics::broker_page(backend.store(), clock, limits.clone())
+        .context("cannot register the metrics")?;
+    let layers = mla_grpc::Layers { authentication, limits, metrics: grpc_metrics };
 
     // Ready: not stopping, and the database answers. One answer for gRPC health and `/readyz`.
     let store = backend.store();
@@ -101,8 +106,12 @@ pub async fn run_with_clock(
     // The REST gateway calls the same services in-process, through the same authentication layer:
     // no network hop, and no rule of its own.
     let gateway = mla_gateway::router(
-        mla_grpc::in_process(app.clone(), authentication.clone(), limits.clone()),
-        GatewayConfig { readiness: Some(Readiness::new(ready.clone())), ..GatewayConfig::default() },
+        mla_grpc::in_process(app.clone(), layers.clone()),
+        GatewayConfig {
+            readiness: Some(Readiness::new(ready.clone())),
+            metrics: Some(metrics),
+            ..GatewayConfig::default()
+        },
     );
 
     tracing::info!(
@@ -128,15 +137,7 @@ pub async fn run_with_clock(
             draining.cancel();
         }
     });
-    let grpc = mla_grpc::serve(
-        app,
-        authentication,
-        limits,
-        grpc_listener,
-        tls,
-        ready,
-        draining.clone().cancelled_owned(),
-    );
+    let grpc = mla_grpc::serve(app, layers, grpc_listener, tls, ready, draining.clone().cancelled_owned());
     let http = mla_gateway::serve(http_listener, gateway, draining.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.
     let (grpc, http) = tokio::join!(
@@ -258,9 +259,12 @@ pub async fn gateway_on(
         .with_context(|| format!("cannot use {upstream} as the upstream broker"))?;
     let http_addr = listener.local_addr().context("cannot read the HTTP listener's address")?;
     tracing::info!(%http_addr, upstream, "the REST gateway is serving");
+    // The gateway alone has its own figures and the build's; the broker's are on the broker's page.
+    let metrics =
+        mla_gateway::MetricsPage::new(metrics::registry()?).context("cannot register the metrics")?;
     mla_gateway::serve(
         listener,
-        mla_gateway::router(channel, GatewayConfig::default()),
+        mla_gateway::router(channel, GatewayConfig { metrics: Some(metrics), ..GatewayConfig::default() }),
         shutdown.cancelled_owned(),
     )
     .await

@@ -45,12 +45,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 mod dto;
+mod metrics;
 mod openapi;
 mod problem;
 mod routes;
 mod upstream;
 
 pub use dto::*;
+pub use metrics::MetricsPage;
 pub use problem::{ERROR_DOMAIN, PROBLEM_JSON, Problem, Violation, http_status};
 pub use routes::export::COLUMNS as CSV_COLUMNS;
 pub use upstream::{TransportError, Upstream, UpstreamError, boxed, upstream_channel};
@@ -76,6 +78,8 @@ pub struct GatewayConfig {
     pub body_limit: usize,
     /// How often an idle event stream gets a keep-alive comment.
     pub keep_alive: Duration,
+    /// What `/metrics` serves, the gateway's own figures added to it; `None`: `/metrics` is 404.
+    pub metrics: Option<MetricsPage>,
 }
 
 impl Default for GatewayConfig {
@@ -86,6 +90,7 @@ impl Default for GatewayConfig {
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
             keep_alive: Duration::from_secs(15),
+            metrics: None,
         }
     }
 }
@@ -135,6 +140,7 @@ where
     T::Future: Send + 'static,
 {
     let (api, doc) = routes::api(&config).split_for_parts();
+    let measured = config.metrics.as_ref().map(|page| page.http().clone());
     let doc = openapi::finish(doc);
     let cors = cors(&config.cors_origins);
     let gateway = Gateway {
@@ -147,7 +153,11 @@ where
     let swagger = SwaggerUi::new("/docs")
         .config(SwaggerConfig::new(["/v1/openapi.json"]).validator_url("none").try_it_out_enabled(true));
     let trace = TraceLayer::new_for_http().make_span_with(request_span);
-    api.with_state(gateway).merge(Router::from(swagger)).fallback(not_found).layer(
+    let mut router = api.with_state(gateway).merge(Router::from(swagger));
+    if measured.is_some() {
+        router = router.route_layer(axum::middleware::from_fn(metrics::mark_route));
+    }
+    let router = router.fallback(not_found).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(trace)
@@ -155,7 +165,12 @@ where
             .layer(axum::middleware::from_fn(uploads::tus_discovery))
             .option_layer(cors)
             .layer(axum::middleware::map_response(problem_for_bare_errors)),
-    )
+    );
+    // Outermost, so that every answer is counted as the caller got it, the middleware's included.
+    match measured {
+        Some(http) => router.layer(axum::middleware::from_fn_with_state(http, metrics::measure)),
+        None => router,
+    }
 }
 
 /// A REST call's span, named after its route (`POST /v1/requests/{id}:acknowledge`) and in the trace

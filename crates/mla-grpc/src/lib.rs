@@ -8,6 +8,7 @@ pub mod convert;
 mod documents;
 mod error;
 mod limits;
+mod metrics;
 mod partners;
 mod requests;
 mod server;
@@ -18,4 +19,5 @@ pub use error::status_of;
 pub use limits::{
     DEFAULT_BURST, DEFAULT_CALLS_PER_SECOND, DEFAULT_CONCURRENT_CALLS, DEFAULT_STREAMS, LimitSettings, Limits,
 };
-pub use server::{InProcess, in_process, serve, tls_config};
+pub use metrics::GrpcMetrics;
+pub use server::{InProcess, Layers, in_process, serve, tls_config};

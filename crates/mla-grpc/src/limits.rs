@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -100,6 +101,8 @@ struct Shared {
     rate: Option<DefaultKeyedRateLimiter<Caller>>,
     calls: Option<Arc<Slots>>,
     streams: Option<Arc<Slots>>,
+    /// Every WatchEvents stream open now, whoever holds it and whether or not streams are limited.
+    open_streams: Arc<AtomicU64>,
 }
 
 impl Limits {
@@ -115,7 +118,13 @@ impl Limits {
             rate,
             calls: slots(settings.concurrent_calls),
             streams: slots(settings.streams),
+            open_streams: Arc::default(),
         }))
+    }
+
+    /// The WatchEvents streams open now, all callers together.
+    pub fn open_streams(&self) -> u64 {
+        self.0.open_streams.load(Ordering::Relaxed)
     }
 
     /// Admits one call of `caller`: a place among its calls in flight, then a token of its rate. A
@@ -156,16 +165,23 @@ impl Limits {
 
     /// Opens a WatchEvents stream for `principal`: its place is held until the stream is dropped,
     /// whether it ended or its follower went away.
-    pub(crate) fn open_stream(&self, principal: &Principal) -> Result<Option<Slot>, Status> {
-        let Some(streams) = &self.0.streams else { return Ok(None) };
-        streams.take(&Caller::of(principal)).map(Some).ok_or_else(|| {
-            limited(
-                "TOO_MANY_STREAMS",
-                streams.max,
-                &format!("{} event streams of this caller are open already; close one first", streams.max),
-                STREAMS_RETRY,
-            )
-        })
+    pub(crate) fn open_stream(&self, principal: &Principal) -> Result<StreamPlace, Status> {
+        let slot = match &self.0.streams {
+            None => None,
+            Some(streams) => Some(streams.take(&Caller::of(principal)).ok_or_else(|| {
+                limited(
+                    "TOO_MANY_STREAMS",
+                    streams.max,
+                    &format!(
+                        "{} event streams of this caller are open already; close one first",
+                        streams.max
+                    ),
+                    STREAMS_RETRY,
+                )
+            })?),
+        };
+        self.0.open_streams.fetch_add(1, Ordering::Relaxed);
+        Ok(StreamPlace { _slot: slot, open: Arc::clone(&self.0.open_streams) })
     }
 }
 
@@ -213,16 +229,30 @@ impl Drop for Slot {
     }
 }
 
+/// An open WatchEvents stream's place: its caller's slot when streams are limited, and its part of
+/// the count of open streams, both given back when dropped.
+#[derive(Debug)]
+pub(crate) struct StreamPlace {
+    _slot: Option<Slot>,
+    open: Arc<AtomicU64>,
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A stream holding a place until it is dropped.
 #[derive(Debug)]
 pub(crate) struct Holding<S> {
     stream: S,
-    _slot: Option<Slot>,
+    _place: StreamPlace,
 }
 
 impl<S> Holding<S> {
-    pub(crate) fn new(stream: S, slot: Option<Slot>) -> Self {
-        Self { stream, _slot: slot }
+    pub(crate) fn new(stream: S, place: StreamPlace) -> Self {
+        Self { stream, _place: place }
     }
 }
 

@@ -26,6 +26,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use crate::auth::Authentication;
 use crate::documents::Documents;
 use crate::limits::Limits;
+use crate::metrics::GrpcMetrics;
 use crate::partners::Partners;
 use crate::requests::Requests;
 
@@ -37,13 +38,23 @@ const MAX_CHUNK_MESSAGE_BYTES: usize = MAX_MESSAGE_BYTES + 64 * 1024;
 /// How often health asks whether the broker is ready.
 const HEALTH_PROBE: Duration = Duration::from_secs(2);
 
+/// What every call passes on its way to a service, whichever door it came through: the metrics,
+/// authentication, and its caller's limits (one allowance per caller for both doors, since the
+/// network server and the in-process gateway are given clones of the same `Layers`).
+#[derive(Debug, Clone)]
+pub struct Layers {
+    pub authentication: Authentication,
+    pub limits: Limits,
+    pub metrics: GrpcMetrics,
+}
+
 /// Serves the gRPC API on `listener` until `shutdown` completes, then drains calls in flight.
 /// `grpc.health.v1` reports what `ready` answers, asked every two seconds: the same readiness as the
-/// gateway's `/readyz` (the database answers, and the broker is not stopping).
+/// gateway's `/readyz` (the database answers, and the broker is not stopping). Calls are counted in
+/// `metrics` under `door="grpc"`.
 pub async fn serve<Ready, Answer>(
     app: App,
-    authentication: Authentication,
-    limits: Limits,
+    layers: Layers,
     listener: TcpListener,
     tls: Option<ServerTlsConfig>,
     ready: Ready,
@@ -53,6 +64,7 @@ where
     Ready: Fn() -> Answer + Send + 'static,
     Answer: Future<Output = bool> + Send,
 {
+    let Layers { authentication, limits, metrics } = layers;
     let (health, health_service) = tonic_health::server::health_reporter();
     // Every service is listed from the start (NOT_SERVING until the first probe answers), so a
     // client watching one never sees NOT_FOUND while the server comes up.
@@ -81,6 +93,7 @@ where
     }
     let result = builder
         .layer(trace_layer())
+        .layer(metrics.layer("grpc"))
         .layer(crate::auth::layer(authentication))
         .layer(crate::limits::layer(limits.clone()))
         .add_routes(routes(app, limits).add_service(health_service))
@@ -123,18 +136,20 @@ fn routes(app: App, limits: Limits) -> Routes {
 
 /// A gRPC channel to the broker's services in this process, with no network hop: calls go through
 /// the same authentication layer, limits and services as calls from the network. The REST gateway of
-/// `mla-broker serve` uses it as its upstream; given the gRPC server's `limits`, a caller has one
-/// allowance whichever door it uses.
+/// `mla-broker serve` uses it as its upstream; given the gRPC server's `layers`, a caller has one
+/// allowance whichever door it uses. Its calls are counted under `door="gateway"`.
 pub type InProcess = tower::util::BoxCloneSyncService<
     http::Request<tonic::body::Body>,
     http::Response<tonic::body::Body>,
     Box<dyn std::error::Error + Send + Sync>,
 >;
 
-pub fn in_process(app: App, authentication: Authentication, limits: Limits) -> InProcess {
+pub fn in_process(app: App, layers: Layers) -> InProcess {
+    let Layers { authentication, limits, metrics } = layers;
     let service = tower::ServiceBuilder::new()
         .map_response(|response: http::Response<_>| response.map(tonic::body::Body::new))
         .layer(trace_layer())
+        .layer(metrics.layer("gateway"))
         .layer(crate::auth::layer(authentication))
         .layer(crate::limits::layer(limits.clone()))
         .service(routes(app, limits))

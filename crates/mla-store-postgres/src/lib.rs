@@ -68,6 +68,15 @@ pub struct PostgresStore {
 
 mla_store_sql::store_through_sql!(PostgresStore, sql);
 
+impl PostgresStore {
+    /// The pool calls use (and documents' content shares), and the one connection that listens.
+    fn pools(&self) -> Vec<mla_store::PoolUse> {
+        let mut pools = self.sql.pool_use();
+        pools.push(mla_store_sql::pool_use("listen", &self.listener_pool));
+        pools
+    }
+}
+
 /// Opens and closes one direct connection: an unreachable server is reported at once, where a pool
 /// would keep retrying until its acquire timeout.
 async fn reachable(options: &PgConnectOptions) -> StoreResult<()> {
@@ -205,7 +214,7 @@ impl PostgresStore {
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_lazy_with(options);
-        let sql = SqlStore::new(pool.clone(), pool.clone()).await?;
+        let sql = SqlStore::one_pool(pool.clone()).await?;
         // Subscribe before returning, so that no event committed after `connect` goes unannounced.
         let listener = subscribe(&listener_pool).await.map_err(db_error::<PgDialect>)?;
         let task = tokio::spawn(follow_announcements(

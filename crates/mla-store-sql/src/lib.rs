@@ -39,16 +39,37 @@ pub use uuid;
 pub struct SqlStore<D: Dialect> {
     writer: Pool<D::Db>,
     reader: Pool<D::Db>,
+    /// Whether `writer` and `reader` are one pool, which its use then reports once.
+    one_pool: bool,
     signal: Arc<watch::Sender<i64>>,
 }
 
 impl<D: Dialect> Clone for SqlStore<D> {
     fn clone(&self) -> Self {
-        SqlStore { writer: self.writer.clone(), reader: self.reader.clone(), signal: self.signal.clone() }
+        SqlStore {
+            writer: self.writer.clone(),
+            reader: self.reader.clone(),
+            one_pool: self.one_pool,
+            signal: self.signal.clone(),
+        }
     }
 }
 
 impl<D: Dialect> SqlStore<D> {
+    /// A store over one migrated pool that both writes and reads.
+    pub async fn one_pool(pool: Pool<D::Db>) -> StoreResult<Self> {
+        Ok(SqlStore { one_pool: true, ..Self::new(pool.clone(), pool).await? })
+    }
+
+    /// The use of the store's pools: `read` and `write`, or `main` when they are one.
+    pub fn pool_use(&self) -> Vec<mla_store::PoolUse> {
+        if self.one_pool {
+            vec![pool_use("main", &self.writer)]
+        } else {
+            vec![pool_use("write", &self.writer), pool_use("read", &self.reader)]
+        }
+    }
+
     /// A store over migrated pools, its signal starting at the newest stored cursor.
     pub async fn new(writer: Pool<D::Db>, reader: Pool<D::Db>) -> StoreResult<Self> {
         let mut conn = reader.acquire().await.map_err(errors::db_error::<D>)?;
@@ -59,7 +80,7 @@ impl<D: Dialect> SqlStore<D> {
             None => 0,
         };
         let (signal, _) = watch::channel(newest);
-        Ok(SqlStore { writer, reader, signal: Arc::new(signal) })
+        Ok(SqlStore { writer, reader, one_pool: false, signal: Arc::new(signal) })
     }
 
     /// The signal that carries the newest committed cursor (a backend that hears of other
@@ -94,6 +115,17 @@ impl<D: Dialect> SqlStore<D> {
         let mut conn = self.reader.acquire().await.map_err(errors::db_error::<D>)?;
         D::Db::execute(&mut conn, QueryBuilder::new("SELECT 1")).await.map_err(errors::db_error::<D>)?;
         Ok(())
+    }
+}
+
+/// One pool's use as sqlx counts it: `size` is every open connection, idle ones included.
+pub fn pool_use<DB: sqlx::Database>(name: &'static str, pool: &Pool<DB>) -> mla_store::PoolUse {
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+    mla_store::PoolUse {
+        pool: name,
+        in_use: pool.size().saturating_sub(idle),
+        idle,
+        max: pool.options().get_max_connections(),
     }
 }
 
@@ -334,6 +366,17 @@ macro_rules! store_through_sql {
 
             async fn ping(&self) -> ::mla_store::StoreResult<()> {
                 self.$field.ping().await
+            }
+
+            async fn count_requests(
+                &self,
+                overdue_at: ::mla_domain::Timestamp,
+            ) -> ::mla_store::StoreResult<::mla_store::RequestCounts> {
+                self.$field.count_requests(overdue_at).await
+            }
+
+            fn pool_use(&self) -> Vec<::mla_store::PoolUse> {
+                self.pools()
             }
         }
     };

@@ -3,8 +3,9 @@
 
 use chrono::Datelike;
 use mla_domain::clock::Clock;
-use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, Transition};
-use mla_store::{Idempotency, Order, RequestHead, RequestQuery, StoreError, StoreResult};
+use mla_domain::request::Direction;
+use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, Timestamp, Transition};
+use mla_store::{Idempotency, Order, RequestCounts, RequestHead, RequestQuery, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder};
 
 use crate::SqlStore;
@@ -103,6 +104,36 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(Vec::new());
         }
         D::list_requests(&self.reader, query).await
+    }
+
+    /// The register by direction and state (the index on state and direction alone), and the overdue
+    /// requests (the partial index `requests_overdue`, by the same terms as the overdue filter), on
+    /// one connection.
+    pub async fn count_requests(&self, overdue_at: Timestamp) -> StoreResult<RequestCounts> {
+        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+        let sql = QueryBuilder::new(
+            "SELECT state, direction, COUNT(*) AS requests FROM requests GROUP BY state, direction",
+        );
+        let rows = D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)?;
+        let mut by_state = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let f = Fields::<D>::new(row);
+            let direction = f.text("direction")?;
+            let direction = Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?;
+            let count = u64::try_from(f.int("requests")?).map_err(|e| corrupt("count", e))?;
+            by_state.push((direction, f.state("state")?, count));
+        }
+        let mut sql = QueryBuilder::new(format!("SELECT COUNT(*) AS overdue FROM requests WHERE {RUNNING}"));
+        sql.push(" AND due_at < ");
+        D::push_time(&mut sql, Some(overdue_at));
+        let row = D::Db::fetch_optional(&mut conn, sql).await.map_err(db_error::<D>)?;
+        let overdue = match row {
+            Some(row) => {
+                u64::try_from(Fields::<D>::new(&row).int("overdue")?).map_err(|e| corrupt("count", e))?
+            }
+            None => 0,
+        };
+        Ok(RequestCounts { by_state, overdue })
     }
 
     /// Every request's id, version, custody events and state, in id order after `after`.

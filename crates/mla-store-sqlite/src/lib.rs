@@ -48,6 +48,13 @@ pub struct SqliteStore {
 
 mla_store_sql::store_through_sql!(SqliteStore, sql);
 
+impl SqliteStore {
+    /// The write connection and the readers.
+    fn pools(&self) -> Vec<mla_store::PoolUse> {
+        self.sql.pool_use()
+    }
+}
+
 /// Applies the schema migrations to the database at `url_or_path` (creating it if needed).
 pub async fn migrate(url_or_path: &str) -> StoreResult<()> {
     let store = SqliteStore::open(url_or_path).await?;
@@ -112,15 +119,14 @@ impl SqliteStore {
         fold_search_columns(&writer).await?;
         // An in-memory database shares its cache between connections with table locks, not WAL:
         // reading through the one writer connection is the only way that never reports a lock.
-        let reader = if in_memory {
-            writer.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(READ_CONNECTIONS)
-                .connect_with(options)
-                .await
-                .map_err(db_error::<SqliteDialect>)?
-        };
+        if in_memory {
+            return Ok(SqliteStore { sql: SqlStore::one_pool(writer).await? });
+        }
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READ_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(db_error::<SqliteDialect>)?;
         Ok(SqliteStore { sql: SqlStore::new(writer, reader).await? })
     }
 

@@ -100,6 +100,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_by_request_type",
     "list_filters_by_assignee",
     "list_filters_overdue",
+    "requests_are_counted_by_state_and_overdue",
     "list_filters_a_work_queue_and_received_times",
     "list_orders_by_due_date_in_keyset_pages",
     "list_text_query_is_case_insensitive_and_literal",
@@ -167,6 +168,7 @@ macro_rules! conformance_tests {
             list_filters_by_request_type,
             list_filters_by_assignee,
             list_filters_overdue,
+            requests_are_counted_by_state_and_overdue,
             list_filters_a_work_queue_and_received_times,
             list_orders_by_due_date_in_keyset_pages,
             list_text_query_is_case_insensitive_and_literal,
@@ -837,6 +839,71 @@ pub async fn list_filters_overdue(store: &dyn Store) {
     assert_eq!(ids(&much_later), newest_first(&[&early, &later]));
     for request in &much_later {
         assert!(request.is_overdue(t0 + sla + Duration::days(400)), "the store agrees with the domain");
+    }
+}
+
+/// The register's figures count every request, in every scope, by direction and state, and count as
+/// overdue exactly what the overdue filter lists; a change moves a request from one count to another.
+pub async fn requests_are_counted_by_state_and_overdue(store: &dyn Store) {
+    let sla = SlaPolicy::default().normal;
+    let t0 = at(86_400);
+    let empty = store.count_requests(t0).await.expect("an empty register is counted");
+    assert_eq!(empty, crate::RequestCounts::default());
+
+    let fr = register_partner(store, "FR-MOJ").await;
+    let early = received_incoming(store, &fr, "Received early", t0).await;
+    received_incoming(store, &fr, "Received ten days later", t0 + Duration::days(10)).await;
+    let waiting = received_incoming(store, &fr, "Waiting for clarification", t0).await;
+    let waiting =
+        act(store, &waiting, command(Action::StartReview), &judge(), &fr, t0 + Duration::days(1)).await;
+    act(store, &waiting, command(Action::RequestClarification), &judge(), &fr, t0 + Duration::days(2)).await;
+    let withdrawn = received_incoming(store, &fr, "Withdrawn", t0).await;
+    act(store, &withdrawn, command(Action::Withdraw), &partner_system(&fr), &fr, t0 + Duration::days(3))
+        .await;
+    create(store, outgoing(&fr, sample_content("An outgoing draft"), t0)).await;
+    // An incoming draft is no staff member's to see, but it is in the register.
+    create(store, incoming(&fr, sample_content("An incoming draft"), t0)).await;
+
+    let due = t0 + sla;
+    let counts = store.count_requests(due + Duration::microseconds(1)).await.expect("counted");
+    let expected = [
+        (Direction::Incoming, State::Received, 2),
+        (Direction::Incoming, State::ClarificationRequested, 1),
+        (Direction::Incoming, State::Withdrawn, 1),
+        (Direction::Incoming, State::Draft, 1),
+        (Direction::Outgoing, State::Draft, 1),
+    ];
+    for (direction, state, count) in expected {
+        assert_eq!(counts.of(direction, state), count, "{direction} {state}");
+    }
+    let mut stored: Vec<_> = counts.by_state.clone();
+    stored.sort();
+    let mut wanted: Vec<_> = expected.to_vec();
+    wanted.sort();
+    assert_eq!(stored, wanted, "no other pair is counted");
+
+    // Overdue as the overdue filter lists it, at the same instants.
+    for instant in [due, due + Duration::microseconds(1), due + Duration::days(400)] {
+        let listed = list(store, &RequestQuery { overdue_at: Some(instant), ..staff_query(50) }).await;
+        let counted = store.count_requests(instant).await.expect("counted").overdue;
+        assert_eq!(counted, listed.len() as u64, "overdue at {instant}");
+    }
+    assert_eq!(store.count_requests(due).await.unwrap().overdue, 0, "due exactly now is not yet overdue");
+    assert_eq!(store.count_requests(due + Duration::days(400)).await.unwrap().overdue, 2);
+
+    // A change moves a request from one count to another, and out of the overdue ones.
+    let reviewed =
+        act(store, &early, command(Action::StartReview), &judge(), &fr, t0 + Duration::days(4)).await;
+    act(store, &reviewed, command(Action::RequestClarification), &judge(), &fr, t0 + Duration::days(5)).await;
+    let counts = store.count_requests(due + Duration::microseconds(1)).await.expect("counted");
+    assert_eq!(counts.of(Direction::Incoming, State::Received), 1);
+    assert_eq!(counts.of(Direction::Incoming, State::ClarificationRequested), 2);
+    assert_eq!(counts.overdue, 0, "a stopped clock is not overdue");
+
+    let pools = store.pool_use();
+    assert!(!pools.is_empty(), "a store has a pool");
+    for pool in &pools {
+        assert!(pool.max >= 1 && pool.in_use + pool.idle <= pool.max, "{pool:?}");
     }
 }
 

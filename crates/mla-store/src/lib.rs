@@ -310,6 +310,40 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Checks that the database answers (for health and readiness).
     async fn ping(&self) -> StoreResult<()>;
+
+    /// How many requests the register holds in each direction and state, and how many are overdue
+    /// at `overdue_at` (as [`RequestQuery::overdue_at`] means it): whole-register figures for
+    /// monitoring, read from indexes only, with no scope applied.
+    async fn count_requests(&self, overdue_at: Timestamp) -> StoreResult<RequestCounts>;
+
+    /// The use of each of the store's connection pools now, without asking the database (so that
+    /// it is known even while the database is down).
+    fn pool_use(&self) -> Vec<PoolUse>;
+}
+
+/// The register in figures: requests by direction and state (only the pairs that have any), and
+/// the overdue ones among them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    pub by_state: Vec<(Direction, State, u64)>,
+    pub overdue: u64,
+}
+
+impl RequestCounts {
+    /// The number of requests in `direction` and `state`.
+    pub fn of(&self, direction: Direction, state: State) -> u64 {
+        self.by_state.iter().find(|(d, s, _)| (*d, *s) == (direction, state)).map_or(0, |(_, _, n)| *n)
+    }
+}
+
+/// One connection pool: its name in the backend (`read`, `write`, `listen`...), its connections
+/// lent out, its idle ones, and the most it may open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolUse {
+    pub pool: &'static str,
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// A resumable upload: a document described and sized first, its content arriving over as many calls

@@ -80,6 +80,7 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .routes(routes!(operations::openapi_json))
         .routes(routes!(operations::healthz))
         .routes(routes!(operations::readyz))
+        .routes(routes!(operations::metrics))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout))
         .layer(RequestBodyLimitLayer::new(config.body_limit))

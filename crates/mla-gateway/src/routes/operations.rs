@@ -1,4 +1,4 @@
-//! The routes for operators and tools: liveness, readiness and the OpenAPI document.
+//! The routes for operators and tools: liveness, readiness, metrics and the OpenAPI document.
 
 use axum::Json;
 use axum::extract::State;
@@ -56,6 +56,45 @@ pub async fn readyz(State(gateway): State<Gateway>) -> Response {
         }
     };
     readiness(ready)
+}
+
+/// The Prometheus page: the broker's figures in the text exposition format. Like the probes it
+/// needs no token: it holds counts and durations, no case content, and operators keep it on the
+/// internal network. A database that does not answer leaves its figures out (`mla_database_up` 0)
+/// rather than failing the page.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "Metrics",
+    security(()),
+    responses(
+        (status = 200, description = "The metrics, Prometheus text format 0.0.4.", content_type = "text/plain", body = String),
+        (status = 404, description = "This gateway collects no metrics.", body = crate::Problem),
+    ),
+)]
+pub async fn metrics(State(gateway): State<Gateway>) -> Response {
+    let Some(page) = &gateway.config.metrics else {
+        return crate::problem::ApiError::new(StatusCode::NOT_FOUND, "this gateway collects no metrics")
+            .into_response();
+    };
+    match page.render().await {
+        Ok(text) => {
+            let mut response = text.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(prometheus::TEXT_FORMAT));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "the metrics could not be written");
+            crate::problem::ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the metrics could not be written",
+            )
+            .into_response()
+        }
+    }
 }
 
 fn readiness(ready: bool) -> Response {
