@@ -142,6 +142,8 @@ debug_with_redacted_url!(
         migrate_on_start,
         shutdown_delay_seconds,
         otlp_endpoint,
+        grpc_keepalive_seconds,
+        grpc_keepalive_timeout_seconds,
     }
 );
 
@@ -251,6 +253,16 @@ pub struct ConfigLayer {
     /// Tempo...: `http://collector:4317`); unset, no traces leave the process [env: MLA_OTLP_ENDPOINT]
     #[arg(long, global = true, value_name = "URL")]
     pub otlp_endpoint: Option<String>,
+    /// Seconds of silence on a gRPC connection after which the broker pings the client (HTTP/2 PING,
+    /// and TCP keepalive at the same period), so that a client gone without a word (a dropped link,
+    /// a crashed host) has its calls and WatchEvents streams ended; 0 turns the pings off
+    /// [env: MLA_GRPC_KEEPALIVE_SECONDS] [default: 30]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub grpc_keepalive_seconds: Option<u32>,
+    /// Seconds the broker waits for a ping's answer before it closes the connection
+    /// [env: MLA_GRPC_KEEPALIVE_TIMEOUT_SECONDS] [default: 20]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub grpc_keepalive_timeout_seconds: Option<u32>,
 }
 
 /// Reads one environment variable into a layer field: unset and empty both mean "not set here" (a
@@ -324,6 +336,8 @@ impl ConfigLayer {
             migrate_on_start: env_value(env, "MLA_MIGRATE_ON_START")?,
             shutdown_delay_seconds: env_value(env, "MLA_SHUTDOWN_DELAY_SECONDS")?,
             otlp_endpoint: env_value(env, "MLA_OTLP_ENDPOINT")?,
+            grpc_keepalive_seconds: env_value(env, "MLA_GRPC_KEEPALIVE_SECONDS")?,
+            grpc_keepalive_timeout_seconds: env_value(env, "MLA_GRPC_KEEPALIVE_TIMEOUT_SECONDS")?,
         })
     }
 
@@ -356,6 +370,10 @@ impl ConfigLayer {
             migrate_on_start: self.migrate_on_start.or(lower.migrate_on_start),
             shutdown_delay_seconds: self.shutdown_delay_seconds.or(lower.shutdown_delay_seconds),
             otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
+            grpc_keepalive_seconds: self.grpc_keepalive_seconds.or(lower.grpc_keepalive_seconds),
+            grpc_keepalive_timeout_seconds: self
+                .grpc_keepalive_timeout_seconds
+                .or(lower.grpc_keepalive_timeout_seconds),
         }
     }
 }
@@ -404,6 +422,10 @@ pub struct Config {
     pub shutdown_delay_seconds: u32,
     /// The OTLP/gRPC endpoint that receives traces; `None`: no traces are exported.
     pub otlp_endpoint: Option<String>,
+    /// Silence on a gRPC connection before the broker pings its client; 0: no pings.
+    pub grpc_keepalive_seconds: u32,
+    /// How long a ping may go unanswered before the connection is closed.
+    pub grpc_keepalive_timeout_seconds: u32,
 }
 
 impl Default for Config {
@@ -460,6 +482,8 @@ impl Config {
             migrate_on_start: layer.migrate_on_start.unwrap_or(true),
             shutdown_delay_seconds: layer.shutdown_delay_seconds.unwrap_or(0),
             otlp_endpoint: layer.otlp_endpoint,
+            grpc_keepalive_seconds: layer.grpc_keepalive_seconds.unwrap_or(30),
+            grpc_keepalive_timeout_seconds: layer.grpc_keepalive_timeout_seconds.unwrap_or(20),
         }
     }
 
@@ -550,6 +574,14 @@ impl Config {
         std::time::Duration::from_secs(u64::from(self.shutdown_delay_seconds))
     }
 
+    /// The gRPC connections' keepalive: how long a connection may be silent before the broker pings
+    /// its client, and how long it waits for the answer; `None`: no pings.
+    pub fn grpc_keepalive(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        let seconds = |s: u32| std::time::Duration::from_secs(u64::from(s));
+        (self.grpc_keepalive_seconds > 0)
+            .then(|| (seconds(self.grpc_keepalive_seconds), seconds(self.grpc_keepalive_timeout_seconds)))
+    }
+
     /// The limits every caller is held to.
     pub fn limits(&self) -> mla_grpc::LimitSettings {
         mla_grpc::LimitSettings {
@@ -604,6 +636,8 @@ impl Config {
             shutdown_delay_seconds: u32,
             #[serde(skip_serializing_if = "Option::is_none")]
             otlp_endpoint: Option<&'a str>,
+            grpc_keepalive_seconds: u32,
+            grpc_keepalive_timeout_seconds: u32,
         }
         let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
         let shown = Shown {
@@ -632,6 +666,8 @@ impl Config {
             migrate_on_start: self.migrate_on_start,
             shutdown_delay_seconds: self.shutdown_delay_seconds,
             otlp_endpoint: self.otlp_endpoint.as_deref(),
+            grpc_keepalive_seconds: self.grpc_keepalive_seconds,
+            grpc_keepalive_timeout_seconds: self.grpc_keepalive_timeout_seconds,
         };
         // Every field is a string, a number or an enum name, all of which TOML represents.
         toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot show the configuration: {e}\n"))

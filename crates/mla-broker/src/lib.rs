@@ -137,7 +137,9 @@ pub async fn run_with_clock(
             draining.cancel();
         }
     });
-    let grpc = mla_grpc::serve(app, layers, grpc_listener, tls, ready, draining.clone().cancelled_owned());
+    let connections = mla_grpc::Connections { tls, keepalive: config.grpc_keepalive() };
+    let grpc =
+        mla_grpc::serve(app, layers, grpc_listener, connections, ready, draining.clone().cancelled_owned());
     let http = mla_gateway::serve(http_listener, gateway, draining.clone().cancelled_owned());
     // If either server fails, the other is told to stop too, so the process never half-serves.
     let (grpc, http) = tokio::join!(

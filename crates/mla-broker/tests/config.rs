@@ -98,6 +98,8 @@ fn with_no_source_every_key_has_its_documented_default() {
     // A single process migrates its own schema and stops at once.
     assert!(config.migrate_on_start);
     assert_eq!(config.shutdown_delay_seconds, 0);
+    // A client gone without a word is noticed within a minute.
+    assert_eq!(config.grpc_keepalive(), Some((Duration::from_secs(30), Duration::from_secs(20))));
     assert!(config.is_development());
 }
 
@@ -308,6 +310,8 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
         migrate_on_start,
         shutdown_delay_seconds,
         otlp_endpoint,
+        grpc_keepalive_seconds,
+        grpc_keepalive_timeout_seconds,
     } = all;
     // Destructured without `..`, so that a key added to the configuration but not to the example
     // breaks this test at compile time.
@@ -322,6 +326,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     assert!(max_concurrent_calls.is_some() && max_streams.is_some());
     assert!(migrate_on_start.is_some() && shutdown_delay_seconds.is_some());
     assert!(otlp_endpoint.is_some());
+    assert!(grpc_keepalive_seconds.is_some() && grpc_keepalive_timeout_seconds.is_some());
 }
 
 #[test]

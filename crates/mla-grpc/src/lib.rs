@@ -20,4 +20,4 @@ pub use limits::{
     DEFAULT_BURST, DEFAULT_CALLS_PER_SECOND, DEFAULT_CONCURRENT_CALLS, DEFAULT_STREAMS, LimitSettings, Limits,
 };
 pub use metrics::GrpcMetrics;
-pub use server::{InProcess, Layers, in_process, serve, tls_config};
+pub use server::{Connections, InProcess, Layers, in_process, serve, tls_config};

@@ -56,7 +56,7 @@ pub async fn serve<Ready, Answer>(
     app: App,
     layers: Layers,
     listener: TcpListener,
-    tls: Option<ServerTlsConfig>,
+    connections: Connections,
     ready: Ready,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error>
@@ -84,10 +84,15 @@ where
     });
 
     // Small responses go out at once rather than waiting on Nagle's algorithm.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let Connections { tls, keepalive } = connections;
+    let (ping_after, ping_timeout) = keepalive.unzip();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true)).with_keepalive(ping_after);
     // Flow-control windows that grow with the link (BDP estimation), so that a large upload is not
     // held to a fixed window's round trips.
-    let mut builder = Server::builder().http2_adaptive_window(Some(true));
+    let mut builder = Server::builder()
+        .http2_adaptive_window(Some(true))
+        .http2_keepalive_interval(ping_after)
+        .http2_keepalive_timeout(ping_timeout);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
@@ -101,6 +106,18 @@ where
         .await;
     probe.abort();
     result
+}
+
+/// How the server holds its connections.
+#[derive(Debug, Clone, Default)]
+pub struct Connections {
+    /// TLS, or mutual TLS with a client CA; `None`: plain HTTP/2.
+    pub tls: Option<ServerTlsConfig>,
+    /// How long a connection may be silent before the client is pinged (HTTP/2 PING, and TCP
+    /// keepalive), and how long the answer may take before the connection is closed: a client gone
+    /// without a word (a dropped link, a crashed host) has its calls and streams ended, and its
+    /// WatchEvents allowance freed. `None`: no pings.
+    pub keepalive: Option<(Duration, Duration)>,
 }
 
 /// The broker's services (without health, which belongs to a served process): the three mla.v1

@@ -27,7 +27,20 @@ impl Scratch {
 
     /// The binary, run in the scratch directory with its data directory and no inherited `MLA_*`.
     pub fn broker(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mla-broker"));
+        self.broker_under(&[], args)
+    }
+
+    /// The binary as [`Scratch::broker`] runs it, started by `launcher` (`ip netns exec NAME`, say).
+    pub fn broker_under(&self, launcher: &[&str], args: &[&str]) -> Command {
+        let binary = env!("CARGO_BIN_EXE_mla-broker");
+        let mut command = match launcher.split_first() {
+            Some((program, launcher_args)) => {
+                let mut command = Command::new(program);
+                command.args(launcher_args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
         command.current_dir(self.path());
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("MLA_") {
