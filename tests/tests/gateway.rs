@@ -288,6 +288,20 @@ async fn every_error_class_is_a_problem_with_its_status() {
     let forged = rest.get("/v1/requests", "a.b.c").await;
     forged.problem(401, "");
     assert!(forged.header("www-authenticate").starts_with("Bearer"));
+    // Without a token, nothing else about a call is looked at: not its body, not its headers.
+    let anonymous_create =
+        rest.call(Method::POST, "/v1/requests", None, &[], Some(json!({"due_time": ""}))).await;
+    anonymous_create.problem(401, "");
+    let anonymous_upload = rest
+        .call(
+            Method::PATCH,
+            &format!("/v1/uploads/{}", uuid::Uuid::nil()),
+            None,
+            &[("tus-resumable", "0.1")],
+            None,
+        )
+        .await;
+    anonymous_upload.problem(401, "");
 
     // 403: an auditor is read-only.
     let id = submitted_by_france(&rest, &broker, "Errors").await;

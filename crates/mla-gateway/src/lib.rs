@@ -162,6 +162,7 @@ where
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(trace)
             .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(axum::middleware::from_fn(credentials_first))
             .layer(axum::middleware::from_fn(uploads::tus_discovery))
             .option_layer(cors)
             .layer(axum::middleware::map_response(problem_for_bare_errors)),
@@ -232,6 +233,21 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
             ])
             .max_age(Duration::from_secs(600)),
     )
+}
+
+/// A call of the API that brings no token is answered 401, as the broker answers it, before anything
+/// else about it (its headers, its body, the upload protocol) is looked at: an anonymous caller learns
+/// none of the API's rules, and gets the status the contract documents. Open without a token: the
+/// OpenAPI document, `OPTIONS` (CORS and tus discovery) and what lies outside `/v1/` (probes,
+/// metrics, the public keys).
+async fn credentials_first(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let open = request.method() == Method::OPTIONS || !path.starts_with("/v1/") || path == "/v1/openapi.json";
+    if open || request.headers().contains_key(header::AUTHORIZATION) {
+        return next.run(request).await;
+    }
+    let missing = tonic::Status::unauthenticated("no bearer token was presented");
+    problem::ApiError::from_status(&missing, false).with_instance(path).into_response()
 }
 
 async fn not_found(uri: http::Uri) -> Response {
