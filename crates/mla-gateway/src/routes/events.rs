@@ -11,7 +11,7 @@ use mla_proto::v1 as pb;
 
 use super::{Gateway, query};
 use crate::dto::{Event, WatchQuery};
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem};
 use crate::upstream::Caller;
 
 /// Ends every live feed when the server begins to shut down, put in the request extensions by
@@ -38,7 +38,7 @@ pub struct Closing(pub tokio_util::sync::CancellationToken);
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream` of events; each `id:` is the event's cursor and each `data:` an Event.",
-            content((Event = "text/event-stream"))),
+            content((StreamItem = "text/event-stream"))),
     ),
 )]
 pub async fn watch_events(
@@ -86,7 +86,7 @@ fn sse_events(
                     let id = event.cursor.to_string();
                     let sse = SseEvent::default()
                         .id(id)
-                        .json_data(Event::from(event))
+                        .json_data(StreamItem::Event(Event::from(event)))
                         .unwrap_or_else(|_| SseEvent::default().comment("an event could not be encoded"));
                     Some((Ok(sse), Some(stream)))
                 }
@@ -95,11 +95,20 @@ fn sse_events(
                     let problem = caller.fail(status).problem;
                     let sse = SseEvent::default()
                         .event("error")
-                        .json_data(&problem)
+                        .json_data(StreamItem::Error(problem))
                         .unwrap_or_else(|_| SseEvent::default().event("error"));
                     Some((Ok(sse), None))
                 }
             }
         }
     })
+}
+
+/// The data of one item of the event stream: an Event, or, in the last item (named `error`), the
+/// problem that ended the stream.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum StreamItem {
+    Event(Event),
+    Error(Box<Problem>),
 }
