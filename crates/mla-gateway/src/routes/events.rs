@@ -86,7 +86,7 @@ fn sse_events(
                     let id = event.cursor.to_string();
                     let sse = SseEvent::default()
                         .id(id)
-                        .json_data(StreamItem::Event(Event::from(event)))
+                        .json_data(StreamItem::Event(Box::new(Event::from(event))))
                         .unwrap_or_else(|_| SseEvent::default().comment("an event could not be encoded"));
                     Some((Ok(sse), Some(stream)))
                 }
@@ -109,6 +109,6 @@ fn sse_events(
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum StreamItem {
-    Event(Event),
+    Event(Box<Event>),
     Error(Box<Problem>),
 }
