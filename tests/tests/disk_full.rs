@@ -1,8 +1,11 @@
-//! A full disk, SQLite's counterpart of a database outage: the broker's data directory on a small
-//! tmpfs of the test's own. A write that does not fit is refused with RESOURCE_EXHAUSTED
-//! `STORAGE_FULL` and a retry hint (507 with `Retry-After` over REST), never INTERNAL; every
-//! acknowledged write stays readable; once there is room again the same broker writes again without
-//! a restart; and the database file passes SQLite's integrity check and the audit trail verifies.
+//! A full disk, the storage fault a broker must answer for itself. On SQLite the broker's data
+//! directory is on a small tmpfs of the test's own; on PostgreSQL every table and index of the
+//! broker's database is moved to a tablespace on one (the write-ahead log stays on the server's own
+//! disk: a full WAL disk stops the whole server, which is an outage, tested in `outage.rs`). A write
+//! that does not fit is refused with RESOURCE_EXHAUSTED `STORAGE_FULL` and a retry hint (507 with
+//! `Retry-After` over REST), never INTERNAL; every acknowledged write stays readable; once there is
+//! room again the same broker writes again without a restart; and the audit trail verifies (and, on
+//! SQLite, the database file passes its integrity check).
 //!
 //! Mounting needs root. Without it the test says so and passes, unless `MLA_TEST_REQUIRE_ROOT=1`
 //! (as `.ci/run` sets it), which turns the missing privilege into a failure.
@@ -11,7 +14,9 @@ use std::path::Path;
 use std::process::Command;
 
 use mla_proto::v1 as pb;
+use mla_store_postgres::testing;
 use mla_tests::*;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -64,18 +69,99 @@ fn mount(args: &[&str], at: &Path) {
     assert!(status.success(), "mount {args:?} {} failed", at.display());
 }
 
-/// A request with a long statement of facts, so that the disk fills in a few hundred creations.
+/// A PostgreSQL tablespace on a small disk, dropped (after the database in it) with the test.
+struct Tablespace {
+    name: String,
+}
+
+impl Tablespace {
+    /// A new tablespace at `disk`, which the server's own user is given.
+    async fn on(disk: &Tmpfs) -> Tablespace {
+        let status = Command::new("chown").arg("postgres:postgres").arg(disk.path()).status();
+        assert!(status.is_ok_and(|status| status.success()), "the server's user owns the small disk");
+        let name = format!("mla_small_{}", uuid::Uuid::now_v7().simple());
+        // The name is made here of hex digits and the path by the test: safe to splice.
+        let sql = format!("CREATE TABLESPACE {name} LOCATION '{}'", disk.path().display());
+        let mut server = PgConnection::connect(&testing::server_url()).await.expect("PostgreSQL connects");
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut server).await.expect("the tablespace is made");
+        Tablespace { name }
+    }
+
+    /// Moves every table and index of the database at `url` here.
+    async fn hold(&self, url: &str) {
+        let mut database = PgConnection::connect(url).await.expect("the broker's database connects");
+        for kind in ["TABLE", "INDEX"] {
+            let sql = format!("ALTER {kind} ALL IN TABLESPACE pg_default SET TABLESPACE {}", self.name);
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut database).await.expect("moved to the small disk");
+        }
+    }
+}
+
+impl Drop for Tablespace {
+    fn drop(&mut self) {
+        let sql = format!("DROP TABLESPACE IF EXISTS {}", self.name);
+        // `Drop` cannot await: a thread of its own with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                let mut server = PgConnection::connect(&testing::server_url()).await?;
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut server).await?;
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("disk_full: could not drop the tablespace {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// A request with a long statement of facts that does not compress (PostgreSQL compresses long
+/// values), so that the disk fills in a few hundred creations.
 fn bulky(n: usize) -> pb::CreateRequestRequest {
     let mut request = complete_request("", &format!("Bulky {n}"));
-    request.summary_of_facts = format!("Facts of case {n}. ").repeat(200);
+    request.summary_of_facts = bulky_facts();
     pb::CreateRequestRequest { request: Some(request), ..Default::default() }
 }
 
+fn bulky_facts() -> String {
+    (0..100).map(|_| format!("{} ", uuid::Uuid::new_v4().simple())).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_a_restart() {
+async fn a_full_disk_under_sqlite_refuses_writes_clearly_loses_nothing_and_recovers_without_a_restart() {
     let Some(disk) = Tmpfs::mount(SMALL) else { return };
     let data_dir = disk.path().to_owned();
     let broker = Broker::sqlite_with(|config| config.data_dir = data_dir).await;
+    fill_refuse_and_recover(&broker, &disk).await;
+
+    let database = broker.data_dir().join("broker.db");
+    broker.stop().await;
+    let mut file = sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("the database file opens");
+    let integrity: String =
+        sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut file).await.expect("integrity_check");
+    assert_eq!(integrity, "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_tablespace_under_postgresql_refuses_writes_clearly_loses_nothing_and_recovers() {
+    if testing::skipped() {
+        return;
+    }
+    let Some(disk) = Tmpfs::mount(SMALL) else { return };
+    // Declared before the broker, so dropped after its database, whatever happens.
+    let tablespace = Tablespace::on(&disk).await;
+    let broker = Broker::start(Backend::Postgres).await.expect("PostgreSQL is not skipped");
+    tablespace.hold(broker.database_url().expect("a PostgreSQL broker")).await;
+    fill_refuse_and_recover(&broker, &disk).await;
+    broker.stop().await;
+}
+
+/// Fills `disk` through `broker`, checks the refusals and the reads, makes room and checks that the
+/// same broker writes again, and that nothing acknowledged was lost.
+async fn fill_refuse_and_recover(broker: &Broker, disk: &Tmpfs) {
     broker.register_partners(&["FR-MOJ"]).await;
     let partner = broker.partner("FR-MOJ");
     let mut requests = broker.requests().await;
@@ -103,7 +189,7 @@ async fn a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_a
         .json(&serde_json::json!({
             "partner_code": "", "request_type": "EVIDENCE", "priority": "NORMAL",
             "requesting_authority": "Investigating judge", "title": "One too many",
-            "summary_of_facts": "Facts of the case. ".repeat(200), "measures": ["Hear witness W-17"],
+            "summary_of_facts": bulky_facts(), "measures": ["Hear witness W-17"],
             "purpose": "Criminal proceedings", "legal_basis": "UNTOC art. 18",
         }))
         .send()
@@ -129,7 +215,7 @@ async fn a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_a
     let submitted = requests.transition_request(authed(action(&last, pb::Action::Submit), &partner)).await;
     assert!(submitted.is_ok(), "{submitted:?}");
 
-    // Nothing acknowledged was lost, the file is sound and the audit trail verifies.
+    // Nothing acknowledged was lost, and the audit trail verifies.
     let store = broker.open_store().await;
     for id in &acknowledged {
         let id = mla_domain::RequestId::parse(id).expect("a request id");
@@ -137,13 +223,4 @@ async fn a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers_without_a
     }
     let report = mla_store::verify_audit(&*store).await.expect("the store reads");
     assert!(report.is_ok(), "the audit trail after a full disk: {report:?}");
-    let database = broker.data_dir().join("broker.db");
-    broker.stop().await;
-    use sqlx::Connection as _;
-    let mut file = sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
-        .await
-        .expect("the database file opens");
-    let integrity: String =
-        sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut file).await.expect("integrity_check");
-    assert_eq!(integrity, "ok");
 }

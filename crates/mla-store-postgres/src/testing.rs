@@ -9,6 +9,11 @@ use sqlx::{AssertSqlSafe, Connection};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
+/// The server the tests make their databases on (`MLA_TEST_DATABASE_URL`, or the local default).
+pub fn server_url() -> String {
+    std::env::var("MLA_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
 /// Whether PostgreSQL is skipped on purpose (`MLA_SKIP_POSTGRES=1`).
 pub fn skipped() -> bool {
     std::env::var("MLA_SKIP_POSTGRES").is_ok_and(|v| v == "1")
@@ -30,7 +35,7 @@ impl TestDatabase {
             eprintln!("skipped: MLA_SKIP_POSTGRES=1 is set, so the PostgreSQL tests do not run");
             return None;
         }
-        let admin_url = std::env::var("MLA_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let admin_url = server_url();
         let mut admin = match PgConnection::connect(&admin_url).await {
             Ok(conn) => conn,
             Err(error) => panic!(
