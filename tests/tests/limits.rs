@@ -325,19 +325,62 @@ impl Tally {
 
 /// The abusive partner's clients, each on a connection of its own.
 const FLOOD_CLIENTS: usize = 32;
-/// How long the well-behaved callers are measured while the flood goes on.
+/// How long the well-behaved callers are measured alone, then while the flood goes on.
+const ALONE: Duration = Duration::from_millis(1500);
 const MEASURED: Duration = Duration::from_secs(4);
 /// The well-behaved partner's pace: a create and a read, and a registrar's list, every 150 ms.
 const STEADY_EVERY: Duration = Duration::from_millis(150);
 /// The abusive partner's allowance.
 const RATE: u32 = 20;
 const BURST: u32 = 20;
-/// The bound on the well-behaved callers' 99th percentile latency.
-const P99_BOUND: Duration = Duration::from_millis(200);
+/// The bound on the well-behaved callers' 99th percentile under the flood, in heavy writes: with
+/// France held to 2 calls at a time, a steady call waits for at most those 2 and its own turn;
+/// unlimited, it queues behind the flood's 32. A bound in the machine's own pace, measured in the same
+/// run, since a busy machine slows every write alike.
+const P99_IN_HEAVY_WRITES: u32 = 8;
+/// A floor under that bound, where latencies are too small for the ratio to mean anything.
+const P99_FLOOR: Duration = Duration::from_millis(200);
 
 /// The load tests of both backends take turns: each measures latencies, which the other's flood
 /// would skew on a small machine.
 static ONE_LOAD_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A well-behaved partner's creates and reads and a registrar's lists, at a steady pace for `span`:
+/// their answers counted and their latencies returned, sorted.
+async fn steady_work(broker: &Broker, span: Duration, tally: &Tally) -> Vec<Duration> {
+    let (germany, registrar) = (broker.partner("DE-BJ"), broker.token_for("registrar"));
+    let mut client = broker.requests().await;
+    let mut latencies = Vec::new();
+    let from = Instant::now();
+    while from.elapsed() < span {
+        let tick = Instant::now();
+        let create =
+            pb::CreateRequestRequest { request: Some(complete_request("", "Steady")), ..Default::default() };
+        let created = client.create_request(authed(create, &germany)).await;
+        latencies.push(tick.elapsed());
+        tally.count(&created);
+        if let Ok(created) = created {
+            let t = Instant::now();
+            let read = client
+                .get_request(authed(pb::GetRequestRequest { id: created.into_inner().id }, &germany))
+                .await;
+            latencies.push(t.elapsed());
+            tally.count(&read);
+        }
+        let t = Instant::now();
+        let listed = client.list_requests(authed(list(), &registrar)).await;
+        latencies.push(t.elapsed());
+        tally.count(&listed);
+        tokio::time::sleep(STEADY_EVERY.saturating_sub(tick.elapsed())).await;
+    }
+    latencies.sort();
+    latencies
+}
+
+/// The `p`th quantile of sorted latencies.
+fn quantile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
 
 async fn one_abusive_partner_cannot_starve_another(backend: Backend) {
     let _turn = ONE_LOAD_AT_A_TIME.lock().await;
@@ -351,21 +394,33 @@ async fn one_abusive_partner_cannot_starve_another(backend: Backend) {
         return;
     };
     broker.register_partners(&["FR-MOJ", "DE-BJ"]).await;
-    let (france, germany) = (broker.partner("FR-MOJ"), broker.partner("DE-BJ"));
-    let registrar = broker.token_for("registrar");
-    let flood = Arc::new(Tally::default());
-    let started = Instant::now();
-    let flood_ends = started + MEASURED + Duration::from_millis(500);
-
-    // France floods with drafts from many clients that never wait, until the measurement ends (each
-    // client bounded in calls too). Each draft is about as large as a request may be: the most work
-    // a call can ask of the broker's one writer (SQLite) or its pool (PostgreSQL).
+    let france = broker.partner("FR-MOJ");
+    // Each of France's drafts is about as large as a request may be: the most work a call can ask of
+    // the broker's one writer (SQLite) or its pool (PostgreSQL). How long one takes alone, here, now:
     let heavy = pb::Request {
         summary_of_facts: "Facts. ".repeat(2_800),
         purpose: "Proceedings. ".repeat(1_500),
         measures: (0..20).map(|i| format!("Measure {i}: {}", "hear the witness ".repeat(25))).collect(),
         ..complete_request("", "Flood")
     };
+    let mut client = broker.requests().await;
+    let mut heavy_alone = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let create = pb::CreateRequestRequest { request: Some(heavy.clone()), ..Default::default() };
+        client.create_request(authed(create, &france)).await.expect("a heavy draft alone");
+        heavy_alone.push(t.elapsed());
+    }
+    heavy_alone.sort();
+    tokio::time::sleep(Duration::from_secs(1)).await; // France's allowance refills.
+    let steady = Tally::default();
+    let alone = steady_work(&broker, ALONE, &steady).await;
+
+    // France floods from many clients that never wait, until the measurement ends (each client
+    // bounded in calls too).
+    let flood = Arc::new(Tally::default());
+    let started = Instant::now();
+    let flood_ends = started + MEASURED + Duration::from_millis(500);
     let mut flooders = Vec::new();
     for _ in 0..FLOOD_CLIENTS {
         let mut client = RequestServiceClient::new(broker.channel().await);
@@ -383,40 +438,17 @@ async fn one_abusive_partner_cannot_starve_another(backend: Backend) {
 
     // Germany and a registrar go on at their steady pace meanwhile.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let steady = Tally::default();
-    let mut latencies = Vec::new();
-    let mut client = broker.requests().await;
-    let measured_from = Instant::now();
-    while measured_from.elapsed() < MEASURED {
-        let tick = Instant::now();
-        let create =
-            pb::CreateRequestRequest { request: Some(complete_request("", "Steady")), ..Default::default() };
-        let created = client.create_request(authed(create, &germany)).await;
-        latencies.push(tick.elapsed());
-        steady.count(&created);
-        if let Ok(created) = created {
-            let t = Instant::now();
-            let read = client
-                .get_request(authed(pb::GetRequestRequest { id: created.into_inner().id }, &germany))
-                .await;
-            latencies.push(t.elapsed());
-            steady.count(&read);
-        }
-        let t = Instant::now();
-        let listed = client.list_requests(authed(list(), &registrar)).await;
-        latencies.push(t.elapsed());
-        steady.count(&listed);
-        tokio::time::sleep(STEADY_EVERY.saturating_sub(tick.elapsed())).await;
-    }
+    let flooded = steady_work(&broker, MEASURED, &steady).await;
     for flooder in flooders {
         within("the flood to end", flooder).await.expect("a flooding client");
     }
     let flooded_for = started.elapsed();
 
-    latencies.sort();
-    let at = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    let (p50, p99, max) = (at(0.50), at(0.99), at(1.0));
-    let steady_calls = latencies.len();
+    let (p99_alone, p50, p99, max) =
+        (quantile(&alone, 0.99), quantile(&flooded, 0.5), quantile(&flooded, 0.99), quantile(&flooded, 1.0));
+    let heavy_write = quantile(&heavy_alone, 0.5);
+    let bound = (heavy_write * P99_IN_HEAVY_WRITES).max(P99_FLOOR);
+    let steady_calls = alone.len() + flooded.len();
     let served = Tally::get(&steady.served);
     let flood_served = Tally::get(&flood.served);
     let flood_refused = Tally::get(&flood.rate_limited) + Tally::get(&flood.too_many_calls);
@@ -430,14 +462,15 @@ async fn one_abusive_partner_cannot_starve_another(backend: Backend) {
         Tally::get(&flood.failed),
     );
     println!(
-        "limits {backend:?}: well-behaved DE-BJ and a registrar: {served}/{steady_calls} served ({:.1}%), \
-         p50 {p50:.1?}, p99 {p99:.1?}, max {max:.1?} (bound on p99: {P99_BOUND:?})",
+        "limits {backend:?}: well-behaved DE-BJ and a registrar: {served}/{steady_calls} served ({:.1}%); \
+         alone p99 {p99_alone:.1?}; under the flood p50 {p50:.1?}, p99 {p99:.1?}, max {max:.1?} (bound on p99: \
+         {bound:.1?}, {P99_IN_HEAVY_WRITES} heavy writes of {heavy_write:.1?} or {P99_FLOOR:?})",
         100.0 * served as f64 / steady_calls as f64,
     );
 
-    // Every well-behaved call was served, promptly.
+    // Every well-behaved call was served, without queueing behind the flood.
     assert_eq!((served, Tally::get(&steady.failed)), (steady_calls, 0), "{steady:?}");
-    assert!(p99 < P99_BOUND, "p99 {p99:?} over {P99_BOUND:?}");
+    assert!(p99 <= bound, "p99 {p99:?} under the flood, over {bound:?}");
     // The flood was held to France's allowance: refused for it, and served no more than it allows.
     assert!(flood_refused > 0 && Tally::get(&flood.failed) == 0, "{flood:?}");
     let allowance = (f64::from(RATE) * flooded_for.as_secs_f64()) as usize + BURST as usize;
