@@ -5,60 +5,18 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::Scratch;
+use common::{Scratch, Serving};
 use mla_proto::v1 as pb;
 use mla_store_postgres::testing::TestDatabase;
 use pb::partner_service_client::PartnerServiceClient;
 use pb::request_service_client::RequestServiceClient;
-use tonic::transport::Channel;
 
 /// Concurrent writers, and how long they write before the kill.
 const WRITERS: usize = 8;
 const WRITING: Duration = Duration::from_millis(1500);
-
-/// A broker process serving on ports of its own choosing.
-struct Serving {
-    child: Child,
-    grpc: SocketAddr,
-}
-
-impl Serving {
-    /// Starts `serve` and waits for the line that says where gRPC listens.
-    fn start(mut command: Command) -> Serving {
-        command.args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "serve"]);
-        command
-            .env("MLA_LOG", "info")
-            .env("MLA_LOG_FORMAT", "json")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("the binary starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (sender, lines) = std::sync::mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-        let grpc = loop {
-            let line = lines.recv_timeout(Duration::from_secs(60)).expect("the broker reports serving");
-            let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if entry["message"] == "mla-broker is serving gRPC and the REST gateway" {
-                break entry["grpc_addr"].as_str().expect("grpc_addr is logged").parse().expect("an address");
-            }
-        };
-        Serving { child, grpc }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.grpc)).unwrap().connect().await.expect("a connection")
-    }
-}
 
 fn call<T>(message: T, token: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
@@ -102,7 +60,7 @@ async fn killed_under_writes_loses_nothing(database: Option<&TestDatabase>) {
         all.extend_from_slice(args);
         scratch.run_command(command(&all)).ok().trim().to_owned()
     };
-    let first = Serving::start(command(&[]));
+    let first = Serving::start(command(&[]), "info");
     let admin = token(&["--sub", "root", "--role", "admin"]);
     let france = token(&["--sub", "fr-system", "--role", "partner", "--partner", "FR-MOJ"]);
     let partner = pb::Partner {
@@ -157,7 +115,7 @@ async fn killed_under_writes_loses_nothing(database: Option<&TestDatabase>) {
     assert!(acknowledged.submitted.len() > WRITERS, "the writers wrote: {acknowledged:?}");
 
     // Started again on the same data: every acknowledged write is there.
-    let mut second = Serving::start(command(&[]));
+    let mut second = Serving::start(command(&[]), "info");
     let mut client = RequestServiceClient::new(second.channel().await);
     for id in &acknowledged.created {
         let found = client.get_request(call(pb::GetRequestRequest { id: id.clone() }, &france)).await;

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::Scratch;
+use common::{Answer, Scratch, Serving, http};
 use mla_broker::Config;
 use mla_broker::cli::TokenArgs;
 use mla_domain::Role;
@@ -178,47 +178,14 @@ fn serve_refuses_development_mode_on_a_public_address_with_a_clear_error() {
 #[cfg(unix)]
 #[test]
 fn serve_starts_on_a_fresh_directory_and_exits_zero_on_sigterm() {
-    use std::io::{BufRead as _, BufReader};
-    use std::process::Stdio;
-
     let scratch = Scratch::fresh();
-    let mut command = scratch.broker(&["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "serve"]);
-    command.env("MLA_LOG", "info").env("MLA_LOG_FORMAT", "json").stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = command.spawn().expect("the binary starts");
-    // The log is read on a thread of its own, so that every wait below is bounded: a broker that
-    // never logs what is expected fails the test instead of hanging it.
-    let stderr = child.stderr.take().unwrap();
-    let (lines, log) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let next_line = || log.recv_timeout(std::time::Duration::from_secs(60)).ok();
-
-    // The structured start-up line says where gRPC listens; reading it is waiting on the event itself.
-    let mut seen = Vec::new();
-    let grpc_addr: SocketAddr = loop {
-        let Some(line) = next_line() else {
-            let _ = child.kill();
-            panic!("the broker did not report serving:\n{}", seen.join("\n"));
-        };
-        let entry: serde_json::Value =
-            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-        seen.push(line.clone());
-        if entry["message"] == "mla-broker is serving gRPC and the REST gateway" {
-            break entry["grpc_addr"].as_str().expect("grpc_addr is logged").parse().unwrap();
-        }
-    };
+    let mut broker = Serving::start(scratch.broker(&[]), "info");
+    let seen = &broker.seen;
     assert!(seen.iter().any(|l| l.contains("DEVELOPMENT MODE")), "development mode is announced: {seen:#?}");
-    std::net::TcpStream::connect(grpc_addr).expect("the gRPC port accepts connections");
+    std::net::TcpStream::connect(broker.grpc).expect("the gRPC port accepts connections");
 
-    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(killed.expect("kill runs").success());
-    let rest: Vec<String> = std::iter::from_fn(next_line).collect();
-    let status = child.wait().unwrap();
+    let rest = broker.terminate();
+    let status = broker.child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "exit after SIGTERM: {rest:#?}");
     assert!(rest.iter().any(|l| l.contains("stopped after draining")), "{rest:#?}");
 }
@@ -236,27 +203,22 @@ async fn serve_answers_rest_calls_through_the_gateway_in_the_same_process() {
     serving(connect(grpc_addr).await).await;
 
     let auditor = token(&config, "auditor-1", Role::Auditor);
-    let answer = http_get(http_addr, "/v1/partners", Some(&auditor)).await;
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"partners\""), "{answer}");
-    let anonymous = http_get(http_addr, "/v1/partners", None).await;
-    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
-    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 200"));
+    let answer = get(http_addr, "/v1/partners", Some(&auditor)).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(answer.body.contains("\"partners\""), "{answer:?}");
+    let anonymous = get(http_addr, "/v1/partners", None).await;
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    assert_eq!(get(http_addr, "/readyz", None).await.status, 200);
 
     shutdown.cancel();
     within("the server to stop", server).await.unwrap().unwrap();
 }
 
-/// A minimal HTTP/1.1 GET over a plain socket: the answer's status line, headers and body.
-async fn http_get(addr: std::net::SocketAddr, path: &str, token: Option<&str>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let auth = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n{auth}connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    answer
+/// A GET over a plain socket, with a bearer token if given.
+async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Answer {
+    let bearer = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|bearer| ("authorization", bearer.as_str())).collect();
+    http(addr, "GET", path, &headers, "").await
 }
 
 /// Behind a load balancer, stopping must not reset connections the balancer still sends: readiness
@@ -274,13 +236,13 @@ async fn a_stopping_broker_is_unready_but_still_serving_until_its_delay_has_pass
     let server = tokio::spawn(mla_broker::run(config.clone(), listeners, shutdown.clone()));
     let channel = connect(grpc_addr).await;
     serving(channel.clone()).await;
-    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(get(http_addr, "/readyz", None).await.status, 200);
 
     let stopping = std::time::Instant::now();
     shutdown.cancel();
     health_reaches(channel, ServingStatus::NotServing).await;
-    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 503"));
-    assert!(http_get(http_addr, "/healthz", None).await.starts_with("HTTP/1.1 200"), "alive all along");
+    assert_eq!(get(http_addr, "/readyz", None).await.status, 503);
+    assert_eq!(get(http_addr, "/healthz", None).await.status, 200, "alive all along");
     // New connections are still accepted and served, on both doors.
     let auditor = token(&config, "auditor-1", Role::Auditor);
     let mut partners = PartnerServiceClient::new(connect(grpc_addr).await);
@@ -288,7 +250,7 @@ async fn a_stopping_broker_is_unready_but_still_serving_until_its_delay_has_pass
         .list_partners(bearer(ListPartnersRequest::default(), &auditor))
         .await
         .expect("served while stopping");
-    assert!(http_get(http_addr, "/v1/partners", Some(&auditor)).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(get(http_addr, "/v1/partners", Some(&auditor)).await.status, 200);
     assert!(stopping.elapsed() < DELAY, "the checks above ran within the delay");
 
     within("the drain", server).await.unwrap().unwrap();
@@ -319,11 +281,11 @@ async fn a_replica_that_leaves_migrations_to_a_job_is_ready_only_once_the_job_ha
     };
     let (grpc_addr, http_addr, shutdown, server) = boot(config.clone()).await;
     let auditor = token(&config, "auditor-1", Role::Auditor);
-    assert!(http_get(http_addr, "/healthz", None).await.starts_with("HTTP/1.1 200"), "alive while waiting");
+    assert_eq!(get(http_addr, "/healthz", None).await.status, 200, "alive while waiting");
     for _ in 0..2 {
-        assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 503"));
-        let call = http_get(http_addr, "/v1/partners", Some(&auditor)).await;
-        assert!(call.starts_with("HTTP/1.1 503") && call.contains("retry-after"), "{call}");
+        assert_eq!(get(http_addr, "/readyz", None).await.status, 503);
+        let call = get(http_addr, "/v1/partners", Some(&auditor)).await;
+        assert!(call.status == 503 && call.head.contains("retry-after"), "{call:?}");
         tokio::time::sleep(Duration::from_millis(2500)).await;
     }
     let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
@@ -334,8 +296,8 @@ async fn a_replica_that_leaves_migrations_to_a_job_is_ready_only_once_the_job_ha
 
     mla_broker::migrate(Some(&database.url()), &scratch.data_dir()).await.expect("the migration job");
     serving(connect(grpc_addr).await).await;
-    assert!(http_get(http_addr, "/readyz", None).await.starts_with("HTTP/1.1 200"));
-    assert!(http_get(http_addr, "/v1/partners", Some(&auditor)).await.starts_with("HTTP/1.1 200"));
+    assert_eq!(get(http_addr, "/readyz", None).await.status, 200);
+    assert_eq!(get(http_addr, "/v1/partners", Some(&auditor)).await.status, 200);
     shutdown.cancel();
     within("the first replica to stop", server).await.unwrap().unwrap();
 

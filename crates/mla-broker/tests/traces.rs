@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::Scratch;
+use common::{Scratch, Serving, http};
 use mla_broker::Config;
 use mla_broker::cli::TokenArgs;
 use mla_domain::{PartnerCode, Role};
@@ -24,7 +22,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
 /// The caller's trace and span, as a partner system or a staff tool would send them.
@@ -62,34 +59,10 @@ async fn a_rest_transition_is_one_trace_from_the_callers_span_to_the_database() 
     );
 
     let scratch = Scratch::fresh();
-    let mut command = scratch.broker(&["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "serve"]);
-    command
-        .env("MLA_OTLP_ENDPOINT", format!("http://{otlp_addr}"))
-        .env("MLA_LOG", "info,tower_http=debug")
-        .env("MLA_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("the binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let (lines, log) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let next_line = || log.recv_timeout(Duration::from_secs(60)).ok();
-    let http_addr: SocketAddr = loop {
-        let line = next_line().unwrap_or_else(|| {
-            let _ = child.kill();
-            panic!("the broker did not report serving")
-        });
-        let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
-        if entry["message"] == "mla-broker is serving gRPC and the REST gateway" {
-            break entry["http_addr"].as_str().expect("http_addr is logged").parse().unwrap();
-        }
-    };
+    let mut command = scratch.broker(&[]);
+    command.env("MLA_OTLP_ENDPOINT", format!("http://{otlp_addr}"));
+    let mut broker = Serving::start(command, "info,tower_http=debug");
+    let http_addr = broker.http;
 
     // A request the partner drafted and submitted, then the registrar's acknowledgement, traced.
     let config = Config::with_data_dir(scratch.data_dir());
@@ -118,10 +91,8 @@ async fn a_rest_transition_is_one_trace_from_the_callers_span_to_the_database() 
     assert_eq!(acknowledged.0, 200, "{}", acknowledged.1);
 
     // A clean stop exports what is still batched.
-    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(killed.expect("kill runs").success());
-    let logged: Vec<String> = std::iter::from_fn(next_line).collect();
-    assert_eq!(child.wait().unwrap().code(), Some(0), "exit after SIGTERM: {logged:#?}");
+    let logged = broker.terminate();
+    assert_eq!(broker.child.wait().unwrap().code(), Some(0), "exit after SIGTERM: {logged:#?}");
 
     let spans: Vec<Span> =
         receiver.spans.lock().unwrap().iter().filter(|s| hex(&s.trace_id) == CALLER_TRACE).cloned().collect();
@@ -188,7 +159,7 @@ fn complete_request() -> Value {
     })
 }
 
-/// A minimal HTTP/1.1 POST of JSON over a plain socket: the status and the JSON answer.
+/// A POST of JSON with a bearer token (and a caller's `traceparent`): the status and the JSON answer.
 async fn post(
     addr: SocketAddr,
     path: &str,
@@ -196,20 +167,11 @@ async fn post(
     traceparent: Option<&str>,
     body: Value,
 ) -> (u16, Value) {
-    let body = body.to_string();
-    let trace = traceparent.map(|t| format!("traceparent: {t}\r\n")).unwrap_or_default();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n{trace}\
-         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
-    let status = answer[9..12].parse().expect("a status line");
-    let json = answer.split_once("\r\n\r\n").and_then(|(_, body)| serde_json::from_str(body).ok());
-    (status, json.unwrap_or(Value::Null))
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("authorization", bearer.as_str()), ("content-type", "application/json")];
+    headers.extend(traceparent.map(|traceparent| ("traceparent", traceparent)));
+    let answer = http(addr, "POST", path, &headers, &body.to_string()).await;
+    (answer.status, serde_json::from_str(&answer.body).unwrap_or(Value::Null))
 }
 
 fn hex(bytes: &[u8]) -> String {
