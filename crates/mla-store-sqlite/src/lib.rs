@@ -102,13 +102,19 @@ impl SqliteStore {
             // An in-memory database lives as long as a connection to it: keep the one forever.
             .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
             .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(1800)) })
+            // A file does not hang up like a server: no ping before each write (a round trip to
+            // the connection's thread, as costly as a statement).
+            .test_before_acquire(false)
             // SQLite rolls a transaction back by itself on some errors (a full disk, I/O): sqlx
             // still counts it open, its own ROLLBACK fails, and every later BEGIN on the connection
             // would be refused. Such a connection is closed rather than given to the next write.
-            // (The ping runs the rollback queued by the dropped transaction first.)
+            // A write that committed left none open; after one that did not, the ping first runs
+            // the rollback its dropped transaction queued.
             .after_release(|conn, _| {
                 Box::pin(async move {
-                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
                     Ok(!conn.is_in_transaction())
                 })
             })
@@ -124,6 +130,7 @@ impl SqliteStore {
         }
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(db_error::<SqliteDialect>)?;
