@@ -964,3 +964,150 @@ async fn probes_request_ids_compression_cors_and_a_remote_upstream() {
     remote.call(Method::GET, "/v1/partners", None, &[], None).await.problem(401, "");
     broker.stop().await;
 }
+
+/// The OpenAPI document states the domain's rules: its limits are the domain's constants, and its
+/// patterns (read by a regex engine, as a client's validator reads them) accept exactly what the
+/// domain's parsers accept, on samples chosen at each rule's edges.
+#[test]
+fn the_openapi_document_states_the_domains_rules() {
+    use mla_domain::document::{self, Sha256};
+    use mla_domain::{LongText, PartnerCode, ShortText, limits, partner};
+
+    let doc = serde_json::to_value(mla_gateway::openapi()).unwrap();
+    let schema = |name: &str| doc["components"]["schemas"][name].clone();
+    let number = |name: &str, keyword: &str| schema(name)[keyword].as_u64().map(|n| n as usize);
+    assert_eq!(number("ShortText", "maxLength"), Some(ShortText::MAX_CHARS));
+    assert_eq!(number("LongText", "maxLength"), Some(LongText::MAX_CHARS));
+    assert_eq!(number("RequiredLongText", "maxLength"), Some(LongText::MAX_CHARS));
+    assert_eq!(number("ShortTexts", "maxItems"), Some(mla_domain::RequestContent::MAX_ENTRIES));
+    assert_eq!(number("Persons", "maxItems"), Some(mla_domain::RequestContent::MAX_ENTRIES));
+    assert_eq!(number("AttachmentIds", "maxItems"), Some(mla_domain::correspondence::MAX_ATTACHMENTS));
+    assert_eq!(number("FileName", "maxLength"), Some(document::MAX_FILE_NAME_CHARS));
+    assert_eq!(number("PartnerCode", "minLength"), Some(limits::PARTNER_CODE_MIN_CHARS));
+    assert_eq!(number("PartnerCode", "maxLength"), Some(limits::PARTNER_CODE_MAX_CHARS));
+    assert_eq!(number("IdempotencyKey", "maxLength"), Some(limits::MAX_IDEMPOTENCY_KEY_BYTES));
+    assert_eq!(number("SearchText", "maxLength"), Some(limits::MAX_QUERY_CHARS));
+
+    // What the schema admits: its pattern, its lengths (in characters) and its enum.
+    let admits = |name: &str, value: &str| {
+        let s = schema(name);
+        let chars = value.chars().count();
+        let pattern = s["pattern"].as_str().map(|p| regex::Regex::new(p).expect("a pattern"));
+        pattern.is_none_or(|p| p.is_match(value))
+            && s["minLength"].as_u64().is_none_or(|n| chars >= n as usize)
+            && s["maxLength"].as_u64().is_none_or(|n| chars <= n as usize)
+            && s["enum"].as_array().is_none_or(|values| values.iter().any(|v| v == value))
+    };
+    let check = |name: &str, samples: &[String], parses: &dyn Fn(&str) -> bool| {
+        for sample in samples {
+            assert_eq!(admits(name, sample), parses(sample), "{name}: {sample:?}");
+        }
+    };
+    let texts: Vec<String> = [
+        "",
+        "Title",
+        " padded ",
+        "«الطلب» داواکاری",
+        "tab\there",
+        "line\nbreak",
+        "cr\r",
+        "nul\0",
+        "bell\u{7}",
+        "del\u{7f}",
+        "nel\u{85}",
+        "c1\u{9f}",
+        "nbsp\u{a0}",
+        " ",
+        "\u{3000}",
+        "\u{2028}",
+        "\t\n",
+        "\u{feff}",
+        "emoji 🦀",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(
+        [ShortText::MAX_CHARS, LongText::MAX_CHARS]
+            .into_iter()
+            .flat_map(|n| ["ع".repeat(n), "x".repeat(n + 1)]),
+    )
+    .collect();
+    check("ShortText", &texts, &|s| ShortText::parse(s).is_ok());
+    check("LongText", &texts, &|s| LongText::parse(s).is_ok());
+    check("RequiredLongText", &texts, &|s| LongText::parse(s).is_ok_and(|t| !t.is_blank()));
+    check("RequiredShortText", &texts, &|s| ShortText::parse(s).is_ok_and(|t| !t.is_blank()));
+    let names: Vec<String> =
+        texts.iter().cloned().chain([document::MAX_FILE_NAME_CHARS].map(|n| "n".repeat(n + 1))).collect();
+    check("FileName", &names, &|s| document::file_name(s).is_ok());
+
+    let codes: Vec<String> = [
+        "FR-MOJ",
+        "UN-IIIM",
+        "DE-BJ2",
+        "EUROJUST",
+        "A1",
+        "",
+        "F",
+        "fr-moj",
+        "FR--MOJ",
+        "-FR",
+        "FR-",
+        "FR MOJ",
+        "ФР-МОЙ",
+        "FR_MOJ",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(["A".repeat(limits::PARTNER_CODE_MAX_CHARS), "A".repeat(limits::PARTNER_CODE_MAX_CHARS + 1)])
+    .collect();
+    check("PartnerCode", &codes, &|s| PartnerCode::parse(s).is_ok());
+
+    let countries: Vec<String> =
+        ["", "IQ", "FR", "ZZ", "XK", "iq", "IRQ", "Q"].into_iter().map(String::from).collect();
+    check("Country", &countries, &|s| partner::parse_country(s).is_ok());
+    let listed = schema("Country")["enum"].as_array().unwrap().clone();
+    assert!(listed.iter().all(|c| partner::parse_country(c.as_str().unwrap()).is_ok()));
+
+    let media: Vec<String> = [
+        "",
+        "application/pdf",
+        "text/plain; charset=utf-8",
+        "image/svg+xml",
+        "application/vnd.ms-excel",
+        "pdf",
+        "/pdf",
+        "text/",
+        "text/pl ain",
+        "texte/é",
+        "a/b;é",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([format!("a/{}", "b".repeat(limits::MAX_MEDIA_TYPE_CHARS))])
+    .collect();
+    check("MediaType", &media, &|s| document::media_type(s).is_ok());
+    let languages: Vec<String> = [
+        "",
+        "ar",
+        "ckb",
+        "en-GB",
+        "sr-Latn",
+        "zh-Hant-TW",
+        "a",
+        "toolonglang",
+        "en-",
+        "-en",
+        "en_GB",
+        "1a",
+        "en-abcdefghi",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain([format!("en-{}", ["abcdefgh"; 4].join("-"))])
+    .collect();
+    check("LanguageTag", &languages, &|s| document::language(s).is_ok());
+    let digests: Vec<String> =
+        ["".into(), "ab".repeat(32), "AB".repeat(32), "ab".repeat(31), "zz".repeat(32), "ab".repeat(33)]
+            .to_vec();
+    check("Sha256OrEmpty", &digests, &|s| s.is_empty() || Sha256::parse(s).is_ok());
+}

@@ -22,6 +22,7 @@ use mla_domain::audit::{Event, ViewLink};
 use mla_domain::clock::SlaPolicy;
 use mla_domain::document::Document;
 use mla_domain::lifecycle::{self, Command, Context, Patch};
+use mla_domain::limits::MAX_IDEMPOTENCY_KEY_BYTES;
 use mla_domain::paper::PaperRecord;
 use mla_domain::request::Direction;
 use mla_domain::{
@@ -189,8 +190,10 @@ impl App {
         payload: &impl Serialize,
     ) -> AppResult<(Option<Idempotency>, Option<T>)> {
         let Some(key) = key.filter(|k| !k.is_empty()) else { return Ok((None, None)) };
-        if key.len() > 128 || key.chars().any(char::is_control) {
-            return Err(AppError::invalid("request_id", "an idempotency key is 1-128 printable characters"));
+        if key.len() > MAX_IDEMPOTENCY_KEY_BYTES || key.chars().any(char::is_control) {
+            let description =
+                format!("an idempotency key is 1-{MAX_IDEMPOTENCY_KEY_BYTES} printable characters");
+            return Err(AppError::invalid("request_id", description));
         }
         let payload = serde_json::to_string(payload).map_err(|e| AppError::Internal(e.to_string()))?;
         let fingerprint = hex::encode(Sha256::digest(format!("{operation}\n{payload}")));

@@ -34,8 +34,7 @@ pub fn is_correspondence(action: &str) -> bool {
 pub const WRITING_ROLES: &[Role] =
     &[Role::Registrar, Role::LegalOfficer, Role::Judge, Role::EvidenceOfficer, Role::Supervisor];
 
-/// Most attachments one message carries.
-pub const MAX_ATTACHMENTS: usize = 20;
+pub use crate::limits::MAX_ATTACHMENTS;
 
 uuid_id!(
     /// A message's identifier, so that a request's messages sort by posting time.

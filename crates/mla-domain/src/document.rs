@@ -184,8 +184,7 @@ pub struct Received {
     pub detected_media_type: String,
 }
 
-/// Longest file name kept, in characters (what common file systems allow).
-pub const MAX_FILE_NAME_CHARS: usize = 255;
+pub use crate::limits::MAX_FILE_NAME_CHARS;
 
 /// A file name as given: any Unicode, at most [`MAX_FILE_NAME_CHARS`], no control characters, not blank.
 pub fn file_name(raw: &str) -> Result<ShortText, ParseError> {
@@ -209,7 +208,12 @@ pub fn media_type(raw: &str) -> Result<String, ParseError> {
         !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
     };
     match essence.split_once('/') {
-        Some((kind, sub)) if raw.len() <= 255 && token(kind) && token(sub) && raw.is_ascii() => {
+        Some((kind, sub))
+            if raw.len() <= crate::limits::MAX_MEDIA_TYPE_CHARS
+                && token(kind)
+                && token(sub)
+                && raw.is_ascii() =>
+        {
             Ok(raw.trim().to_ascii_lowercase())
         }
         _ => Err(ParseError(format!("{raw:?} is not a media type (type/subtype)"))),
@@ -225,7 +229,7 @@ pub fn language(raw: &str) -> Result<String, ParseError> {
     let primary = subtags.next().unwrap_or_default();
     let primary_ok = (2..=8).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
     let rest_ok = subtags.all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if primary_ok && rest_ok && raw.len() <= 35 {
+    if primary_ok && rest_ok && raw.len() <= crate::limits::MAX_LANGUAGE_TAG_CHARS {
         Ok(raw.to_owned())
     } else {
         Err(ParseError(format!("{raw:?} is not a BCP 47 language tag")))

@@ -5,7 +5,8 @@
 //! persist. The rules follow `lifecycle.md`: the transition table in [`lifecycle`], the guards beside it,
 //! the deadline clock in [`clock`], who may see what in [`visibility`], the audit hash in [`audit`],
 //! the documents with their release gate and custody in [`document`], the acts recorded from paper in
-//! [`paper`], and the messages around a request in [`correspondence`].
+//! [`paper`], the messages around a request in [`correspondence`], and the limits of what is accepted
+//! in [`limits`].
 
 pub mod audit;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod correspondence;
 pub mod document;
 pub mod error;
 pub mod lifecycle;
+pub mod limits;
 pub mod paper;
 pub mod partner;
 pub mod personal;

@@ -260,7 +260,7 @@ pub struct RequestContent {
 
 impl RequestContent {
     /// Most list entries a request may carry (offences, measures, persons).
-    pub const MAX_ENTRIES: usize = 100;
+    pub const MAX_ENTRIES: usize = crate::limits::MAX_ENTRIES;
 
     pub fn priority(&self) -> Priority {
         self.priority.unwrap_or(Priority::Normal)

@@ -5,6 +5,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::limits::{
+    LONG_TEXT_MAX_CHARS, PARTNER_CODE_MAX_CHARS, PARTNER_CODE_MIN_CHARS, SHORT_TEXT_MAX_CHARS,
+};
 use crate::request::Direction;
 
 /// Why a piece of text was refused, in words a partner's engineer can act on.
@@ -20,7 +23,7 @@ pub struct PartnerCode(String);
 
 impl PartnerCode {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
-        let well_formed = (2..=32).contains(&raw.len())
+        let well_formed = (PARTNER_CODE_MIN_CHARS..=PARTNER_CODE_MAX_CHARS).contains(&raw.len())
             && raw.split('-').all(|group| {
                 !group.is_empty() && group.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
             });
@@ -213,8 +216,8 @@ macro_rules! text_type {
     };
 }
 
-text_type!(ShortText, 500, |_| false, "a one-line text");
-text_type!(LongText, 20_000, |c| matches!(c, '\n' | '\r' | '\t'), "a text");
+text_type!(ShortText, SHORT_TEXT_MAX_CHARS, |_| false, "a one-line text");
+text_type!(LongText, LONG_TEXT_MAX_CHARS, |c| matches!(c, '\n' | '\r' | '\t'), "a text");
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,8 @@ use mla_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::constraints::*;
+
 /// Declares a JSON enum that crosses to and from a proto enum by variant, with the JSON names being
 /// the proto names without their prefix (checked by a test for every value of the contract).
 macro_rules! wire_enum {
@@ -267,9 +269,11 @@ pub const REQUEST_MEMBERS: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct Person {
+    #[schema(value_type = ShortText)]
     pub name: String,
     pub role: Option<PersonRole>,
     /// An ISO 3166-1 alpha-2 code, such as `IQ`; empty if unknown.
+    #[schema(value_type = Country)]
     pub nationality: String,
     /// True when the person is under witness protection.
     pub protected: bool,
@@ -326,6 +330,7 @@ impl From<pb::Condition> for Condition {
 pub struct NewCondition {
     pub kind: Option<ConditionKind>,
     /// The wording; required when `kind` is OTHER.
+    #[schema(value_type = LongText)]
     pub text: String,
 }
 
@@ -334,20 +339,32 @@ pub struct NewCondition {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NewRequest {
     /// The partner on the other side: required from NCIJC staff; a partner may omit it.
+    #[schema(value_type = Option<PartnerCode>)]
     pub partner_code: Option<String>,
     pub request_type: Option<RequestType>,
     pub priority: Option<Priority>,
+    #[schema(value_type = Option<LongText>)]
     pub urgency_reason: Option<String>,
+    #[schema(value_type = Option<ShortText>)]
     pub requesting_authority: Option<String>,
+    #[schema(value_type = Option<ShortText>)]
     pub partner_reference: Option<String>,
+    #[schema(value_type = Option<ShortText>)]
     pub title: Option<String>,
+    #[schema(value_type = Option<LongText>)]
     pub summary_of_facts: Option<String>,
+    #[schema(value_type = Option<ShortTexts>)]
     pub offences: Option<Vec<String>>,
+    #[schema(value_type = Option<ShortTexts>)]
     pub measures: Option<Vec<String>>,
+    #[schema(value_type = Option<LongText>)]
     pub purpose: Option<String>,
+    #[schema(value_type = Option<ShortText>)]
     pub legal_basis: Option<String>,
+    #[schema(value_type = Option<Persons>)]
     pub persons: Option<Vec<Person>>,
     pub confidentiality: Option<Confidentiality>,
+    #[schema(value_type = Option<ShortText>)]
     pub assignee: Option<String>,
     pub due_time: Option<DateTime<Utc>>,
 }
@@ -385,12 +402,14 @@ impl NewRequest {
 pub struct OnBehalf {
     /// The PAPER partner that sent the request; the request is then INCOMING and SUBMITTED at once
     /// (a registrar or legal officer only).
+    #[schema(value_type = PartnerCodeOrEmpty)]
     pub on_behalf_of_partner: String,
     /// How it arrived; required with `on_behalf_of_partner`.
     pub received_via: Option<ReceivedVia>,
     /// When it arrived: its create and submit times. Not in the future; absent: now.
     pub effective_time: Option<DateTime<Utc>>,
     /// The letter's own reference (a note verbale's number).
+    #[schema(value_type = ShortText)]
     pub letter_reference: String,
 }
 
@@ -430,6 +449,7 @@ pub struct RequestPatch {
     #[serde(flatten)]
     pub fields: NewRequest,
     /// Why the change is made; required when a supervisor moves `due_time`.
+    #[schema(value_type = Option<LongText>)]
     pub reason: Option<String>,
 }
 
@@ -442,16 +462,19 @@ pub struct Transition {
     #[schema(required = true, value_type = Action)]
     pub action: Option<Action>,
     /// The questions, answer or reason that goes with the action.
+    #[schema(value_type = LongText)]
     pub reason: String,
     /// The grounds for REFUSE.
     pub refusal_grounds: Vec<RefusalGround>,
     /// Why a refusal on a curable ground skips consultation on conditions (UNTOC art. 18(26)).
+    #[schema(value_type = LongText)]
     pub consultation_waived_reason: String,
     /// The conditions for PROPOSE_CONDITIONS.
     pub conditions: Vec<NewCondition>,
     /// The outcome for COMPLETE_EXECUTION.
     pub outcome: Option<Outcome>,
     /// The PAPER partner whose act a registrar or legal officer records on its behalf.
+    #[schema(value_type = PartnerCodeOrEmpty)]
     pub on_behalf_of_partner: String,
     /// How the partner's act arrived; required with `on_behalf_of_partner`.
     pub received_via: Option<ReceivedVia>,
@@ -459,8 +482,10 @@ pub struct Transition {
     /// runs): not in the future, not before the request's last change. Absent: now.
     pub effective_time: Option<DateTime<Utc>>,
     /// The letter's own reference (a note verbale's number).
+    #[schema(value_type = ShortText)]
     pub letter_reference: String,
     /// The scanned letter: a document of this request.
+    #[schema(value_type = IdOrEmpty)]
     pub letter_document_id: String,
 }
 
@@ -643,11 +668,16 @@ pub const PARTNER_MEMBERS: &[&str] = &[
 /// inactive, as in the gRPC contract.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NewPartner {
-    /// Required on create; it cannot change afterwards.
+    /// It cannot change afterwards.
+    #[schema(required = true, value_type = PartnerCode)]
     pub code: Option<String>,
+    #[schema(required = true, value_type = RequiredShortText)]
     pub name: Option<String>,
+    #[schema(value_type = Option<Country>)]
     pub country: Option<String>,
+    #[schema(required = true, value_type = PartnerKind)]
     pub kind: Option<PartnerKind>,
+    #[schema(value_type = Option<ShortTexts>)]
     pub legal_bases: Option<Vec<String>>,
     pub active: Option<bool>,
     /// SYSTEM when absent.
@@ -672,9 +702,13 @@ impl NewPartner {
 /// A PATCH body for a partner: the members present are changed (`{"active": false}` deactivates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PartnerPatch {
+    /// Not blank: a partner needs a name.
+    #[schema(value_type = RequiredShortText)]
     pub name: Option<String>,
+    #[schema(value_type = Option<Country>)]
     pub country: Option<String>,
     pub kind: Option<PartnerKind>,
+    #[schema(value_type = Option<ShortTexts>)]
     pub legal_bases: Option<Vec<String>>,
     pub active: Option<bool>,
     pub channel: Option<Channel>,
@@ -714,6 +748,7 @@ pub struct RequestFilter {
     #[param(value_type = Option<Direction>)]
     pub direction: Option<String>,
     /// Only requests with this partner.
+    #[param(value_type = Option<PartnerCode>)]
     pub partner_code: Option<String>,
     /// Only requests of this type.
     #[param(value_type = Option<RequestType>)]
@@ -739,13 +774,15 @@ pub struct RequestFilter {
     #[param(value_type = Option<String>, format = DateTime)]
     pub closed_before: Option<String>,
     /// Free text matched against the reference, the partner reference and the title.
+    #[param(value_type = Option<SearchText>)]
     pub query: Option<String>,
     /// `due_time`: the internal due date first, then the requests without one, oldest first (a work
     /// queue's order); absent or empty: newest first. NCIJC staff only.
+    #[param(value_type = Option<OrderBy>)]
     pub order_by: Option<String>,
     /// At most this many requests (0 or absent: 50; capped at 500). For the CSV export, the size of
     /// each page fetched from the broker.
-    #[param(value_type = Option<i32>)]
+    #[param(value_type = Option<i32>, minimum = 0)]
     pub page_size: Option<String>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
@@ -756,7 +793,7 @@ pub struct RequestFilter {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// At most this many items (0 or absent: 50; capped at 500).
-    #[param(value_type = Option<i32>)]
+    #[param(value_type = Option<i32>, minimum = 0)]
     pub page_size: Option<String>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
@@ -767,7 +804,7 @@ pub struct PageQuery {
 #[into_params(parameter_in = Query)]
 pub struct PartnerQuery {
     /// At most this many partners (0 or absent: 50; capped at 500).
-    #[param(value_type = Option<i32>)]
+    #[param(value_type = Option<i32>, minimum = 0)]
     pub page_size: Option<String>,
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
@@ -782,6 +819,7 @@ pub struct PartnerQuery {
 pub struct WatchQuery {
     /// The cursor of the last event processed; it wins over a `Last-Event-ID` header. Absent (and no
     /// header): the feed replays from the beginning of the log.
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub after: Option<String>,
 }
 
@@ -895,17 +933,24 @@ pub struct DocumentList {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct NewDocument {
+    #[schema(required = true, value_type = DocumentKind)]
     pub kind: Option<DocumentKind>,
+    #[schema(required = true, value_type = RequiredShortText)]
     pub title: String,
     /// In a multipart upload, defaults to the `file` part's file name.
+    #[schema(required = true, value_type = FileName)]
     pub file_name: String,
     /// In a multipart upload, defaults to the `file` part's Content-Type.
+    #[schema(value_type = MediaType)]
     pub media_type: String,
+    #[schema(value_type = LanguageTag)]
     pub language: String,
+    #[schema(value_type = IdOrEmpty)]
     pub translation_of: String,
     /// SHARED when absent.
     pub audience: Option<Audience>,
     /// When given and the content's SHA-256 differs, nothing is stored (400 SHA256_MISMATCH).
+    #[schema(value_type = Sha256OrEmpty)]
     pub expected_sha256: String,
 }
 
@@ -1008,6 +1053,7 @@ impl From<pb::UploadSession> for UploadSession {
 #[serde(deny_unknown_fields)]
 pub struct Release {
     /// The withheld documents to release.
+    #[schema(value_type = Vec<Id>)]
     pub document_ids: Vec<String>,
 }
 
@@ -1056,10 +1102,10 @@ pub struct NewMessage {
     /// SHARED (read by both sides) or INTERNAL (a case note of the NCIJC).
     #[schema(required = true, value_type = Audience)]
     pub audience: Option<Audience>,
-    /// At most 20,000 characters; line breaks and tabs allowed; not blank.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = RequiredLongText)]
     pub body: String,
-    /// Ids of documents of the same request (at most 20).
+    /// Ids of documents of the same request.
+    #[schema(value_type = AttachmentIds)]
     pub attachment_ids: Vec<String>,
 }
 
@@ -1086,7 +1132,7 @@ pub struct MessageList {
 #[serde(default, deny_unknown_fields)]
 pub struct MarkRead {
     /// The last message read: a message of the other side; every unread one up to it is read.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = Id)]
     pub up_to_message_id: String,
 }
 
@@ -1098,7 +1144,7 @@ pub struct Erasure {
     #[schema(required = true, minimum = 0)]
     pub person: i32,
     /// The deletion order executed, recorded in the event.
-    #[schema(required = true)]
+    #[schema(required = true, value_type = RequiredLongText)]
     pub legal_reference: String,
 }
 
@@ -1119,6 +1165,7 @@ pub struct ReadCount {
 #[into_params(parameter_in = Query)]
 pub struct LetterQuery {
     /// `en` (the default) or `ar` (right to left).
+    #[param(value_type = Option<LetterLanguage>)]
     pub language: Option<String>,
 }
 

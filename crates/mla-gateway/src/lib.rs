@@ -7,7 +7,9 @@
 //! gateway owns no storage and decides no rule: who may see or do what, which input is valid, which
 //! transition is legal — the broker answers, and the gateway translates the answer. It depends on
 //! `mla-proto` (the contract) and nothing else of the project: not `mla-app`, `mla-store`,
-//! `mla-domain` nor a backend, and the crate graph keeps it so. What it does own is HTTP: JSON
+//! `mla-domain` nor a backend, and the crate graph keeps it so (it compiles one file of the domain's,
+//! `limits.rs`, plain constants, so that its OpenAPI document states the limits the broker enforces
+//! without writing them again). What it does own is HTTP: JSON
 //! shapes, problem+json errors (one mapping from gRPC codes, as grpc-gateway maps them, with a stale
 //! `If-Match` as 412), `ETag`/`If-Match`/`Idempotency-Key`, server-sent events, the CSV export,
 //! resumable uploads as tus 1.0.0 (over the broker's upload sessions), the OpenAPI 3.1 document and
@@ -44,7 +46,12 @@ use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+mod constraints;
 mod dto;
+/// The domain's limits, compiled here from the domain's own file: the gateway depends on the gRPC
+/// contract alone, yet its OpenAPI document states the limits the broker enforces.
+#[path = "../../mla-domain/src/limits.rs"]
+pub mod limits;
 mod metrics;
 mod openapi;
 mod problem;

@@ -3,6 +3,7 @@
 
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, HttpMethod, Ref, RefOr, ResponseBuilder};
 
@@ -35,6 +36,7 @@ struct ApiDoc;
 pub fn base() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.extend(crate::constraints::all());
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(
@@ -140,6 +142,11 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                     .or_insert_with(|| RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))));
             }
         }
+    }
+    // A partner body refuses members the resource does not have (`known_members`); utoipa marks that
+    // only on a type that serde closes, and this one must let output-only members through, ignored.
+    if let Some(RefOr::T(Schema::Object(partner))) = components.schemas.get_mut("NewPartner") {
+        partner.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
     }
     let docs = utoipa::openapi::path::OperationBuilder::new()
         .tag("operations")

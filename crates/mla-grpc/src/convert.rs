@@ -481,7 +481,8 @@ pub fn new_message_in(fields: &mut Fields, m: &pb::Message) -> NewMessage {
         fields.refuse("message.audience", "SHARED or INTERNAL");
     }
     if m.attachment_ids.len() > mla_domain::correspondence::MAX_ATTACHMENTS {
-        fields.refuse("message.attachment_ids", "a message carries at most 20 attachments");
+        let most = mla_domain::correspondence::MAX_ATTACHMENTS;
+        fields.refuse("message.attachment_ids", format!("a message carries at most {most} attachments"));
     }
     NewMessage {
         audience: audience.unwrap_or(DocumentAudience::Shared),

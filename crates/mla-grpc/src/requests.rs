@@ -6,6 +6,7 @@ use futures::{Stream, StreamExt};
 use mla_app::{App, RequestFilter, UpdateInput};
 use mla_domain::LongText;
 use mla_domain::correspondence::MessageId;
+use mla_domain::limits::MAX_QUERY_CHARS;
 use mla_proto::v1 as pb;
 use pb::request_service_server::RequestService;
 use tonic::{Request, Response, Status};
@@ -94,8 +95,8 @@ impl RequestService for Requests {
                 .and_then(|t| fields.take("closed_before", timestamp_in(&t).map(Some))),
             due_first: fields.take("order_by", due_first_in(&m.order_by)),
         };
-        if filter.query.as_ref().is_some_and(|q| q.chars().count() > 200) {
-            fields.refuse("query", "at most 200 characters");
+        if filter.query.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+            fields.refuse("query", format!("at most {MAX_QUERY_CHARS} characters"));
         }
         let filter = fields.finish(filter)?;
         let page = self

@@ -14,6 +14,7 @@ use mla_proto::v1 as pb;
 use pb::upload_document_request::Part;
 
 use super::{Gateway, json_object, typed, with_etag};
+use crate::constraints::{Id, IdempotencyKey, IfMatch};
 use crate::dto::{
     Document, DocumentList, Jwks, NEW_DOCUMENT_MEMBERS, NewDocument, PageQuery, Release, ReleasedDocuments,
 };
@@ -50,8 +51,8 @@ pub struct UploadForm {
     operation_id = "UploadDocument",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended upload; a retry with the same key and metadata returns the first upload's document."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended upload; a retry with the same key and metadata returns the first upload's document."),
     ),
     responses(
         (status = 201, description = "The document, stored.", body = Document,
@@ -148,7 +149,7 @@ fn json_object_text(
     path = "/v1/requests/{id}/documents",
     tag = "documents",
     operation_id = "ListDocuments",
-    params(("id" = String, Path, description = "The request's id"), PageQuery),
+    params(("id" = Id, Path, description = "The request's id"), PageQuery),
     responses((status = 200, description = "One page of documents.", body = DocumentList)),
 )]
 pub async fn list_documents(
@@ -178,7 +179,7 @@ pub async fn list_documents(
     path = "/v1/documents/{id}",
     tag = "documents",
     operation_id = "GetDocument",
-    params(("id" = String, Path, description = "The document's id")),
+    params(("id" = Id, Path, description = "The document's id")),
     responses((status = 200, description = "The document.", body = Document,
         headers(("ETag" = String, description = "The content's SHA-256, quoted")))),
 )]
@@ -209,9 +210,9 @@ pub async fn get_document(
     operation_id = "ReleaseDocuments",
     request_body = Release,
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("If-Match" = Option<String>, Header, description = "The request's ETag last seen, quoted; a stale one answers 412 and releases nothing."),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended release."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("If-Match" = Option<IfMatch>, Header, nullable = false, description = "The request's ETag last seen, quoted; a stale one answers 412 and releases nothing."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended release."),
     ),
     responses((status = 200, description = "The released documents, with their use restrictions.", body = ReleasedDocuments)),
 )]
@@ -251,7 +252,7 @@ pub async fn release_documents(
     tag = "documents",
     operation_id = "DownloadDocument",
     params(
-        ("id" = String, Path, description = "The document's id"),
+        ("id" = Id, Path, description = "The document's id"),
         ("Range" = Option<String>, Header, description = "`bytes=N-` or `bytes=N-M`"),
     ),
     responses(
@@ -342,7 +343,7 @@ pub async fn download_document(
     path = "/v1/requests/{id}/evidence-package",
     tag = "documents",
     operation_id = "DownloadEvidencePackage",
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = Id, Path, description = "The request's id")),
     responses(
         (status = 200, description = "The package.", content_type = "application/zip", body = Vec<u8>,
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"evidence-{id}.zip\"`"))),

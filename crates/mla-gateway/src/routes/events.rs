@@ -34,7 +34,7 @@ pub struct Closing(pub tokio_util::sync::CancellationToken);
     operation_id = "WatchEvents",
     params(
         WatchQuery,
-        ("Last-Event-ID" = Option<String>, Header, description = "The cursor of the last event received, as EventSource sends it on reconnection; `after` wins over it."),
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "The cursor of the last event received, as EventSource sends it on reconnection; `after` wins over it."),
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream` of events; each `id:` is the event's cursor and each `data:` an Event.",

@@ -7,6 +7,7 @@ use http::StatusCode;
 use mla_proto::v1 as pb;
 
 use super::{Gateway, Params, created, json_object, known_members, query, segment, typed, with_etag};
+use crate::constraints::{IdempotencyKey, IfMatch, PartnerCode};
 use crate::dto::{NewPartner, PARTNER_MEMBERS, Partner, PartnerList, PartnerPatch, PartnerQuery};
 use crate::problem::ApiError;
 use crate::upstream::Caller;
@@ -19,7 +20,7 @@ use crate::upstream::Caller;
     operation_id = "CreatePartner",
     request_body = NewPartner,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended creation."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended creation."),
     ),
     responses(
         (status = 201, description = "The partner, registered.", body = Partner,
@@ -56,7 +57,7 @@ pub async fn create_partner(
     path = "/v1/partners/{code}",
     tag = "partners",
     operation_id = "GetPartner",
-    params(("code" = String, Path, description = "The partner's code, such as `FR-MOJ`")),
+    params(("code" = PartnerCode, Path, description = "The partner's code, such as `FR-MOJ`")),
     responses(
         (status = 200, description = "The partner.", body = Partner,
             headers(("ETag" = String, description = "The entry's etag, quoted"))),
@@ -117,9 +118,9 @@ pub async fn list_partners(
     operation_id = "UpdatePartner",
     request_body = PartnerPatch,
     params(
-        ("code" = String, Path, description = "The partner's code"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and changes nothing."),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended change."),
+        ("code" = PartnerCode, Path, description = "The partner's code"),
+        ("If-Match" = Option<IfMatch>, Header, nullable = false, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and changes nothing."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended change."),
     ),
     responses(
         (status = 200, description = "The partner, changed.", body = Partner,

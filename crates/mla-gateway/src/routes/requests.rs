@@ -8,6 +8,7 @@ use mla_proto::v1 as pb;
 
 use super::export::{self, wants_csv};
 use super::{Gateway, Params, created, json_object, known_members, page, query, segment, typed, with_etag};
+use crate::constraints::{Id, IdempotencyKey, IfMatch};
 use crate::dto::{
     Erased, Erasure, EventList, LetterQuery, MarkRead, Message, MessageList, NewMessage, NewRequest,
     NewRequestBody, ON_BEHALF_MEMBERS, OnBehalf, PageQuery, REQUEST_MEMBERS, ReadCount, Request,
@@ -30,7 +31,7 @@ use crate::upstream::Caller;
     operation_id = "CreateRequest",
     request_body = NewRequestBody,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended creation (a UUID); a retry with the same key returns the first outcome."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended creation (a UUID); a retry with the same key returns the first outcome."),
     ),
     responses(
         (status = 201, description = "The request, created.", body = Request,
@@ -68,7 +69,7 @@ pub async fn create_request(
     path = "/v1/requests/{id}",
     tag = "requests",
     operation_id = "GetRequest",
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = Id, Path, description = "The request's id")),
     responses(
         (status = 200, description = "The request.", body = Request,
             headers(("ETag" = String, description = "The request's etag, quoted; send it back in If-Match"))),
@@ -166,9 +167,9 @@ pub async fn list_requests(
     operation_id = "UpdateRequest",
     request_body = RequestPatch,
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted (`\"7\"`), or `*`; a stale one answers 412 and changes nothing."),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended change."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("If-Match" = Option<IfMatch>, Header, nullable = false, description = "The ETag last seen, quoted (`\"7\"`), or `*`; a stale one answers 412 and changes nothing."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended change."),
     ),
     responses(
         (status = 200, description = "The request, changed.", body = Request,
@@ -220,9 +221,9 @@ pub async fn update_request(
     operation_id = "TransitionRequest",
     request_body = Transition,
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and changes nothing."),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended action; a retry with the same key returns the first outcome."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("If-Match" = Option<IfMatch>, Header, nullable = false, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and changes nothing."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended action; a retry with the same key returns the first outcome."),
     ),
     responses(
         (status = 200, description = "The request in its new state.", body = Request,
@@ -260,9 +261,9 @@ pub async fn transition_request(
     operation_id = "ErasePersonalData",
     request_body = Erasure,
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and erases nothing."),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended erasure; a retry with the same key returns the first outcome."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("If-Match" = Option<IfMatch>, Header, nullable = false, description = "The ETag last seen, quoted, or `*`; a stale one answers 412 and erases nothing."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended erasure; a retry with the same key returns the first outcome."),
     ),
     responses(
         (status = 200, description = "The request's new etag.", body = Erased,
@@ -300,7 +301,7 @@ pub async fn erase_personal_data(
     path = "/v1/requests/{id}/events",
     tag = "requests",
     operation_id = "ListRequestEvents",
-    params(("id" = String, Path, description = "The request's id"), PageQuery),
+    params(("id" = Id, Path, description = "The request's id"), PageQuery),
     responses((status = 200, description = "One page of the request's audit trail.", body = EventList)),
 )]
 pub async fn list_request_events(
@@ -336,8 +337,8 @@ pub async fn list_request_events(
     operation_id = "PostMessage",
     request_body = NewMessage,
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended message; a retry with the same key returns the first message."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended message; a retry with the same key returns the first message."),
     ),
     responses((status = 201, description = "The message, posted.", body = Message)),
 )]
@@ -365,7 +366,7 @@ pub async fn post_message(
     path = "/v1/requests/{id}/messages",
     tag = "requests",
     operation_id = "ListMessages",
-    params(("id" = String, Path, description = "The request's id"), PageQuery),
+    params(("id" = Id, Path, description = "The request's id"), PageQuery),
     responses((status = 200, description = "One page of the thread.", body = MessageList)),
 )]
 pub async fn list_messages(
@@ -399,7 +400,7 @@ pub async fn list_messages(
     tag = "requests",
     operation_id = "MarkMessagesRead",
     request_body = MarkRead,
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = Id, Path, description = "The request's id")),
     responses((status = 200, description = "How many messages were read now for the first time.", body = ReadCount)),
 )]
 pub async fn mark_messages_read(
@@ -429,7 +430,7 @@ pub async fn mark_messages_read(
     path = "/v1/requests/{id}/letter",
     tag = "requests",
     operation_id = "PrintLetter",
-    params(("id" = String, Path, description = "The request's id"), LetterQuery),
+    params(("id" = Id, Path, description = "The request's id"), LetterQuery),
     responses((status = 200, description = "The letter, to print or save.", content_type = "text/html", body = String,
         headers(("Content-Disposition" = String, description = "`inline` with a file name such as `OUT-2026-000042.html`")))),
 )]

@@ -24,6 +24,7 @@ use mla_proto::v1 as pb;
 use pb::append_upload_request::Part;
 
 use super::{Gateway, json_object, typed};
+use crate::constraints::{Id, IdempotencyKey};
 use crate::dto::{NEW_DOCUMENT_MEMBERS, NEW_UPLOAD_MEMBERS, NewDocument, NewUpload, UploadSession};
 use crate::problem::{ApiError, Violation};
 use crate::upstream::Caller;
@@ -111,11 +112,11 @@ pub async fn tus_protocol(request: Request, next: Next) -> Response {
     request_body(content = Option<NewUpload>, content_type = "application/json",
         description = "Only without `Upload-Length`: the metadata and the size as JSON."),
     params(
-        ("id" = String, Path, description = "The request's id"),
-        ("Tus-Resumable" = Option<String>, Header, description = "`1.0.0`; another version is 412."),
+        ("id" = Id, Path, description = "The request's id"),
+        ("Tus-Resumable" = Option<String>, Header, nullable = false, pattern = r"^1\.0\.0$", description = "`1.0.0`; another version is 412."),
         ("Upload-Length" = Option<i64>, Header, description = "The content's whole size in bytes; required unless the body is JSON."),
         ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: `kind <base64>,title <base64>,filename <base64>,...`"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A key unique per intended upload; a retry with the same key and metadata returns the same session."),
+        ("Idempotency-Key" = Option<IdempotencyKey>, Header, nullable = false, description = "A key unique per intended upload; a retry with the same key and metadata returns the same session."),
     ),
     responses(
         (status = 201, description = "The session, with no content yet.", body = UploadSession,
@@ -168,7 +169,7 @@ pub async fn start_upload(
     tag = "documents",
     operation_id = "DiscoverUploads",
     security(()),
-    params(("id" = String, Path, description = "The request's id")),
+    params(("id" = Id, Path, description = "The request's id")),
     responses((status = 204, description = "What this server speaks of tus.",
         headers(
             ("Tus-Version" = String, description = "`1.0.0`"),
@@ -186,7 +187,7 @@ pub async fn discover_uploads() -> Response {
     tag = "documents",
     operation_id = "DiscoverUpload",
     security(()),
-    params(("id" = String, Path, description = "The upload session's id")),
+    params(("id" = Id, Path, description = "The upload session's id")),
     responses((status = 204, description = "What this server speaks of tus.",
         headers(
             ("Tus-Version" = String, description = "`1.0.0`"),
@@ -232,7 +233,7 @@ pub async fn tus_discovery(request: Request, next: Next) -> Response {
     path = "/v1/uploads/{id}",
     tag = "documents",
     operation_id = "GetUpload",
-    params(("id" = String, Path, description = "The upload session's id")),
+    params(("id" = Id, Path, description = "The upload session's id")),
     responses((status = 200, description = "The session.", body = UploadSession,
         headers(
             ("Upload-Offset" = i64, description = "The bytes the broker holds: where the next PATCH goes on"),
@@ -258,7 +259,7 @@ pub async fn get_upload(
     path = "/v1/uploads/{id}",
     tag = "documents",
     operation_id = "GetUploadOffset",
-    params(("id" = String, Path, description = "The upload session's id")),
+    params(("id" = Id, Path, description = "The upload session's id")),
     responses((status = 200, description = "The session's offset.",
         headers(
             ("Upload-Offset" = i64, description = "The bytes the broker holds: where the next PATCH goes on"),
@@ -306,9 +307,9 @@ async fn session(gateway: &Gateway, caller: &Caller, id: String) -> Result<pb::U
     operation_id = "AppendUpload",
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     params(
-        ("id" = String, Path, description = "The upload session's id"),
+        ("id" = Id, Path, description = "The upload session's id"),
         ("Upload-Offset" = i64, Header, description = "The session's offset, as HEAD or the last PATCH answered it"),
-        ("Tus-Resumable" = Option<String>, Header, description = "`1.0.0`; another version is 412."),
+        ("Tus-Resumable" = Option<String>, Header, nullable = false, pattern = r"^1\.0\.0$", description = "`1.0.0`; another version is 412."),
     ),
     responses(
         (status = 204, description = "The content was taken.",
@@ -423,7 +424,7 @@ async fn forward(
     path = "/v1/uploads/{id}",
     tag = "documents",
     operation_id = "CancelUpload",
-    params(("id" = String, Path, description = "The upload session's id")),
+    params(("id" = Id, Path, description = "The upload session's id")),
     responses((status = 204, description = "The session and its partial content are gone.")),
 )]
 pub async fn cancel_upload(
