@@ -64,11 +64,8 @@ async fn statistics_over_grpc_and_rest(backend: Backend) {
         direction: 0,
     };
     let month = period(t0 - Duration::days(1), t0 + Duration::days(30));
-    let figures = statistics
-        .get_statistics(authed(month.clone(), &supervisor))
-        .await
-        .expect("the figures")
-        .into_inner();
+    let figures =
+        statistics.get_statistics(authed(month, &supervisor)).await.expect("the figures").into_inner();
     assert_eq!(figures.requests, 3);
     let states: Vec<_> = figures.by_state.iter().map(|c| (c.state(), c.requests)).collect();
     assert_eq!(states, [(pb::State::Submitted, 1), (pb::State::Accepted, 1), (pb::State::Refused, 1)]);
@@ -87,12 +84,12 @@ async fn statistics_over_grpc_and_rest(backend: Backend) {
     assert_eq!((execution.requests, execution.median_days), (0, None));
     assert_eq!(figures.as_of_time, timestamp(t0 + Duration::days(6)));
 
-    let refused = statistics.get_statistics(authed(month.clone(), &france)).await.unwrap_err();
+    let refused = statistics.get_statistics(authed(month, &france)).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     let backwards = statistics.get_statistics(authed(period(t0, t0), &supervisor)).await.unwrap_err();
     assert_eq!(backwards.code(), Code::InvalidArgument);
     assert_eq!(fields_of(&backwards), ["period_end"]);
-    let open = pb::GetStatisticsRequest { period_start: None, ..month.clone() };
+    let open = pb::GetStatisticsRequest { period_start: None, ..month };
     let open = statistics.get_statistics(authed(open, &supervisor)).await.unwrap_err();
     assert_eq!((open.code(), fields_of(&open)), (Code::InvalidArgument, vec!["period_start".to_owned()]));
 
