@@ -22,6 +22,7 @@ use tonic_types::StatusExt;
 pub use pb::document_service_client::DocumentServiceClient;
 pub use pb::partner_service_client::PartnerServiceClient;
 pub use pb::request_service_client::RequestServiceClient;
+pub use pb::statistics_service_client::StatisticsServiceClient;
 
 /// Every wait of a test on the broker is bounded by this: a broken promise fails the test instead of
 /// hanging the run.
@@ -257,6 +258,10 @@ impl Broker {
 
     pub async fn partners(&self) -> PartnerServiceClient<Channel> {
         PartnerServiceClient::new(self.channel().await)
+    }
+
+    pub async fn statistics(&self) -> StatisticsServiceClient<Channel> {
+        StatisticsServiceClient::new(self.channel().await)
     }
 
     pub async fn documents(&self) -> DocumentServiceClient<Channel> {

@@ -11,6 +11,7 @@ mod letter;
 mod mask;
 mod partners;
 mod retention;
+mod statistics;
 mod time;
 mod uploads;
 mod watch;
@@ -41,8 +42,9 @@ pub use error::{AppError, Code};
 pub use evidence::{MANIFEST_FORMAT, MANIFEST_TYPE, RECEIPT_TYPE};
 pub use letter::Letter;
 pub use mask::{UpdateInput, request_paths};
-pub use mla_store::UploadSession;
+pub use mla_store::{ConditionTally, Durations, RequestStatistics, UploadSession};
 pub use partners::PartnerFields;
+pub use statistics::{Period, Statistics};
 pub use time::{ManualClock, SystemClock, TimeSource};
 pub use uploads::{UPLOAD_SESSION_DAYS, UploadStatus};
 

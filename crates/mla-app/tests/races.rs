@@ -206,6 +206,13 @@ impl Store for Interloper {
     ) -> StoreResult<mla_store::RequestCounts> {
         self.inner.count_requests(overdue_at).await
     }
+    async fn request_statistics(
+        &self,
+        query: &RequestQuery,
+        now: Timestamp,
+    ) -> StoreResult<mla_store::RequestStatistics> {
+        self.inner.request_statistics(query, now).await
+    }
     fn pool_use(&self) -> Vec<mla_store::PoolUse> {
         self.inner.pool_use()
     }

@@ -318,9 +318,16 @@ pub fn transition(
     if rule.to.is_terminal() {
         next.close_time = Some(now);
     }
+    // Each is reached once: no transition leads back out of ACCEPTED, REFUSED or EXECUTED to before them.
+    match rule.to {
+        State::Accepted | State::Refused => next.decided_time = Some(now),
+        State::Executed => next.executed_time = Some(now),
+        _ => {}
+    }
     match command.action {
         Action::Submit => next.submit_time = Some(now),
         Action::Acknowledge => next.received_time = Some(now),
+        Action::Refuse => next.refusal_grounds = command.refusal_grounds.clone(),
         Action::ProposeConditions => next.conditions.extend(command.conditions.iter().map(|c| Condition {
             kind: c.kind,
             text: c.text.clone(),

@@ -318,6 +318,15 @@ pub struct Request {
     pub received_time: Option<Timestamp>,
     /// When the request reached its end: closed, or withdrawn.
     pub close_time: Option<Timestamp>,
+    /// When the requested side's decision was reached: the request became ACCEPTED or REFUSED.
+    #[serde(default)]
+    pub decided_time: Option<Timestamp>,
+    /// The grounds it was refused on; empty unless it was refused.
+    #[serde(default)]
+    pub refusal_grounds: Vec<RefusalGround>,
+    /// When its execution was completed: the request became EXECUTED.
+    #[serde(default)]
+    pub executed_time: Option<Timestamp>,
 }
 
 impl Request {

@@ -157,7 +157,11 @@ fn refusal_needs_a_ground_and_a_reason() {
     refuse.reason = LongText::default();
     assert_eq!(attempt(&review, &refuse, &judge).unwrap_err(), "REASON_REQUIRED");
     refuse.reason = text("Contrary to public order");
-    assert_eq!(attempt(&review, &refuse, &judge).unwrap().request.state, State::Refused);
+    let refused = attempt(&review, &refuse, &judge).unwrap().request;
+    assert_eq!(refused.state, State::Refused);
+    // What the statistics read: when it was decided, and on which grounds.
+    assert_eq!((refused.decided_time, refused.executed_time), (Some(at(10)), None));
+    assert_eq!(refused.refusal_grounds, [RefusalGround::SovereigntySecurityPublicOrder]);
 }
 
 #[test]
@@ -208,7 +212,9 @@ fn completing_execution_needs_an_outcome_and_a_partial_one_a_reason() {
     assert_eq!(attempt(&executing, &complete, &officer).unwrap().request.state, State::Executed);
     complete.outcome = Some(Outcome::Full);
     complete.reason = LongText::default();
-    assert!(attempt(&executing, &complete, &officer).is_ok());
+    let executed = attempt(&executing, &complete, &officer).unwrap().request;
+    assert_eq!(executed.executed_time, Some(at(10)), "when the execution was completed");
+    assert!(executed.decided_time.is_none() && executed.refusal_grounds.is_empty());
 }
 
 #[test]

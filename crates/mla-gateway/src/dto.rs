@@ -1169,6 +1169,168 @@ pub struct LetterQuery {
     pub language: Option<String>,
 }
 
+/// The period of `GET /v1/statistics`, its direction, and the answer's format.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatisticsQuery {
+    /// The start of the period, included (RFC 3339). A request counts in the period by when it was
+    /// submitted: an INCOMING one when it reached the NCIJC, an OUTGOING one when the NCIJC sent it.
+    #[param(required = true, value_type = String, format = DateTime)]
+    pub period_start: Option<String>,
+    /// The end of the period, excluded (RFC 3339); after `period_start`.
+    #[param(required = true, value_type = String, format = DateTime)]
+    pub period_end: Option<String>,
+    /// Only requests in this direction; absent counts both.
+    #[param(value_type = Option<Direction>)]
+    pub direction: Option<String>,
+    /// `csv` answers CSV (as `Accept: text/csv` does); `json`, or absent, JSON.
+    pub format: Option<String>,
+}
+
+/// The figures of a period (NCIJC staff; a strictly confidential request counts only for those who
+/// may see it). Each breakdown lists the values that have requests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Statistics {
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+    /// The direction asked for; `null` for both.
+    pub direction: Option<Direction>,
+    /// When the figures were computed: states and `overdue` are as of then.
+    pub as_of_time: Option<DateTime<Utc>>,
+    /// How many requests were submitted in the period.
+    pub requests: i64,
+    pub by_state: Vec<StateCount>,
+    pub by_partner: Vec<PartnerCount>,
+    pub by_request_type: Vec<RequestTypeCount>,
+    pub by_direction: Vec<DirectionCount>,
+    /// One refused on two grounds counts under each.
+    pub by_refusal_ground: Vec<RefusalGroundCount>,
+    pub by_condition_kind: Vec<ConditionKindCount>,
+    /// Days from submission (receipt) to acknowledgement.
+    pub to_acknowledgement: StageDurations,
+    /// Days from submission to the decision (ACCEPTED or REFUSED).
+    pub to_decision: StageDurations,
+    /// Days from submission to the end of the execution (EXECUTED).
+    pub to_execution: StageDurations,
+    /// How many are overdue at `as_of_time`.
+    pub overdue: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StateCount {
+    pub state: Option<State>,
+    pub requests: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PartnerCount {
+    pub partner_code: String,
+    pub requests: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RequestTypeCount {
+    /// `null` for requests without a type.
+    pub request_type: Option<RequestType>,
+    pub requests: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DirectionCount {
+    pub direction: Option<Direction>,
+    pub requests: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RefusalGroundCount {
+    pub ground: Option<RefusalGround>,
+    pub requests: i64,
+}
+
+/// The conditions of one kind proposed on the requests, and the requesting side's answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ConditionKindCount {
+    pub kind: Option<ConditionKind>,
+    pub requested: i64,
+    pub accepted: i64,
+    pub declined: i64,
+}
+
+/// Days a stage took over the requests that reached it; the percentiles are `null` when none did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StageDurations {
+    pub requests: i64,
+    pub median_days: Option<f64>,
+    pub p90_days: Option<f64>,
+}
+
+impl From<Option<pb::StageDurations>> for StageDurations {
+    fn from(d: Option<pb::StageDurations>) -> Self {
+        let d = d.unwrap_or_default();
+        StageDurations { requests: d.requests, median_days: d.median_days, p90_days: d.p90_days }
+    }
+}
+
+impl From<pb::Statistics> for Statistics {
+    fn from(s: pb::Statistics) -> Self {
+        Statistics {
+            period_start: time_out(s.period_start.as_ref()),
+            period_end: time_out(s.period_end.as_ref()),
+            direction: Direction::from_wire(s.direction),
+            as_of_time: time_out(s.as_of_time.as_ref()),
+            requests: s.requests,
+            by_state: s
+                .by_state
+                .into_iter()
+                .map(|c| StateCount { state: State::from_wire(c.state), requests: c.requests })
+                .collect(),
+            by_partner: s
+                .by_partner
+                .into_iter()
+                .map(|c| PartnerCount { partner_code: c.partner_code, requests: c.requests })
+                .collect(),
+            by_request_type: s
+                .by_request_type
+                .into_iter()
+                .map(|c| RequestTypeCount {
+                    request_type: RequestType::from_wire(c.request_type),
+                    requests: c.requests,
+                })
+                .collect(),
+            by_direction: s
+                .by_direction
+                .into_iter()
+                .map(|c| DirectionCount {
+                    direction: Direction::from_wire(c.direction),
+                    requests: c.requests,
+                })
+                .collect(),
+            by_refusal_ground: s
+                .by_refusal_ground
+                .into_iter()
+                .map(|c| RefusalGroundCount {
+                    ground: RefusalGround::from_wire(c.ground),
+                    requests: c.requests,
+                })
+                .collect(),
+            by_condition_kind: s
+                .by_condition_kind
+                .into_iter()
+                .map(|c| ConditionKindCount {
+                    kind: ConditionKind::from_wire(c.kind),
+                    requested: c.requested,
+                    accepted: c.accepted,
+                    declined: c.declined,
+                })
+                .collect(),
+            to_acknowledgement: s.to_acknowledgement.into(),
+            to_decision: s.to_decision.into(),
+            to_execution: s.to_execution.into(),
+            overdue: s.overdue,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,6 +230,22 @@ pub fn timestamp_in(ts: &PbTimestamp) -> Result<Timestamp, ParseError> {
         .ok_or_else(|| ParseError("not a valid timestamp".into()))
 }
 
+/// The period of GetStatistics: both ends required, the direction optional (that it runs forward is
+/// the application's rule). `None` once a violation is collected.
+pub fn period_in(fields: &mut Fields, m: &pb::GetStatisticsRequest) -> Option<mla_app::Period> {
+    let mut instant = |field: &str, raw: Option<&PbTimestamp>| match raw {
+        Some(t) => fields.take(field, timestamp_in(t).map(Some)),
+        None => {
+            fields.refuse(field, "required");
+            None
+        }
+    };
+    let start = instant("period_start", m.period_start.as_ref());
+    let end = instant("period_end", m.period_end.as_ref());
+    let direction = fields.take("direction", direction_in(m.direction));
+    Some(mla_app::Period { start: start?, end: end?, direction })
+}
+
 pub fn timestamp_out(t: Timestamp) -> PbTimestamp {
     PbTimestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
 }

@@ -12,6 +12,7 @@ mod metrics;
 mod partners;
 mod requests;
 mod server;
+mod statistics;
 
 pub use auth::Authentication;
 pub use documents::upload_in;

@@ -9,6 +9,7 @@ use mla_app::App;
 use mla_proto::v1::document_service_server::DocumentServiceServer;
 use mla_proto::v1::partner_service_server::PartnerServiceServer;
 use mla_proto::v1::request_service_server::RequestServiceServer;
+use mla_proto::v1::statistics_service_server::StatisticsServiceServer;
 use opentelemetry::global;
 use opentelemetry_http::HeaderExtractor;
 use tokio::net::TcpListener;
@@ -29,6 +30,7 @@ use crate::limits::Limits;
 use crate::metrics::GrpcMetrics;
 use crate::partners::Partners;
 use crate::requests::Requests;
+use crate::statistics::Statistics;
 
 /// Largest message a caller may send: requests are text, not evidence files.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -68,8 +70,13 @@ where
     let (health, health_service) = tonic_health::server::health_reporter();
     // Every service is listed from the start (NOT_SERVING until the first probe answers), so a
     // client watching one never sees NOT_FOUND while the server comes up.
-    const SERVICES: [&str; 4] =
-        ["", "mla.v1.RequestService", "mla.v1.PartnerService", "mla.v1.DocumentService"];
+    const SERVICES: [&str; 5] = [
+        "",
+        "mla.v1.RequestService",
+        "mla.v1.PartnerService",
+        "mla.v1.DocumentService",
+        "mla.v1.StatisticsService",
+    ];
     for service in SERVICES {
         health.set_service_status(service, ServingStatus::NotServing).await;
     }
@@ -120,7 +127,7 @@ pub struct Connections {
     pub keepalive: Option<(Duration, Duration)>,
 }
 
-/// The broker's services (without health, which belongs to a served process): the three mla.v1
+/// The broker's services (without health, which belongs to a served process): the four mla.v1
 /// services and reflection in both versions.
 fn routes(app: App, limits: Limits) -> Routes {
     let reflection_v1 = tonic_reflection::server::Builder::configure()
@@ -139,6 +146,10 @@ fn routes(app: App, limits: Limits) -> Routes {
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip);
+    let statistics = StatisticsServiceServer::new(Statistics { app: app.clone() })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
     // Documents travel as they are: compressing evidence files (mostly compressed already) costs CPU
     // for little; a client may still send gzip.
     let documents = DocumentServiceServer::new(Documents { app })
@@ -147,6 +158,7 @@ fn routes(app: App, limits: Limits) -> Routes {
     Routes::new(requests)
         .add_service(partners)
         .add_service(documents)
+        .add_service(statistics)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
 }

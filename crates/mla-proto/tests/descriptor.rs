@@ -66,6 +66,13 @@ fn partner_service_has_every_method() {
 }
 
 #[test]
+fn statistics_service_has_every_method() {
+    let set = descriptor_set();
+    let service = service(&set, "mla.v1.StatisticsService");
+    assert_eq!(method_names(service), BTreeSet::from(["GetStatistics"]));
+}
+
+#[test]
 fn document_service_has_every_method_and_streams_the_content() {
     let set = descriptor_set();
     let service = service(&set, "mla.v1.DocumentService");

@@ -1,6 +1,6 @@
 //! The register benchmark on PostgreSQL: bulk-loads a synthetic register (default 1,000,000 requests,
 //! `MLA_BENCH_REQUESTS` to change) into a fresh database, then measures list-page latency under each
-//! filter and stored transitions per second from 8 concurrent tasks. Run it with
+//! filter, the statistics of a period, and stored transitions per second from 8 concurrent tasks. Run it with
 //! `cargo bench -p mla-store-postgres --bench register`; it is not part of `cargo test`. The database
 //! comes from `MLA_TEST_DATABASE_URL` like the tests' and is dropped at the end, unless
 //! `MLA_BENCH_KEEP=1` keeps it for inspection.
@@ -25,7 +25,7 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
     sqlx::query(
         "INSERT INTO requests (id, direction, year, number, reference, partner_code, state, version, request_type, \
            title, partner_reference, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
-           received_time, strictly_confidential, content, conditions) \
+           received_time, decided_time, executed_time, refusal_grounds, strictly_confidential, content, conditions) \
          SELECT \
            (lpad(to_hex($1::bigint + g), 12, '0') || '70008' || lpad(to_hex(g), 15, '0'))::uuid, \
            dir, 2026, g / 2 + 1, \
@@ -34,7 +34,13 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
            CASE WHEN g % 2 = 0 THEN 'officer-' || (g % 50) ELSE '' END, \
            CASE WHEN received THEN ct + interval '90 days' END, \
            CASE WHEN st = 'CLARIFICATION_REQUESTED' THEN ct + interval '1 day' END, \
-           ct, ct, CASE WHEN st <> 'DRAFT' THEN ct END, CASE WHEN received THEN ct END, g % 1000 = 0, \
+           ct, ct, CASE WHEN st <> 'DRAFT' THEN ct END, \
+           CASE WHEN received THEN ct + (g % 5) * interval '1 day' END, \
+           CASE WHEN decided THEN ct + (10 + g % 60) * interval '1 day' END, \
+           CASE WHEN st IN ('EXECUTED', 'CLOSED') THEN ct + (30 + g % 120) * interval '1 day' END, \
+           CASE WHEN st <> 'REFUSED' THEN '[]'::jsonb WHEN g % 2 = 0 THEN jsonb_build_array('INSUFFICIENT_INFORMATION') \
+             ELSE jsonb_build_array('NO_DUAL_CRIMINALITY', 'DATA_PROTECTION') END, \
+           g % 1000 = 0, \
            jsonb_build_object( \
              'request_type', typ, 'priority', 'NORMAL', 'urgency_reason', '', \
              'requesting_authority', 'Investigative Court of Karkh', 'partner_reference', 'PR-' || g, \
@@ -46,7 +52,9 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
              'persons', jsonb_build_array(jsonb_build_object( \
                'name', 'A. B.', 'role', 'SUSPECT', 'nationality', 'IQ', 'protected', false)), \
              'confidentiality', CASE WHEN g % 1000 = 0 THEN 'STRICTLY_CONFIDENTIAL' ELSE 'STANDARD' END), \
-           '[]'::jsonb \
+           CASE WHEN decided AND st <> 'REFUSED' AND g % 10 = 3 THEN jsonb_build_array(jsonb_build_object( \
+             'kind', 'FAIR_TRIAL', 'text', 'A fair trial', 'status', 'ACCEPTED', 'given_by', 'partner-system', \
+             'given_time', NULL)) ELSE '[]'::jsonb END \
          FROM ( \
            SELECT g, \
              CASE WHEN g % 2 = 0 THEN 'INCOMING' ELSE 'OUTGOING' END AS dir, \
@@ -54,7 +62,8 @@ async fn load_batch(conn: &mut PgConnection, from: u64, to: u64) {
              ($4::text[])[g % 10 + 1] AS typ, \
              'Request ' || g || ' concerning ' || ($5::text[])[g % 8 + 1] AS title, \
              $6::timestamptz + g * interval '30 seconds' AS ct, \
-             ($3::text[])[(g / 7) % 10 + 1] NOT IN ('SUBMITTED', 'DRAFT') AS received \
+             ($3::text[])[(g / 7) % 10 + 1] NOT IN ('SUBMITTED', 'DRAFT') AS received, \
+             ($3::text[])[(g / 7) % 10 + 1] IN ('ACCEPTED', 'IN_EXECUTION', 'EXECUTED', 'CLOSED', 'REFUSED') AS decided \
            FROM generate_series($7::bigint, $8::bigint) AS g \
          ) AS rows",
     )
@@ -109,7 +118,8 @@ async fn main() {
         store.get_request(mla_domain::RequestId::from_uuid(measure::row_id(n / 2))).await.expect("read");
     assert!(probe.is_some(), "the loader and the benchmark disagree on ids");
 
-    let lists = measure::measure_lists(&store, n, 200).await;
+    let mut lists = measure::measure_lists(&store, n, 200).await;
+    lists.extend(measure::measure_statistics(&store, n, 20).await);
     let store: Arc<dyn Store> = Arc::new(store);
     let transitions = measure::measure_transitions(store.clone(), 8, 250).await;
     measure::print_report("PostgreSQL", n, load, &lists, transitions, 8);

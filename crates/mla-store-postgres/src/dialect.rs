@@ -158,6 +158,40 @@ impl Dialect for PgDialect {
         .map_err(db_error::<Self>)
     }
 
+    fn days_between(from: &str, to: &str) -> String {
+        // `date_part` answers double precision (`extract`, numeric).
+        format!("date_part('epoch', {to} - {from}) / 86400")
+    }
+
+    fn json_elements(array: &str, alias: &str) -> String {
+        format!("jsonb_array_elements_text({array}) AS {alias}(value)")
+    }
+
+    fn json_member(json: &str, key: &str) -> String {
+        format!("({json}::jsonb ->> '{key}')")
+    }
+
+    /// `percentile_cont`, in one pass over the durations.
+    fn push_percentiles(
+        sql: &mut QueryBuilder<Postgres>,
+        stages: &[&str],
+        durations: impl FnOnce(&mut QueryBuilder<Postgres>),
+    ) {
+        let columns: Vec<String> = stages
+            .iter()
+            .map(|s| {
+                format!(
+                    "COUNT({s}) AS {s}_requests, \
+                     percentile_cont(0.5) WITHIN GROUP (ORDER BY {s}) AS {s}_median, \
+                     percentile_cont(0.9) WITHIN GROUP (ORDER BY {s}) AS {s}_p90"
+                )
+            })
+            .collect();
+        sql.push(format!("SELECT {} FROM (", columns.join(", ")));
+        durations(sql);
+        sql.push(") AS durations");
+    }
+
     async fn list_requests(reader: &PgPool, query: &RequestQuery) -> StoreResult<Vec<Request>> {
         match (query.overdue_at, query.order) {
             (Some(overdue_at), Order::Newest) => list_overdue(reader, query, overdue_at).await,

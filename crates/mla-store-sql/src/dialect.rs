@@ -86,6 +86,27 @@ pub trait Dialect: Send + Sync + Sized + 'static {
         std::future::ready(Ok(None))
     }
 
+    /// Days, with their fraction, from the instant in column `from` to the one in `to` (NULL when
+    /// either is), as a floating-point expression.
+    fn days_between(from: &str, to: &str) -> String;
+
+    /// A table to join each request to the elements of its JSON array `array`, named `alias`, with
+    /// each element's text in its column `value` (a string's text, an object's JSON).
+    fn json_elements(array: &str, alias: &str) -> String;
+
+    /// The text of member `key` of `json`, an expression that is a JSON object's text.
+    fn json_member(json: &str, key: &str) -> String;
+
+    /// Appends a query of one row that gives, for each of `stages` (columns of the query that
+    /// `durations` appends, NULL where a request did not reach it), how many are not NULL
+    /// (`{stage}_requests`), their median (`{stage}_median`) and 90th percentile (`{stage}_p90`),
+    /// each interpolated between the two nearest values as `percentile_cont` does, NULL when none.
+    fn push_percentiles(
+        sql: &mut QueryBuilder<Self::Db>,
+        stages: &[&str],
+        durations: impl FnOnce(&mut QueryBuilder<Self::Db>),
+    );
+
     /// One page of requests; a backend with a better plan for some filter overrides it.
     fn list_requests(
         reader: &Pool<Self::Db>,
@@ -149,6 +170,7 @@ pub trait Driver: Database {
     fn int(row: &Self::Row, column: &str) -> Result<i64, sqlx::Error>;
     fn int32(row: &Self::Row, column: &str) -> Result<i32, sqlx::Error>;
     fn flag(row: &Self::Row, column: &str) -> Result<bool, sqlx::Error>;
+    fn float(row: &Self::Row, column: &str) -> Result<Option<f64>, sqlx::Error>;
 
     fn execute(
         conn: &mut Self::Connection,
@@ -177,6 +199,7 @@ where
     for<'r> i64: Decode<'r, DB>,
     for<'r> i32: Decode<'r, DB>,
     for<'r> bool: Decode<'r, DB>,
+    for<'r> Option<f64>: Decode<'r, DB> + Type<DB>,
     for<'c> &'c str: ColumnIndex<DB::Row>,
 {
     fn bind_text(sql: &mut QueryBuilder<Self>, text: Option<&str>) {
@@ -208,6 +231,10 @@ where
     }
 
     fn flag(row: &Self::Row, column: &str) -> Result<bool, sqlx::Error> {
+        row.try_get(column)
+    }
+
+    fn float(row: &Self::Row, column: &str) -> Result<Option<f64>, sqlx::Error> {
         row.try_get(column)
     }
 

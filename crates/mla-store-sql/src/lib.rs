@@ -15,6 +15,7 @@ pub mod messages;
 pub mod partners;
 pub mod requests;
 pub mod rows;
+pub mod statistics;
 pub mod uploads;
 pub mod write;
 
@@ -373,6 +374,14 @@ macro_rules! store_through_sql {
                 overdue_at: ::mla_domain::Timestamp,
             ) -> ::mla_store::StoreResult<::mla_store::RequestCounts> {
                 self.$field.count_requests(overdue_at).await
+            }
+
+            async fn request_statistics(
+                &self,
+                query: &::mla_store::RequestQuery,
+                now: ::mla_domain::Timestamp,
+            ) -> ::mla_store::StoreResult<::mla_store::RequestStatistics> {
+                $crate::traced!(self.$field, request_statistics(query, now))
             }
 
             fn pool_use(&self) -> Vec<::mla_store::PoolUse> {

@@ -50,6 +50,9 @@ impl<D: Dialect> SqlStore<D> {
             submit_time: new.submit_time,
             received_time: None,
             close_time: None,
+            decided_time: None,
+            refusal_grounds: Vec::new(),
+            executed_time: None,
         });
         let mut sql = QueryBuilder::new("INSERT INTO requests");
         push_insert::<D>(&mut sql, request_row::<D>(&request)?);
@@ -200,6 +203,12 @@ pub fn requests_where<D: Dialect>(query: &RequestQuery) -> QueryBuilder<D::Db> {
 
 fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &RequestQuery) {
     sql.push(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE "));
+    push_filters::<D>(sql, query);
+}
+
+/// The terms of a `WHERE` on `requests` for the caller's scope and every filter of `query` but its
+/// page position: what a list selects, and what the statistics count.
+pub fn push_filters<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &RequestQuery) {
     // The caller's visibility comes first and always: no filter below can widen it.
     match &query.scope {
         // Callers return early for `Nothing`; should one not, it still reads nothing.
@@ -265,6 +274,8 @@ fn push_requests_where<D: Dialect>(sql: &mut QueryBuilder<D::Db>, query: &Reques
         ("received_time", query.received_until, " < "),
         ("close_time", query.closed_from, " >= "),
         ("close_time", query.closed_until, " < "),
+        ("submit_time", query.submitted_from, " >= "),
+        ("submit_time", query.submitted_until, " < "),
     ];
     for (column, bound, operator) in ranges {
         if let Some(at) = bound {

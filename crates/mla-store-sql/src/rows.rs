@@ -17,7 +17,8 @@ use crate::dialect::{DbRow, Dialect, Driver, Value};
 use crate::errors::{corrupt, db_error, json_error};
 
 pub const REQUEST_COLUMNS: &str = "id, direction, year, number, partner_code, state, version, assignee, due_at, \
-     clock_stopped_at, create_time, update_time, submit_time, received_time, close_time, content, conditions";
+     clock_stopped_at, create_time, update_time, submit_time, received_time, close_time, decided_time, executed_time, \
+     refusal_grounds, content, conditions";
 
 pub const EVENT_COLUMNS: &str = "cursor, request_id, partner_code, seq, time, actor_subject, actor_roles, \
      actor_partner_code, actor_on_behalf_of, action, from_state, to_state, details, visible_to_ncijc, visible_to_partner, prev_hash, hash";
@@ -38,6 +39,8 @@ pub fn as_stored(mut request: Request) -> Request {
     request.submit_time = request.submit_time.map(truncated);
     request.received_time = request.received_time.map(truncated);
     request.close_time = request.close_time.map(truncated);
+    request.decided_time = request.decided_time.map(truncated);
+    request.executed_time = request.executed_time.map(truncated);
     request.clock.due_at = request.clock.due_at.map(truncated);
     request.clock.stopped_at = request.clock.stopped_at.map(truncated);
     request
@@ -86,6 +89,9 @@ pub fn request_changes<'a, D: Dialect>(request: &'a Request) -> StoreResult<Vec<
         ("submit_time", Value::Time(request.submit_time)),
         ("received_time", Value::Time(request.received_time)),
         ("close_time", Value::Time(request.close_time)),
+        ("decided_time", Value::Time(request.decided_time)),
+        ("executed_time", Value::Time(request.executed_time)),
+        ("refusal_grounds", Value::Json(json(&request.refusal_grounds)?)),
         ("content", Value::Json(json(&request.content)?)),
         ("conditions", Value::Json(json(&request.conditions)?)),
     ];
@@ -192,6 +198,10 @@ impl<'r, D: Dialect> Fields<'r, D> {
         D::Db::flag(self.row, column).map_err(db_error::<D>)
     }
 
+    pub fn opt_float(&self, column: &str) -> StoreResult<Option<f64>> {
+        D::Db::float(self.row, column).map_err(db_error::<D>)
+    }
+
     pub fn opt_time(&self, column: &str) -> StoreResult<Option<Timestamp>> {
         D::read_time(self.row, column)
     }
@@ -254,6 +264,9 @@ pub fn request_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Request> {
         submit_time: f.opt_time("submit_time")?,
         received_time: f.opt_time("received_time")?,
         close_time: f.opt_time("close_time")?,
+        decided_time: f.opt_time("decided_time")?,
+        refusal_grounds: f.json("refusal_grounds")?,
+        executed_time: f.opt_time("executed_time")?,
     })
 }
 

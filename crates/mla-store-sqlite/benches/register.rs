@@ -1,6 +1,6 @@
 //! The register benchmark on SQLite: bulk-loads a synthetic register (default 200,000 requests,
 //! `MLA_BENCH_REQUESTS` to change) into a fresh database file, then measures list-page latency under
-//! each filter and stored transitions per second from 8 concurrent tasks. Run it with
+//! each filter, the statistics of a period, and stored transitions per second from 8 concurrent tasks. Run it with
 //! `cargo bench -p mla-store-sqlite --bench register`; it is not part of `cargo test`.
 
 #[path = "../../mla-store/benches/support/register.rs"]
@@ -35,10 +35,11 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
              json_extract(?4, '$[' || (g % 10) || ']') AS typ, \
              'Request ' || g || ' concerning ' || json_extract(?5, '$[' || (g % 8) || ']') AS title, \
              ?6 + g * 30000000 AS ct \
-           FROM s) \
+           FROM s), \
+         d AS (SELECT *, st IN ('ACCEPTED', 'IN_EXECUTION', 'EXECUTED', 'CLOSED', 'REFUSED') AS decided FROM r) \
          INSERT INTO requests (id, direction, year, number, reference, partner_code, state, version, request_type, \
            title, title_folded, partner_reference_folded, assignee, due_at, clock_stopped_at, create_time, update_time, submit_time, \
-           received_time, strictly_confidential, content, conditions) \
+           received_time, decided_time, executed_time, refusal_grounds, strictly_confidential, content, conditions) \
          SELECT \
            printf('%08x-%04x-7000-8%03x-%012x', (?7 + g) >> 16, (?7 + g) & 65535, g >> 48, g & 281474976710655), \
            dir, 2026, g / 2 + 1, \
@@ -48,7 +49,12 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
            CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct + 90 * 86400000000 END, \
            CASE WHEN st = 'CLARIFICATION_REQUESTED' THEN ct + 86400000000 END, \
            ct, ct, CASE WHEN st <> 'DRAFT' THEN ct END, \
-           CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct END, g % 1000 = 0, \
+           CASE WHEN st NOT IN ('SUBMITTED', 'DRAFT') THEN ct + (g % 5) * 86400000000 END, \
+           CASE WHEN decided THEN ct + (10 + g % 60) * 86400000000 END, \
+           CASE WHEN st IN ('EXECUTED', 'CLOSED') THEN ct + (30 + g % 120) * 86400000000 END, \
+           CASE WHEN st <> 'REFUSED' THEN '[]' WHEN g % 2 = 0 THEN json_array('INSUFFICIENT_INFORMATION') \
+             ELSE json_array('NO_DUAL_CRIMINALITY', 'DATA_PROTECTION') END, \
+           g % 1000 = 0, \
            json_object( \
              'request_type', typ, 'priority', 'NORMAL', 'urgency_reason', '', \
              'requesting_authority', 'Investigative Court of Karkh', 'partner_reference', 'PR-' || g, \
@@ -60,8 +66,10 @@ async fn load_batch(conn: &mut SqliteConnection, from: u64, to: u64) {
              'persons', json_array(json_object( \
                'name', 'A. B.', 'role', 'SUSPECT', 'nationality', 'IQ', 'protected', json('false'))), \
              'confidentiality', CASE WHEN g % 1000 = 0 THEN 'STRICTLY_CONFIDENTIAL' ELSE 'STANDARD' END), \
-           '[]' \
-         FROM r",
+           CASE WHEN decided AND st <> 'REFUSED' AND g % 10 = 3 THEN json_array(json_object( \
+             'kind', 'FAIR_TRIAL', 'text', 'A fair trial', 'status', 'ACCEPTED', 'given_by', 'partner-system', \
+             'given_time', NULL)) ELSE '[]' END \
+         FROM d",
     )
     .bind(from as i64)
     .bind(to as i64)
@@ -117,7 +125,8 @@ async fn main() {
         store.get_request(mla_domain::RequestId::from_uuid(measure::row_id(n / 2))).await.expect("read");
     assert!(probe.is_some(), "the loader and the benchmark disagree on ids");
 
-    let lists = measure::measure_lists(&store, n, 200).await;
+    let mut lists = measure::measure_lists(&store, n, 200).await;
+    lists.extend(measure::measure_statistics(&store, n, 20).await);
     let store: Arc<dyn Store> = Arc::new(store);
     let transitions = measure::measure_transitions(store.clone(), 8, 250).await;
     measure::print_report("SQLite", n, load, &lists, transitions, 8);

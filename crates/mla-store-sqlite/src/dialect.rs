@@ -106,6 +106,42 @@ impl Dialect for SqliteDialect {
             .push(") > 0)");
     }
 
+    fn days_between(from: &str, to: &str) -> String {
+        format!("({to} - {from}) / 86400000000.0")
+    }
+
+    fn json_elements(array: &str, alias: &str) -> String {
+        format!("json_each({array}) AS {alias}")
+    }
+
+    fn json_member(json: &str, key: &str) -> String {
+        format!("json_extract({json}, '$.{key}')")
+    }
+
+    /// SQLite has no `percentile_cont`: each stage's durations are ranked by a window function and
+    /// the two values around the percentile's position are picked and interpolated.
+    fn push_percentiles(
+        sql: &mut QueryBuilder<Sqlite>,
+        stages: &[&str],
+        durations: impl FnOnce(&mut QueryBuilder<Sqlite>),
+    ) {
+        sql.push("WITH durations AS (");
+        durations(sql);
+        let ranked: Vec<String> = stages
+            .iter()
+            .map(|s| {
+                format!(
+                    "(SELECT COUNT(*) AS {s}_requests, {} AS {s}_median, {} AS {s}_p90 FROM (\
+                       SELECT {s} AS days, ROW_NUMBER() OVER (ORDER BY {s}) - 1 AS i, COUNT(*) OVER () AS n \
+                       FROM durations WHERE {s} IS NOT NULL)) AS {s}",
+                    percentile(0.5),
+                    percentile(0.9)
+                )
+            })
+            .collect();
+        sql.push(format!(") SELECT * FROM {}", ranked.join(", ")));
+    }
+
     async fn list_requests(reader: &SqlitePool, query: &RequestQuery) -> StoreResult<Vec<Request>> {
         match (&query.text, query.order) {
             (Some(text), Order::Newest) => list_text_matches(reader, query, text).await,
@@ -176,3 +212,14 @@ fn fts_phrase(needle: &str) -> String {
 /// Text as the search columns hold it: the domain's search form (Arabic spellings unified, lower
 /// case with Unicode rules).
 pub use mla_domain::search::fold;
+
+/// The percentile `p` of the `days` ranked `i` (from 0) of `n`, as `percentile_cont` computes it: at
+/// the position p × (n − 1), interpolated between the values ranked below and above it.
+fn percentile(p: f64) -> String {
+    let position = format!("{p} * (n - 1)");
+    let below = format!("CAST({position} AS INTEGER)");
+    format!(
+        "SUM(CASE WHEN i = {below} THEN days * (1 - ({position} - {below})) \
+         WHEN i = {below} + 1 THEN days * ({position} - {below}) END)"
+    )
+}

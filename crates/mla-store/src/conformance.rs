@@ -101,6 +101,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_by_assignee",
     "list_filters_overdue",
     "requests_are_counted_by_state_and_overdue",
+    "statistics_count_and_time_what_the_scope_sees",
     "list_filters_a_work_queue_and_received_times",
     "list_orders_by_due_date_in_keyset_pages",
     "list_text_query_is_case_insensitive_and_literal",
@@ -169,6 +170,7 @@ macro_rules! conformance_tests {
             list_filters_by_assignee,
             list_filters_overdue,
             requests_are_counted_by_state_and_overdue,
+            statistics_count_and_time_what_the_scope_sees,
             list_filters_a_work_queue_and_received_times,
             list_orders_by_due_date_in_keyset_pages,
             list_text_query_is_case_insensitive_and_literal,
@@ -907,6 +909,192 @@ pub async fn requests_are_counted_by_state_and_overdue(store: &dyn Store) {
     }
 }
 
+/// An instant `d` whole days after [`at`]`(0)`.
+fn day(d: i64) -> Timestamp {
+    at(d * 86_400)
+}
+
+fn supervisor() -> Principal {
+    Principal::staff("supervisor.noor", [Role::Supervisor]).expect("a valid principal")
+}
+
+/// An INCOMING request of `partner`, submitted on day `submitted` and acknowledged by a supervisor
+/// on day `acknowledged`.
+async fn acknowledged_on(
+    store: &dyn Store,
+    partner: &Partner,
+    content: RequestContent,
+    submitted: i64,
+    acknowledged: i64,
+) -> Request {
+    let draft = create(store, incoming(partner, content, day(submitted))).await;
+    let draft =
+        act(store, &draft, command(Action::Submit), &partner_system(partner), partner, day(submitted)).await;
+    act(store, &draft, command(Action::Acknowledge), &supervisor(), partner, day(acknowledged)).await
+}
+
+/// `command` on day `on`: the partner's answer to conditions, or a supervisor's act.
+async fn on_day(
+    store: &dyn Store,
+    request: Request,
+    command: Command,
+    partner: &Partner,
+    on: i64,
+) -> Request {
+    let by = match command.action {
+        Action::AcceptConditions | Action::DeclineConditions => partner_system(partner),
+        _ => supervisor(),
+    };
+    act(store, &request, command, &by, partner, day(on)).await
+}
+
+/// The statistics of a period, on a small register built through the lifecycle: the requests
+/// submitted in the period counted by every dimension, each stage's median and 90th percentile in
+/// days (interpolated as `percentile_cont`), the overdue ones, and a strictly confidential request
+/// counted for its assignee and a supervisor but not for another handler.
+pub async fn statistics_count_and_time_what_the_scope_sees(store: &dyn Store) {
+    use mla_domain::request::RefusalGround;
+    let fr = register_partner(store, "FR-MOJ").await;
+    let jo = register_partner(store, "JO-MOJ").await;
+    let supervisor = supervisor();
+    let (fr, jo) = (&fr, &jo);
+
+    // Executed: acknowledged after 1 day, accepted after 4, executed after 10.
+    let executed = acknowledged_on(store, fr, sample_content("Executed"), 1, 2).await;
+    let executed = on_day(store, executed, command(Action::StartReview), fr, 3).await;
+    let executed = on_day(store, executed, command(Action::Accept), fr, 5).await;
+    let executed = on_day(store, executed, command(Action::StartExecution), fr, 6).await;
+    let complete = Command { outcome: Some(Outcome::Full), ..command(Action::CompleteExecution) };
+    on_day(store, executed, complete, fr, 11).await;
+    // Refused on two grounds: acknowledged after 3 days, refused after 8.
+    let refused = acknowledged_on(store, fr, sample_content("Refused"), 2, 5).await;
+    let refused = on_day(store, refused, command(Action::StartReview), fr, 5).await;
+    let refuse = Command {
+        refusal_grounds: vec![RefusalGround::TortureRisk, RefusalGround::InsufficientInformation],
+        reason: long("The facts are not established"),
+        consultation_waived_reason: long("No assurance could cure it"),
+        ..command(Action::Refuse)
+    };
+    on_day(store, refused, refuse, fr, 10).await;
+    // Accepted once its two conditions were: acknowledged after 1 day, decided after 6.
+    let search = RequestContent {
+        request_type: Some(RequestType::SearchAndSeizure),
+        ..sample_content("Conditions accepted")
+    };
+    let conditioned = acknowledged_on(store, jo, search, 3, 4).await;
+    let conditioned = on_day(store, conditioned, command(Action::StartReview), jo, 4).await;
+    let propose = |kinds: &[ConditionKind]| Command {
+        conditions: kinds.iter().map(|&kind| ProposedCondition { kind, text: long("As agreed") }).collect(),
+        ..command(Action::ProposeConditions)
+    };
+    let kinds = [ConditionKind::FairTrial, ConditionKind::DeathPenaltyNonImposition];
+    let conditioned = on_day(store, conditioned, propose(&kinds), jo, 6).await;
+    on_day(store, conditioned, command(Action::AcceptConditions), jo, 9).await;
+    // Its condition declined, back under review: acknowledged after 1 day, not decided.
+    let declined = acknowledged_on(store, jo, sample_content("Condition declined"), 6, 7).await;
+    let declined = on_day(store, declined, command(Action::StartReview), jo, 7).await;
+    let declined = on_day(store, declined, propose(&[ConditionKind::Speciality]), jo, 8).await;
+    on_day(store, declined, command(Action::DeclineConditions), jo, 9).await;
+    // Sent by the NCIJC, not acknowledged yet.
+    let ours = create(store, outgoing(jo, sample_content("Ours"), day(3))).await;
+    on_day(store, ours, command(Action::Submit), jo, 4).await;
+    // Strictly confidential, in huda's hands: acknowledged after 1 day.
+    let strict = RequestContent {
+        confidentiality: Some(Confidentiality::StrictlyConfidential),
+        ..sample_content("Strict")
+    };
+    let strict = acknowledged_on(store, fr, strict, 5, 6).await;
+    let patch = Patch { assignee: Some(short("huda")), ..Patch::default() };
+    let assign = mla_domain::update(&strict, &patch, &supervisor, &context(day(6), fr)).expect("assigned");
+    store.save_change(strict.version, assign, None).await.expect("stored");
+    // Outside the period: submitted after it, and a draft never submitted.
+    acknowledged_on(store, fr, sample_content("Later"), 40, 41).await;
+    create(store, incoming(fr, sample_content("A draft"), day(1))).await;
+
+    let figures = |scope: Scope, direction: Option<Direction>| async move {
+        let query = RequestQuery {
+            direction,
+            submitted_from: Some(day(0)),
+            submitted_until: Some(day(30)),
+            ..RequestQuery::new(scope, 0)
+        };
+        store.request_statistics(&query, day(200)).await.expect("the statistics are computed")
+    };
+    let close = |actual: Option<f64>, expected: f64, what: &str| {
+        let actual = actual.unwrap_or_else(|| panic!("{what}: no value"));
+        assert!((actual - expected).abs() < 1e-9, "{what}: {actual}, expected {expected}");
+    };
+
+    let all = figures(Scope::Ncijc, None).await;
+    assert_eq!(all.requests, 6, "the six submitted in the period: {all:?}");
+    assert_eq!(
+        all.by_state,
+        [
+            (State::Submitted, 1),
+            (State::Received, 1),
+            (State::UnderReview, 1),
+            (State::Accepted, 1),
+            (State::Executed, 1),
+            (State::Refused, 1),
+        ]
+    );
+    assert_eq!(all.by_partner, [(fr.code.clone(), 3), (jo.code.clone(), 3)]);
+    assert_eq!(
+        all.by_request_type,
+        [(Some(RequestType::Evidence), 5), (Some(RequestType::SearchAndSeizure), 1)]
+    );
+    assert_eq!(all.by_direction, [(Direction::Incoming, 5), (Direction::Outgoing, 1)]);
+    assert_eq!(
+        all.by_refusal_ground,
+        [(RefusalGround::TortureRisk, 1), (RefusalGround::InsufficientInformation, 1)]
+    );
+    let tally =
+        |kind, requested, accepted, declined| crate::ConditionTally { kind, requested, accepted, declined };
+    assert_eq!(
+        all.by_condition_kind,
+        [
+            tally(ConditionKind::DeathPenaltyNonImposition, 1, 1, 0),
+            tally(ConditionKind::FairTrial, 1, 1, 0),
+            tally(ConditionKind::Speciality, 1, 0, 1),
+        ]
+    );
+    // Acknowledged after 1, 3, 1, 1 and 1 days: sorted 1 1 1 1 3.
+    assert_eq!(all.to_acknowledgement.requests, 5);
+    close(all.to_acknowledgement.median_days, 1.0, "median to acknowledgement");
+    close(all.to_acknowledgement.p90_days, 2.2, "p90 to acknowledgement (1 + 0.6 × 2)");
+    // Decided after 4, 8 and 6 days.
+    assert_eq!(all.to_decision.requests, 3);
+    close(all.to_decision.median_days, 6.0, "median to decision");
+    close(all.to_decision.p90_days, 7.6, "p90 to decision (6 + 0.8 × 2)");
+    assert_eq!(all.to_execution.requests, 1);
+    close(all.to_execution.median_days, 10.0, "median to execution");
+    close(all.to_execution.p90_days, 10.0, "p90 to execution");
+    // On day 200 the running clocks are past due: the accepted, the declined and the strict one.
+    assert_eq!(all.overdue, 3);
+
+    let assignee = figures(Scope::NcijcAssigned("huda".into()), None).await;
+    assert_eq!(assignee, all, "the assignee counts the strictly confidential request as the cleared do");
+
+    let other = figures(Scope::NcijcAssigned("karim".into()), None).await;
+    assert_eq!(other.requests, 5, "another handler does not count it");
+    assert!(!other.by_state.iter().any(|(state, _)| *state == State::Received), "{other:?}");
+    assert_eq!(other.by_partner, [(fr.code.clone(), 2), (jo.code.clone(), 3)]);
+    assert_eq!(other.to_acknowledgement.requests, 4);
+    close(other.to_acknowledgement.median_days, 1.0, "median without the strict one");
+    close(other.to_acknowledgement.p90_days, 2.4, "p90 without the strict one (1 + 0.7 × 2)");
+    assert_eq!(other.overdue, 2);
+
+    let outgoing = figures(Scope::Ncijc, Some(Direction::Outgoing)).await;
+    assert_eq!(outgoing.requests, 1);
+    assert_eq!(outgoing.by_direction, [(Direction::Outgoing, 1)]);
+    assert_eq!(outgoing.to_acknowledgement, crate::Durations::default(), "no stage reached: no percentile");
+    assert!(outgoing.by_refusal_ground.is_empty() && outgoing.by_condition_kind.is_empty());
+
+    let partner = figures(Scope::Partner(fr.code.clone()), None).await;
+    assert_eq!(partner.requests, 3, "a partner's scope is its own requests (the service refuses partners)");
+    assert_eq!(figures(Scope::Nothing, None).await, crate::RequestStatistics::default());
+}
+
 /// The text query is a case-insensitive substring of the title or the reference, taken literally:
 /// wildcards, quotes and SQL in it match themselves only.
 pub async fn list_text_query_is_case_insensitive_and_literal(store: &dyn Store) {
@@ -1150,6 +1338,9 @@ pub async fn unknown_request_change_is_not_found(store: &dyn Store) {
         submit_time: None,
         received_time: None,
         close_time: None,
+        decided_time: None,
+        refusal_grounds: Vec::new(),
+        executed_time: None,
     };
     let change = assignment(&never_stored, "huda", &fr, at(1));
     let result = store.save_change(1, change, None).await;

@@ -11,7 +11,7 @@ use mla_domain::audit::{BrokenLink, Event, EventDraft, changes_request};
 use mla_domain::correspondence::{Message, MessageId};
 use mla_domain::document::{Document, DocumentId, NewDocument, Sha256};
 use mla_domain::lifecycle::Side;
-use mla_domain::request::Direction;
+use mla_domain::request::{ConditionKind, Direction, RefusalGround};
 use mla_domain::{
     NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, State, Timestamp, Transition,
 };
@@ -79,6 +79,10 @@ pub struct RequestQuery {
     pub closed_from: Option<Timestamp>,
     /// Only requests closed or withdrawn before this instant.
     pub closed_until: Option<Timestamp>,
+    /// Only requests submitted at or after this instant (drafts never are).
+    pub submitted_from: Option<Timestamp>,
+    /// Only requests submitted before this instant.
+    pub submitted_until: Option<Timestamp>,
     /// Case-insensitive substring of the title, the registry reference or the partner's reference,
     /// taken literally.
     pub text: Option<String>,
@@ -117,6 +121,8 @@ impl RequestQuery {
             received_until: None,
             closed_from: None,
             closed_until: None,
+            submitted_from: None,
+            submitted_until: None,
             text: None,
             order: Order::Newest,
             after: None,
@@ -316,6 +322,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// monitoring, read from indexes only, with no scope applied.
     async fn count_requests(&self, overdue_at: Timestamp) -> StoreResult<RequestCounts>;
 
+    /// The figures of the requests `query` selects (its scope and filters; its order and page are
+    /// ignored): counted by state, partner, type and direction, their refusal grounds and conditions,
+    /// how long each stage took from submission, and how many are overdue at `now`. Computed by the
+    /// database over indexes, never by loading the requests.
+    async fn request_statistics(
+        &self,
+        query: &RequestQuery,
+        now: Timestamp,
+    ) -> StoreResult<RequestStatistics>;
+
     /// The use of each of the store's connection pools now, without asking the database (so that
     /// it is known even while the database is down).
     fn pool_use(&self) -> Vec<PoolUse>;
@@ -334,6 +350,50 @@ impl RequestCounts {
     pub fn of(&self, direction: Direction, state: State) -> u64 {
         self.by_state.iter().find(|(d, s, _)| (*d, *s) == (direction, state)).map_or(0, |(_, _, n)| *n)
     }
+}
+
+/// The figures of a set of requests (see [`Store::request_statistics`]). Each breakdown lists only
+/// the values that have any, in the vocabulary's order (partners by code).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestStatistics {
+    pub requests: u64,
+    pub by_state: Vec<(State, u64)>,
+    pub by_partner: Vec<(PartnerCode, u64)>,
+    /// `None`: requests without a type (only drafts may lack one).
+    pub by_request_type: Vec<(Option<RequestType>, u64)>,
+    pub by_direction: Vec<(Direction, u64)>,
+    /// Each refused request counts once under each ground it was refused on.
+    pub by_refusal_ground: Vec<(RefusalGround, u64)>,
+    pub by_condition_kind: Vec<ConditionTally>,
+    /// From submission to acknowledgement (the requested side registered its receipt).
+    pub to_acknowledgement: Durations,
+    /// From submission to the decision (ACCEPTED or REFUSED).
+    pub to_decision: Durations,
+    /// From submission to the end of the execution (EXECUTED).
+    pub to_execution: Durations,
+    /// Overdue at the instant asked about, as [`RequestQuery::overdue_at`] means it.
+    pub overdue: u64,
+}
+
+/// The conditions of one kind proposed on the requests counted, and how the requesting side answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionTally {
+    pub kind: ConditionKind,
+    /// Every condition of the kind proposed (whatever became of it).
+    pub requested: u64,
+    /// Accepted: an assurance given.
+    pub accepted: u64,
+    pub declined: u64,
+}
+
+/// How many days a stage took, over the requests that reached it: their count, the median and the
+/// 90th percentile (continuous, interpolated between the two nearest as PostgreSQL's
+/// `percentile_cont` does); `None` when no request reached it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Durations {
+    pub requests: u64,
+    pub median_days: Option<f64>,
+    pub p90_days: Option<f64>,
 }
 
 /// One connection pool: its name in the backend (`read`, `write`, `listen`...), its connections

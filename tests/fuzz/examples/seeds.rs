@@ -264,6 +264,14 @@ fn grpc_seeds() -> Vec<(String, Vec<u8>)> {
         seed("GetPartnerRequest", pb::GetPartnerRequest { code: "FR-MOJ".into() }),
         seed("ListPartnersRequest", pb::ListPartnersRequest { include_inactive: true, ..Default::default() }),
         seed(
+            "GetStatisticsRequest",
+            pb::GetStatisticsRequest {
+                period_start: Some(prost_types::Timestamp { seconds: 1_767_225_600, nanos: 0 }),
+                period_end: Some(prost_types::Timestamp { seconds: 1_775_001_600, nanos: 0 }),
+                direction: pb::Direction::Incoming as i32,
+            },
+        ),
+        seed(
             "UpdatePartnerRequest",
             pb::UpdatePartnerRequest {
                 partner: Some(pb::Partner { country: "FR".into(), code: "FR-MOJ".into(), ..partner }),

@@ -1,4 +1,5 @@
-//! Every request message of RequestService, PartnerService and DocumentService: arbitrary bytes
+//! Every request message of RequestService, PartnerService, DocumentService and StatisticsService:
+//! arbitrary bytes
 //! decoded as the message (the first byte picks which, see `mla_fuzz::MESSAGES`), then parsed the
 //! way its RPC parses it before the application is called, with the functions of
 //! `mla_grpc::convert` and `mla_grpc::upload_in`. The composition of each RPC is repeated here
@@ -56,6 +57,14 @@ fuzz_target!(|data: &[u8]| {
         "DownloadEvidencePackageRequest" => {
             decoded(bytes, |m: pb::DownloadEvidencePackageRequest| id_only(&m.request_id))
         }
+        "GetStatisticsRequest" => decoded(bytes, |m: pb::GetStatisticsRequest| {
+            let mut fields = Fields::default();
+            let period = period_in(&mut fields, &m);
+            if let Some(period) = outcome(fields.finish(period)).flatten() {
+                time(&period.start, m.period_start.as_ref().expect("a start"));
+                time(&period.end, m.period_end.as_ref().expect("an end"));
+            }
+        }),
         other => unreachable!("{other} is in the table but not parsed"),
     }
 });

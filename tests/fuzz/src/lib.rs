@@ -69,7 +69,7 @@ pub fn sign(by: SignedBy, header: &str, payload: &str) -> String {
 }
 
 /// The gRPC requests the services parse, in the order of the target's first input byte.
-pub const MESSAGES: [&str; 26] = [
+pub const MESSAGES: [&str; 27] = [
     "CreateRequestRequest",
     "GetRequestRequest",
     "ListRequestsRequest",
@@ -96,6 +96,7 @@ pub const MESSAGES: [&str; 26] = [
     "DownloadDocumentRequest",
     "ReleaseDocumentsRequest",
     "DownloadEvidencePackageRequest",
+    "GetStatisticsRequest",
 ];
 
 /// The selector byte of a message name in [`MESSAGES`].

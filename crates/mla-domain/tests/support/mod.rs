@@ -67,6 +67,9 @@ pub fn request_in(state: State, direction: Direction, partner_code: &str) -> Req
         submit_time: None,
         received_time: None,
         close_time: None,
+        decided_time: None,
+        refusal_grounds: Vec::new(),
+        executed_time: None,
     }
 }
 

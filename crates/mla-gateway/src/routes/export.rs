@@ -148,14 +148,23 @@ async fn next_page(mut pager: Pager) -> Option<(Result<Bytes, std::io::Error>, P
     }
 }
 
+/// Rows as CSV text (CRLF line ends, cells quoted as needed and [`defused`]), after `header` when
+/// given. Every row has the header's width.
+pub fn csv_text(header: Option<&[&str]>, rows: impl IntoIterator<Item = Vec<String>>) -> Bytes {
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    // Writing into a Vec cannot fail.
+    if let Some(header) = header {
+        writer.write_record(header).expect("writing to memory");
+    }
+    for row in rows {
+        writer.write_record(row.iter().map(|cell| defused(cell).into_owned())).expect("writing to memory");
+    }
+    Bytes::from(writer.into_inner().expect("writing to memory"))
+}
+
 /// One page as CSV text, with the header row first when asked.
 fn page_csv(header_row: bool, requests: &[pb::Request]) -> Bytes {
-    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    // Writing into a Vec cannot fail, and every record has the header's width.
-    if header_row {
-        writer.write_record(COLUMNS).expect("writing to memory");
-    }
-    for r in requests {
+    let rows = requests.iter().map(|r| {
         let enum_name = |name: Option<&'static str>| name.unwrap_or("");
         let time = |t: &Option<prost_types::Timestamp>| {
             t.as_ref()
@@ -163,7 +172,7 @@ fn page_csv(header_row: bool, requests: &[pb::Request]) -> Bytes {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
                 .unwrap_or_default()
         };
-        let row = [
+        vec![
             r.id.clone(),
             r.reference.clone(),
             enum_name(Direction::from_wire(r.direction).map(Direction::name)).into(),
@@ -179,10 +188,9 @@ fn page_csv(header_row: bool, requests: &[pb::Request]) -> Bytes {
             time(&r.update_time),
             time(&r.received_time),
             time(&r.close_time),
-        ];
-        writer.write_record(row.iter().map(|cell| defused(cell).into_owned())).expect("writing to memory");
-    }
-    Bytes::from(writer.into_inner().expect("writing to memory"))
+        ]
+    });
+    csv_text(header_row.then_some(&COLUMNS[..]), rows)
 }
 
 /// A cell that a spreadsheet will show as text, never run as a formula (OWASP's CSV injection

@@ -11,6 +11,7 @@ use http::{HeaderValue, StatusCode, header};
 use mla_proto::v1::document_service_client::DocumentServiceClient;
 use mla_proto::v1::partner_service_client::PartnerServiceClient;
 use mla_proto::v1::request_service_client::RequestServiceClient;
+use mla_proto::v1::statistics_service_client::StatisticsServiceClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower_http::compression::CompressionLayer;
@@ -29,6 +30,7 @@ pub mod export;
 pub mod operations;
 pub mod partners;
 pub mod requests;
+pub mod statistics;
 pub mod uploads;
 
 /// What every handler shares: the upstream, the configuration and the OpenAPI document served.
@@ -51,6 +53,10 @@ impl Gateway {
     pub fn documents(&self) -> DocumentServiceClient<Upstream> {
         DocumentServiceClient::new(self.upstream.clone())
     }
+
+    pub fn statistics(&self) -> StatisticsServiceClient<Upstream> {
+        StatisticsServiceClient::new(self.upstream.clone())
+    }
 }
 
 /// Every route of the gateway, each registered with its OpenAPI operation, so that a route cannot be
@@ -71,6 +77,7 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .routes(routes!(requests::mark_messages_read))
         .routes(routes!(requests::erase_personal_data))
         .routes(routes!(requests::print_letter))
+        .routes(routes!(statistics::get_statistics))
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::get_partner, partners::update_partner))
         .routes(routes!(documents::list_documents))

@@ -1,6 +1,6 @@
 //! The measuring half of the `register` benchmark, shared by the backends' benches (each includes this
-//! file by path and brings its own bulk loader): list-page latency under each filter, and stored
-//! transitions per second from concurrent tasks.
+//! file by path and brings its own bulk loader): list-page latency under each filter, the statistics
+//! of a period, and stored transitions per second from concurrent tasks.
 //!
 //! The bulk loaders write a synthetic register whose shape this file relies on; [`Shape`] is that
 //! agreement: row `g` (from 0) of `n` is INCOMING when `g` is even, belongs to partner `g % 20`, is in
@@ -221,6 +221,39 @@ pub async fn measure_lists(store: &dyn Store, n: u64, iterations: usize) -> Vec<
     results
 }
 
+/// Measures `iterations` statistics of a period for each kind of report: the whole register (every
+/// row is in its first year) and one month, for the cleared and for a handler, whose scope leaves
+/// the strictly confidential requests of others out. The rows are the requests counted.
+pub async fn measure_statistics(store: &dyn Store, n: u64, iterations: usize) -> Vec<Latency> {
+    let year = (base_time(), base_time() + Duration::days(366));
+    let month = (base_time() + Duration::days(60), base_time() + Duration::days(90));
+    let now = base_time() + Duration::days(200);
+    let cases = [
+        ("statistics: a year, cleared", Scope::Ncijc, year),
+        ("statistics: a year, a handler", Scope::NcijcAssigned("officer-2".into()), year),
+        ("statistics: a month, cleared", Scope::Ncijc, month),
+    ];
+    let mut results = Vec::new();
+    for (name, scope, (from, until)) in cases {
+        let query = RequestQuery {
+            submitted_from: Some(from),
+            submitted_until: Some(until),
+            ..RequestQuery::new(scope, 0)
+        };
+        // One unmeasured round warms the caches.
+        let figures = store.request_statistics(&query, now).await.expect("the statistics are computed");
+        assert!(figures.requests <= n);
+        let mut samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            let started = Instant::now();
+            std::hint::black_box(store.request_statistics(&query, now).await.expect("computed"));
+            samples.push(started.elapsed());
+        }
+        results.push(percentiles(name, figures.requests as usize, samples));
+    }
+    results
+}
+
 /// The id of synthetic row `g`, as the loaders make it.
 pub fn row_id(g: u64) -> uuid::Uuid {
     // 12 hex digits of milliseconds, version 7, variant 8, then the row number: ids sort by row.
@@ -302,9 +335,9 @@ pub fn print_report(
         "register benchmark: {backend}, {n} requests (loaded in {:.1} s), pages of 50",
         load.as_secs_f64()
     );
-    println!("{:<32} {:>6} {:>10} {:>10} {:>10}", "list_requests", "rows", "p50 ms", "p99 ms", "max ms");
+    println!("{:<32} {:>8} {:>10} {:>10} {:>10}", "list_requests", "rows", "p50 ms", "p99 ms", "max ms");
     for l in lists {
-        println!("{:<32} {:>6} {:>10} {:>10} {:>10}", l.name, l.rows, ms(l.p50), ms(l.p99), ms(l.max));
+        println!("{:<32} {:>8} {:>10} {:>10} {:>10}", l.name, l.rows, ms(l.p50), ms(l.p99), ms(l.max));
     }
     let (count, elapsed) = transitions;
     println!(

@@ -1,0 +1,138 @@
+//! `/v1/statistics`: the register in figures, one StatisticsService call, as JSON or as CSV.
+
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use http::{HeaderValue, header};
+use mla_proto::v1 as pb;
+
+use super::export::{csv_text, wants_csv};
+use super::{Gateway, Params, query};
+use crate::dto::{Direction, Statistics, StatisticsQuery};
+use crate::problem::ApiError;
+use crate::upstream::Caller;
+
+/// The columns of the CSV answer: one row per figure, `value` naming what is counted.
+pub const COLUMNS: [&str; 5] = ["figure", "value", "count", "median_days", "p90_days"];
+
+/// The figures of the requests submitted in a period (NCIJC staff).
+///
+/// Counts by state, partner, request type, direction, refusal ground and condition kind; median
+/// and 90th-percentile days from submission to acknowledgement, decision and execution; and how
+/// many are overdue now. A request counts in the period by when it was submitted (an INCOMING one
+/// when it reached the NCIJC, an OUTGOING one when the NCIJC sent it); a strictly confidential one
+/// only for those who may see it. With `format=csv` or `Accept: text/csv`, the same figures as CSV,
+/// one row each (`figure,value,count,median_days,p90_days`). A partner is 403.
+#[utoipa::path(
+    get,
+    path = "/v1/statistics",
+    tag = "statistics",
+    operation_id = "GetStatistics",
+    params(StatisticsQuery),
+    responses(
+        (status = 200, description = "The figures; or, with `format=csv` or `Accept: text/csv`, the same as CSV.",
+            content(
+                (Statistics = "application/json"),
+                (String = "text/csv"),
+            )),
+    ),
+)]
+pub async fn get_statistics(
+    State(gateway): State<Gateway>,
+    caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q: StatisticsQuery = query(&caller, raw.as_deref())?;
+    let mut params = Params(Vec::new());
+    let message = pb::GetStatisticsRequest {
+        period_start: params.time("period_start", &q.period_start),
+        period_end: params.time("period_end", &q.period_end),
+        direction: params.enumeration::<Direction>("direction", &q.direction).map_or(0, |d| d.to_wire()),
+    };
+    let csv = match q.format.as_deref() {
+        None => wants_csv(caller.header(header::ACCEPT)),
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            params.0.push(crate::problem::Violation {
+                field: "format".into(),
+                description: format!("`{other}` is not csv or json"),
+            });
+            false
+        }
+    };
+    let message = params.finish(&caller, message)?;
+    let statistics = gateway
+        .statistics()
+        .get_statistics(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let statistics = Statistics::from(statistics);
+    if !csv {
+        return Ok(axum::Json(statistics).into_response());
+    }
+    let mut response = csv_text(Some(&COLUMNS[..]), rows(&statistics)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"statistics.csv\""),
+    );
+    Ok(response)
+}
+
+/// The figures as CSV rows: what was asked first, then each count, then the durations.
+fn rows(s: &Statistics) -> Vec<Vec<String>> {
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)).unwrap_or_default()
+    };
+    let named = |name: Option<&'static str>| name.unwrap_or("").to_owned();
+    let row =
+        |figure: &str, value: String, count: String| vec![figure.into(), value, count, "".into(), "".into()];
+    let count = |figure: &str, value: String, n: i64| row(figure, value, n.to_string());
+    let mut rows = vec![
+        row("period_start", time(s.period_start), String::new()),
+        row("period_end", time(s.period_end), String::new()),
+        row("direction_asked", named(s.direction.map(Direction::name)), String::new()),
+        row("as_of_time", time(s.as_of_time), String::new()),
+        count("requests", String::new(), s.requests),
+        count("overdue", String::new(), s.overdue),
+    ];
+    rows.extend(s.by_state.iter().map(|c| count("state", named(c.state.map(|v| v.name())), c.requests)));
+    rows.extend(s.by_partner.iter().map(|c| count("partner", c.partner_code.clone(), c.requests)));
+    rows.extend(
+        s.by_request_type
+            .iter()
+            .map(|c| count("request_type", named(c.request_type.map(|v| v.name())), c.requests)),
+    );
+    rows.extend(
+        s.by_direction.iter().map(|c| count("direction", named(c.direction.map(|v| v.name())), c.requests)),
+    );
+    rows.extend(
+        s.by_refusal_ground
+            .iter()
+            .map(|c| count("refusal_ground", named(c.ground.map(|v| v.name())), c.requests)),
+    );
+    for c in &s.by_condition_kind {
+        let kind = named(c.kind.map(|v| v.name()));
+        rows.push(count("condition_requested", kind.clone(), c.requested));
+        rows.push(count("condition_accepted", kind.clone(), c.accepted));
+        rows.push(count("condition_declined", kind, c.declined));
+    }
+    let days = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    for (figure, d) in [
+        ("to_acknowledgement", &s.to_acknowledgement),
+        ("to_decision", &s.to_decision),
+        ("to_execution", &s.to_execution),
+    ] {
+        rows.push(vec![
+            figure.into(),
+            String::new(),
+            d.requests.to_string(),
+            days(d.median_days),
+            days(d.p90_days),
+        ]);
+    }
+    rows
+}

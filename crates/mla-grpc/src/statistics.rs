@@ -1,0 +1,91 @@
+//! StatisticsService: the period parsed, the figures asked of the application, and mapped.
+
+use mla_app::{App, Durations, Period};
+use mla_proto::v1 as pb;
+use pb::statistics_service_server::StatisticsService;
+use tonic::{Request, Response, Status};
+
+use crate::auth::principal;
+use crate::convert::*;
+use crate::error::status_of;
+
+#[derive(Debug, Clone)]
+pub struct Statistics {
+    pub app: App,
+}
+
+/// A count as the wire carries it.
+fn wire(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn durations_out(d: Durations) -> pb::StageDurations {
+    pb::StageDurations { requests: wire(d.requests), median_days: d.median_days, p90_days: d.p90_days }
+}
+
+#[tonic::async_trait]
+impl StatisticsService for Statistics {
+    async fn get_statistics(
+        &self,
+        call: Request<pb::GetStatisticsRequest>,
+    ) -> Result<Response<pb::Statistics>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let period = period_in(&mut fields, &m);
+        let period =
+            fields.finish(period)?.ok_or_else(|| Status::invalid_argument("a period is required"))?;
+        let Period { start, end, direction } = period;
+        let statistics = self.app.statistics(&principal, period).await.map_err(status_of)?;
+        let f = statistics.figures;
+        Ok(Response::new(pb::Statistics {
+            period_start: Some(timestamp_out(start)),
+            period_end: Some(timestamp_out(end)),
+            direction: direction.map_or(0, direction_out),
+            as_of_time: Some(timestamp_out(statistics.as_of)),
+            requests: wire(f.requests),
+            by_state: f
+                .by_state
+                .into_iter()
+                .map(|(state, n)| pb::StateCount { state: state_out(state), requests: wire(n) })
+                .collect(),
+            by_partner: f
+                .by_partner
+                .into_iter()
+                .map(|(code, n)| pb::PartnerCount { partner_code: code.to_string(), requests: wire(n) })
+                .collect(),
+            by_request_type: f
+                .by_request_type
+                .into_iter()
+                .map(|(t, n)| pb::RequestTypeCount {
+                    request_type: t.map_or(0, request_type_out),
+                    requests: wire(n),
+                })
+                .collect(),
+            by_direction: f
+                .by_direction
+                .into_iter()
+                .map(|(d, n)| pb::DirectionCount { direction: direction_out(d), requests: wire(n) })
+                .collect(),
+            by_refusal_ground: f
+                .by_refusal_ground
+                .into_iter()
+                .map(|(g, n)| pb::RefusalGroundCount { ground: refusal_ground_out(g), requests: wire(n) })
+                .collect(),
+            by_condition_kind: f
+                .by_condition_kind
+                .into_iter()
+                .map(|c| pb::ConditionKindCount {
+                    kind: condition_kind_out(c.kind),
+                    requested: wire(c.requested),
+                    accepted: wire(c.accepted),
+                    declined: wire(c.declined),
+                })
+                .collect(),
+            to_acknowledgement: Some(durations_out(f.to_acknowledgement)),
+            to_decision: Some(durations_out(f.to_decision)),
+            to_execution: Some(durations_out(f.to_execution)),
+            overdue: wire(f.overdue),
+        }))
+    }
+}
