@@ -9,7 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use mla_proto::v1 as pb;
 use mla_proto::v1::request_service_client::RequestServiceClient;
 
@@ -107,16 +107,16 @@ pub async fn export(gateway: Gateway, caller: Caller, filter: RequestFilter) -> 
     let rest = futures::stream::unfold(pager, next_page);
     let body: futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>> =
         Box::pin(futures::stream::once(async move { Ok(head) }).chain(rest).fuse());
-    let body = Body::from_stream(body);
+    Ok(csv_file(Body::from_stream(body), HeaderValue::from_static("attachment; filename=\"requests.csv\"")))
+}
+
+/// A CSV answer to save as a file (`disposition` names it).
+pub fn csv_file(body: Body, disposition: HeaderValue) -> Response {
     let mut response = Response::new(body);
-    *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"requests.csv\""),
-    );
-    Ok(response)
+    headers.insert(header::CONTENT_DISPOSITION, disposition);
+    response
 }
 
 /// Where the export stands between two pages.

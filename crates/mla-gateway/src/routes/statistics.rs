@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use http::{HeaderValue, header};
 use mla_proto::v1 as pb;
 
-use super::export::{csv_text, wants_csv};
+use super::export::{csv_file, csv_text, wants_csv};
 use super::{Gateway, Params, query};
 use crate::dto::{Direction, Statistics, StatisticsQuery};
 use crate::problem::ApiError;
@@ -72,14 +72,8 @@ pub async fn get_statistics(
     if !csv {
         return Ok(axum::Json(statistics).into_response());
     }
-    let mut response = csv_text(Some(&COLUMNS[..]), rows(&statistics)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"statistics.csv\""),
-    );
-    Ok(response)
+    let csv = csv_text(Some(&COLUMNS[..]), rows(&statistics));
+    Ok(csv_file(csv.into(), HeaderValue::from_static("attachment; filename=\"statistics.csv\"")))
 }
 
 /// The figures as CSV rows: what was asked first, then each count, then the durations.
