@@ -360,7 +360,13 @@ impl Broker {
     pub async fn start_remote_gateway(&self) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let url = format!("http://{}", listener.local_addr().expect("an address"));
-        tokio::spawn(mla_broker::gateway_on(listener, self.url.clone(), None, self.shutdown.clone()));
+        tokio::spawn(mla_broker::gateway_on(
+            listener,
+            self.url.clone(),
+            None,
+            Default::default(),
+            self.shutdown.clone(),
+        ));
         url
     }
 

@@ -125,6 +125,7 @@ debug_with_redacted_url!(
         jwt_hs256_secret,
         jwt_keys_file,
         jwt_jwks_url,
+        console_client_id,
         log,
         log_format,
         tls_cert,
@@ -186,6 +187,10 @@ pub struct ConfigLayer {
     /// An identity provider's JWKS URL to verify tokens with [env: MLA_JWT_JWKS_URL]
     #[arg(long, global = true, value_name = "URL")]
     pub jwt_jwks_url: Option<String>,
+    /// The staff console's client id at the identity provider (the issuer is jwt_issuer): staff sign
+    /// in with OpenID Connect, authorization code with PKCE [env: MLA_CONSOLE_CLIENT_ID]
+    #[arg(long, global = true, value_name = "CLIENT_ID")]
+    pub console_client_id: Option<String>,
     /// Log filter, in `tracing` env-filter syntax [env: MLA_LOG] [default: info]
     #[arg(long, global = true, value_name = "FILTER")]
     pub log: Option<String>,
@@ -319,6 +324,7 @@ impl ConfigLayer {
             jwt_hs256_secret: env_value(env, "MLA_JWT_HS256_SECRET")?,
             jwt_keys_file: env_value(env, "MLA_JWT_KEYS_FILE")?,
             jwt_jwks_url: env_value(env, "MLA_JWT_JWKS_URL")?,
+            console_client_id: env_value(env, "MLA_CONSOLE_CLIENT_ID")?,
             log: env_value(env, "MLA_LOG")?,
             log_format: env_value(env, "MLA_LOG_FORMAT")?,
             tls_cert: env_value(env, "MLA_TLS_CERT")?,
@@ -353,6 +359,7 @@ impl ConfigLayer {
             jwt_hs256_secret: self.jwt_hs256_secret.or(lower.jwt_hs256_secret),
             jwt_keys_file: self.jwt_keys_file.or(lower.jwt_keys_file),
             jwt_jwks_url: self.jwt_jwks_url.or(lower.jwt_jwks_url),
+            console_client_id: self.console_client_id.or(lower.console_client_id),
             log: self.log.or(lower.log),
             log_format: self.log_format.or(lower.log_format),
             tls_cert: self.tls_cert.or(lower.tls_cert),
@@ -393,6 +400,7 @@ pub struct Config {
     pub jwt_hs256_secret: Option<Secret>,
     pub jwt_keys_file: Option<PathBuf>,
     pub jwt_jwks_url: Option<String>,
+    pub console_client_id: Option<String>,
     pub log: String,
     pub log_format: LogFormat,
     pub tls_cert: Option<PathBuf>,
@@ -465,6 +473,7 @@ impl Config {
             jwt_hs256_secret: layer.jwt_hs256_secret,
             jwt_keys_file: layer.jwt_keys_file,
             jwt_jwks_url: layer.jwt_jwks_url,
+            console_client_id: layer.console_client_id,
             log: layer.log.unwrap_or_else(|| DEFAULT_LOG.to_owned()),
             log_format: layer.log_format.unwrap_or_default(),
             tls_cert: layer.tls_cert,
@@ -526,6 +535,12 @@ impl Config {
         if (self.jwt_keys_file.is_some() || self.jwt_jwks_url.is_some()) && self.jwt_issuer.is_none() {
             bail!(
                 "a token key file or JWKS URL needs the issuer it belongs to: set jwt_issuer (MLA_JWT_ISSUER)"
+            );
+        }
+        if self.console_client_id.is_some() && self.jwt_issuer.is_none() {
+            bail!(
+                "console_client_id (MLA_CONSOLE_CLIENT_ID) signs staff in at the identity provider that \
+                 issues the broker's tokens: set jwt_issuer (MLA_JWT_ISSUER) too"
             );
         }
         match (&self.tls_cert, &self.tls_key) {
@@ -615,6 +630,8 @@ impl Config {
             jwt_keys_file: Option<String>,
             #[serde(skip_serializing_if = "Option::is_none")]
             jwt_jwks_url: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            console_client_id: Option<&'a str>,
             log: &'a str,
             log_format: LogFormat,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -650,6 +667,7 @@ impl Config {
             jwt_hs256_secret: self.jwt_hs256_secret.as_ref(),
             jwt_keys_file: path(&self.jwt_keys_file),
             jwt_jwks_url: self.jwt_jwks_url.as_deref(),
+            console_client_id: self.console_client_id.as_deref(),
             log: &self.log,
             log_format: self.log_format,
             tls_cert: path(&self.tls_cert),

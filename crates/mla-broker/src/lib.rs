@@ -18,7 +18,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use mla_app::{App, SystemClock, TimeSource};
 use mla_auth::{AuthConfig, DEV_AUDIENCE, DEV_ISSUER, KeySource, Verifier};
-use mla_gateway::{GatewayConfig, Readiness};
+use mla_domain::Role;
+use mla_gateway::{ConsoleConfig, DevelopmentSignIn, GatewayConfig, OidcClient, Readiness};
 use mla_store::Store;
 use mla_store::content::{ContentStore, FileContent};
 use mla_store_postgres::{PostgresStore, Schema};
@@ -110,6 +111,7 @@ pub async fn run_with_clock(
         GatewayConfig {
             readiness: Some(Readiness::new(ready.clone())),
             metrics: Some(metrics),
+            console: console_config(&config)?,
             ..GatewayConfig::default()
         },
     );
@@ -243,7 +245,10 @@ pub async fn gateway(
     let listener = TcpListener::bind(config.http_addr)
         .await
         .with_context(|| format!("cannot listen on {} (http_addr)", config.http_addr))?;
-    gateway_on(listener, upstream.to_owned(), upstream_ca.map(Path::to_owned), shutdown).await
+    // The console signs in at the identity provider only: a development token minted here would be
+    // this machine's, not the upstream broker's.
+    let console = ConsoleConfig { development: None, ..console_config(&config)? };
+    gateway_on(listener, upstream.to_owned(), upstream_ca.map(Path::to_owned), console, shutdown).await
 }
 
 /// The gateway of [`gateway`] on an already bound listener (tests bind port 0).
@@ -251,6 +256,7 @@ pub async fn gateway_on(
     listener: TcpListener,
     upstream: String,
     upstream_ca: Option<std::path::PathBuf>,
+    console: ConsoleConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let ca = match &upstream_ca {
@@ -266,7 +272,10 @@ pub async fn gateway_on(
         mla_gateway::MetricsPage::new(metrics::registry()?).context("cannot register the metrics")?;
     mla_gateway::serve(
         listener,
-        mla_gateway::router(channel, GatewayConfig { metrics: Some(metrics), ..GatewayConfig::default() }),
+        mla_gateway::router(
+            channel,
+            GatewayConfig { metrics: Some(metrics), console, ..GatewayConfig::default() },
+        ),
         shutdown.cancelled_owned(),
     )
     .await
@@ -508,6 +517,32 @@ pub fn mint_token(config: &Config, args: &cli::TokenArgs) -> anyhow::Result<Stri
     let (issuer, audience) = issuer_and_audience(config);
     mla_auth::mint_token(&secret, &issuer, &audience, &args.sub, &args.roles, args.partner.as_ref(), args.ttl)
         .context("cannot mint the token")
+}
+
+/// How long a console sign-in lasts in development mode.
+const CONSOLE_SESSION: Duration = Duration::from_secs(8 * 3600);
+
+/// How staff sign in to the console: at the identity provider when `console_client_id` is set, and in
+/// development mode with a development token that the broker issues for a name and a staff role
+/// (never a partner's: partners do not use the console).
+pub fn console_config(config: &Config) -> anyhow::Result<ConsoleConfig> {
+    let (issuer, audience) = issuer_and_audience(config);
+    let oidc =
+        config.console_client_id.clone().map(|client_id| OidcClient { issuer: issuer.clone(), client_id });
+    let development = match config.is_development() {
+        true => {
+            let secret = dev_secret(config)?;
+            Some(DevelopmentSignIn::new(move |subject, role| {
+                let role = Role::parse(role)
+                    .filter(|role| *role != Role::Partner)
+                    .ok_or_else(|| format!("`{role}` is not a role of the NCIJC's staff"))?;
+                mla_auth::mint_token(&secret, &issuer, &audience, subject, &[role], None, CONSOLE_SESSION)
+                    .map_err(|e| e.to_string())
+            }))
+        }
+        false => None,
+    };
+    Ok(ConsoleConfig { oidc, development })
 }
 
 /// Hides the password of a database URL (in its user information or a `password` query parameter),

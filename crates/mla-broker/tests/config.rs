@@ -293,6 +293,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
         jwt_hs256_secret,
         jwt_keys_file,
         jwt_jwks_url,
+        console_client_id,
         log,
         log_format,
         tls_cert,
@@ -317,7 +318,7 @@ fn the_example_file_documents_every_key_with_a_valid_value() {
     // breaks this test at compile time.
     assert!(database_url.is_some() && grpc_addr.is_some() && http_addr.is_some() && data_dir.is_some());
     assert!(jwt_issuer.is_some() && jwt_audience.is_some() && jwt_hs256_secret.is_some());
-    assert!(jwt_keys_file.is_some() && jwt_jwks_url.is_some());
+    assert!(jwt_keys_file.is_some() && jwt_jwks_url.is_some() && console_client_id.is_some());
     assert!(log.is_some() && log_format.is_some());
     assert!(tls_cert.is_some() && tls_key.is_some() && tls_client_ca.is_some());
     assert!(sla_normal_days.is_some() && sla_urgent_hours.is_some() && idempotency_retention_days.is_some());

@@ -12,8 +12,9 @@
 //! without writing them again). What it does own is HTTP: JSON
 //! shapes, problem+json errors (one mapping from gRPC codes, as grpc-gateway maps them, with a stale
 //! `If-Match` as 412), `ETag`/`If-Match`/`Idempotency-Key`, server-sent events, the CSV export,
-//! resumable uploads as tus 1.0.0 (over the broker's upload sessions), the OpenAPI 3.1 document and
-//! Swagger UI.
+//! resumable uploads as tus 1.0.0 (over the broker's upload sessions), the OpenAPI 3.1 document,
+//! Swagger UI, and the staff console at `/console` (a page that calls this same API, see
+//! [`console`]).
 //!
 //! # Upstreams
 //! [`router`] takes any gRPC service: a [`tonic::transport::Channel`] to a remote broker
@@ -46,6 +47,7 @@ use tower_http::trace::TraceLayer;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
+mod console;
 mod constraints;
 mod dto;
 /// The domain's limits, compiled here from the domain's own file: the gateway depends on the gRPC
@@ -58,6 +60,7 @@ mod problem;
 mod routes;
 mod upstream;
 
+pub use console::{ConsoleConfig, DevelopmentSignIn, OidcClient};
 pub use dto::*;
 pub use metrics::MetricsPage;
 pub use problem::{ERROR_DOMAIN, PROBLEM_JSON, Problem, Violation, http_status};
@@ -87,6 +90,8 @@ pub struct GatewayConfig {
     pub keep_alive: Duration,
     /// What `/metrics` serves, the gateway's own figures added to it; `None`: `/metrics` is 404.
     pub metrics: Option<MetricsPage>,
+    /// How staff sign in to the console at `/console`.
+    pub console: ConsoleConfig,
 }
 
 impl Default for GatewayConfig {
@@ -98,6 +103,7 @@ impl Default for GatewayConfig {
             body_limit: 1024 * 1024,
             keep_alive: Duration::from_secs(15),
             metrics: None,
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -150,6 +156,7 @@ where
     let measured = config.metrics.as_ref().map(|page| page.http().clone());
     let doc = openapi::finish(doc);
     let cors = cors(&config.cors_origins);
+    let console = console::routes(config.console.clone());
     let gateway = Gateway {
         upstream: boxed(upstream),
         openapi: Arc::new(doc.to_json().expect("the OpenAPI document serialises")),
@@ -160,7 +167,7 @@ where
     let swagger = SwaggerUi::new("/docs")
         .config(SwaggerConfig::new(["/v1/openapi.json"]).validator_url("none").try_it_out_enabled(true));
     let trace = TraceLayer::new_for_http().make_span_with(request_span);
-    let mut router = api.with_state(gateway).merge(Router::from(swagger));
+    let mut router = api.with_state(gateway).merge(Router::from(swagger)).merge(console);
     if measured.is_some() {
         router = router.route_layer(axum::middleware::from_fn(metrics::mark_route));
     }
