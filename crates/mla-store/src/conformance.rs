@@ -1101,7 +1101,7 @@ pub async fn statistics_count_and_time_what_the_scope_sees(store: &dyn Store) {
 /// human-rights assurances sought, given and declined (and not the others); the refusals on a
 /// human-rights ground, after consultation or with it waived, a closed one too, but not one on
 /// other grounds; released evidence with its use restrictions and release time, but not evidence
-/// still withheld; nothing submitted outside the period; and a strictly confidential request listed
+/// still withheld; nothing of a request submitted outside the period; and a strictly confidential request listed
 /// for its assignee but not for another handler. Each list in the order of the references.
 pub async fn human_rights_report_lists_what_the_scope_sees(store: &dyn Store) {
     use mla_domain::request::{Condition, RefusalGround};
@@ -1172,10 +1172,17 @@ pub async fn human_rights_report_lists_what_the_scope_sees(store: &dyn Store) {
     let strict = store.save_change(strict.version, assign, None).await.expect("stored");
     let strict = on_day(store, strict, command(Action::StartReview), fr, 7).await;
     let strict = on_day(store, strict, propose(&[(ConditionKind::NonTorture, "Strict")]), fr, 8).await;
-    // IN-7: submitted after the period, with an assurance sought.
+    // IN-7: submitted after the period, with an assurance given and evidence released under it.
     let later = acknowledged_on(store, fr, sample_content("Later"), 40, 41).await;
     let later = on_day(store, later, command(Action::StartReview), fr, 41).await;
-    on_day(store, later, propose(&[(ConditionKind::FairTrial, "Later")]), fr, 42).await;
+    let later = on_day(store, later, propose(&[(ConditionKind::FairTrial, "Later")]), fr, 42).await;
+    let later = on_day(store, later, command(Action::AcceptConditions), fr, 43).await;
+    let later = on_day(store, later, command(Action::StartExecution), fr, 43).await;
+    let late_evidence = added_document(&later, DocumentKind::Evidence, Audience::Shared, &officer, day(44));
+    let late_evidence = save_document(store, &later, late_evidence).await;
+    let (released, event) =
+        document::release(&later, vec![late_evidence], &supervisor(), day(45)).expect("the domain releases");
+    store.save_custody(&later, released, event, None).await.expect("the release is stored");
     // OUT-1: Jordan, the requested side, asks the NCIJC for a fair trial, which the NCIJC gives.
     let ours = create(store, outgoing(jo, sample_content("Ours"), day(3))).await;
     let ours = act(store, &ours, command(Action::Submit), &judge(), jo, day(3)).await;
