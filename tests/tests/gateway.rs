@@ -638,7 +638,7 @@ async fn the_csv_export_streams_every_page_with_hostile_cells_defused() {
 
 /// Every operation the gateway documents, and so serves (the router and the document are made from
 /// one list in `mla_gateway`, so a route cannot be served undocumented).
-const OPERATIONS: [(&str, &str); 34] = [
+const OPERATIONS: [(&str, &str); 35] = [
     ("get", "/docs"),
     ("get", "/healthz"),
     ("get", "/metrics"),
@@ -662,6 +662,7 @@ const OPERATIONS: [(&str, &str); 34] = [
     ("get", "/v1/requests/{id}/letter"),
     ("post", "/v1/requests/{id}/erasures"),
     ("get", "/v1/statistics"),
+    ("get", "/v1/reports/human-rights"),
     ("get", "/v1/requests/{id}/documents"),
     ("post", "/v1/requests/{id}/documents"),
     ("post", "/v1/requests/{id}/documents:release"),
@@ -807,9 +808,10 @@ async fn the_gateway_answers_every_principal_as_the_grpc_api_does() {
     register(&rest, &broker, &["FR-MOJ", "DE-BJ"]).await;
     let shared = submitted_by_france(&rest, &broker, "Matrix").await;
 
-    let rows: [(&str, [u16; 9]); 8] = [
+    let rows: [(&str, [u16; 9]); 9] = [
         ("GET request", [OK, OK, OK, OK, OK, OK, NF, OK, NF]),
         ("GET statistics", [OK, OK, OK, OK, OK, OK, PD, PD, PD]),
+        ("GET human-rights report", [OK, OK, OK, OK, OK, OK, PD, PD, PD]),
         ("GET events", [OK, OK, OK, OK, OK, OK, NF, OK, NF]),
         ("ACKNOWLEDGE", [OK, PD, PD, PD, OK, PD, NF, PD, NF]),
         ("PATCH assignee", [OK, PD, PD, PD, OK, PD, NF, PD, NF]),
@@ -826,6 +828,10 @@ async fn the_gateway_answers_every_principal_as_the_grpc_api_does() {
                 "GET statistics" => {
                     let period = "period_start=2026-01-01T00:00:00Z&period_end=2100-01-01T00:00:00Z";
                     rest.get(&format!("/v1/statistics?{period}"), &t).await
+                }
+                "GET human-rights report" => {
+                    let period = "period_start=2026-01-01T00:00:00Z&period_end=2100-01-01T00:00:00Z";
+                    rest.get(&format!("/v1/reports/human-rights?{period}"), &t).await
                 }
                 "ACKNOWLEDGE" => {
                     let id = submitted_by_france(&rest, &broker, "Matrix").await;

@@ -42,9 +42,12 @@ pub use error::{AppError, Code};
 pub use evidence::{MANIFEST_FORMAT, MANIFEST_TYPE, RECEIPT_TYPE};
 pub use letter::Letter;
 pub use mask::{UpdateInput, request_paths};
-pub use mla_store::{ConditionTally, Durations, RequestStatistics, UploadSession};
+pub use mla_store::{
+    ConditionTally, Durations, HumanRightsEntries, ReportedAssurance, ReportedRefusal, ReportedRelease,
+    ReportedRequest, RequestStatistics, UploadSession,
+};
 pub use partners::PartnerFields;
-pub use statistics::{Period, Statistics};
+pub use statistics::{HumanRightsReport, Period, Statistics};
 pub use time::{ManualClock, SystemClock, TimeSource};
 pub use uploads::{UPLOAD_SESSION_DAYS, UploadStatus};
 

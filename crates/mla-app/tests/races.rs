@@ -213,6 +213,9 @@ impl Store for Interloper {
     ) -> StoreResult<mla_store::RequestStatistics> {
         self.inner.request_statistics(query, now).await
     }
+    async fn human_rights_report(&self, query: &RequestQuery) -> StoreResult<mla_store::HumanRightsEntries> {
+        self.inner.human_rights_report(query).await
+    }
     fn pool_use(&self) -> Vec<mla_store::PoolUse> {
         self.inner.pool_use()
     }

@@ -164,6 +164,17 @@ vocabulary!(
     }
 );
 
+impl ConditionKind {
+    /// The assurances that protect the person concerned (no death penalty, no torture, a fair
+    /// trial): what the NCIJC reports on to the human-rights mechanisms.
+    pub fn is_human_rights_assurance(self) -> bool {
+        matches!(
+            self,
+            ConditionKind::DeathPenaltyNonImposition | ConditionKind::NonTorture | ConditionKind::FairTrial
+        )
+    }
+}
+
 vocabulary!(
     ConditionStatus {
         Proposed = "PROPOSED",
@@ -201,6 +212,18 @@ impl RefusalGround {
                 | RefusalGround::TortureRisk
                 | RefusalGround::FairTrialRisk
                 | RefusalGround::DataProtection
+        )
+    }
+
+    /// Grounds that are a risk to the person's human rights (persecution, the death penalty,
+    /// torture, an unfair trial): the refusals the human-rights report lists.
+    pub fn is_human_rights_risk(self) -> bool {
+        matches!(
+            self,
+            RefusalGround::PersecutionRisk
+                | RefusalGround::DeathPenaltyRisk
+                | RefusalGround::TortureRisk
+                | RefusalGround::FairTrialRisk
         )
     }
 }
@@ -369,6 +392,16 @@ mod tests {
     fn only_withdrawn_and_closed_are_terminal() {
         let terminal: Vec<_> = State::ALL.iter().filter(|s| s.is_terminal()).collect();
         assert_eq!(terminal, [&State::Withdrawn, &State::Closed]);
+    }
+
+    #[test]
+    fn the_human_rights_report_reads_three_assurances_and_four_grounds() {
+        let assurances: Vec<_> =
+            ConditionKind::ALL.iter().filter(|k| k.is_human_rights_assurance()).map(|k| k.as_str()).collect();
+        assert_eq!(assurances, ["DEATH_PENALTY_NON_IMPOSITION", "NON_TORTURE", "FAIR_TRIAL"]);
+        let risks: Vec<_> =
+            RefusalGround::ALL.iter().filter(|g| g.is_human_rights_risk()).map(|g| g.as_str()).collect();
+        assert_eq!(risks, ["PERSECUTION_RISK", "DEATH_PENALTY_RISK", "TORTURE_RISK", "FAIR_TRIAL_RISK"]);
     }
 
     #[test]

@@ -1169,18 +1169,19 @@ pub struct LetterQuery {
     pub language: Option<String>,
 }
 
-/// The period of `GET /v1/statistics`, its direction, and the answer's format.
+/// The period of a report (`GET /v1/statistics`, `GET /v1/reports/human-rights`), its direction,
+/// and the answer's format.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StatisticsQuery {
-    /// The start of the period, included (RFC 3339). A request counts in the period by when it was
+pub struct ReportQuery {
+    /// The start of the period, included (RFC 3339). A request belongs to the period by when it was
     /// submitted: an INCOMING one when it reached the NCIJC, an OUTGOING one when the NCIJC sent it.
     #[param(required = true, value_type = String, format = DateTime)]
     pub period_start: Option<String>,
     /// The end of the period, excluded (RFC 3339); after `period_start`.
     #[param(required = true, value_type = String, format = DateTime)]
     pub period_end: Option<String>,
-    /// Only requests in this direction; absent counts both.
+    /// Only requests in this direction; absent reports both.
     #[param(value_type = Option<Direction>)]
     pub direction: Option<String>,
     /// `csv` answers CSV (as `Accept: text/csv` does); `json`, or absent, JSON.
@@ -1327,6 +1328,147 @@ impl From<pb::Statistics> for Statistics {
             to_decision: s.to_decision.into(),
             to_execution: s.to_execution.into(),
             overdue: s.overdue,
+        }
+    }
+}
+
+/// The human-rights report of a period (NCIJC staff; a strictly confidential request only for those
+/// who may see it). Each list is in the order of the requests' references.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HumanRightsReport {
+    pub period_start: Option<DateTime<Utc>>,
+    pub period_end: Option<DateTime<Utc>>,
+    /// The direction asked for; `null` for both.
+    pub direction: Option<Direction>,
+    /// When the report was read: states, answers and releases are as of then.
+    pub as_of_time: Option<DateTime<Utc>>,
+    /// Each condition of kind DEATH_PENALTY_NON_IMPOSITION, NON_TORTURE or FAIR_TRIAL.
+    pub assurances: Vec<HumanRightsAssurance>,
+    /// Each request refused on PERSECUTION_RISK, DEATH_PENALTY_RISK, TORTURE_RISK or FAIR_TRIAL_RISK.
+    pub refusals: Vec<HumanRightsRefusal>,
+    /// Each document released to the requesting side.
+    pub releases: Vec<DocumentRelease>,
+}
+
+/// An assurance sought (PROPOSED), given (ACCEPTED) or declined (DECLINED).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HumanRightsAssurance {
+    pub request_id: String,
+    pub reference: String,
+    pub partner_code: String,
+    pub direction: Option<Direction>,
+    /// The request's state now.
+    pub state: Option<State>,
+    pub kind: Option<ConditionKind>,
+    pub text: String,
+    pub status: Option<ConditionStatus>,
+    /// Who gave or declined it; empty while PROPOSED.
+    pub given_by: String,
+    pub given_time: Option<DateTime<Utc>>,
+}
+
+/// A refusal on a human-rights ground, and the consultation held before it (UNTOC art. 18(26)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct HumanRightsRefusal {
+    pub request_id: String,
+    pub reference: String,
+    pub partner_code: String,
+    pub direction: Option<Direction>,
+    /// Every ground it was refused on, the others included.
+    pub refusal_grounds: Vec<RefusalGround>,
+    pub reason: String,
+    pub refused_time: Option<DateTime<Utc>>,
+    /// Why no consultation was held; empty when none was waived.
+    pub consultation_waived_reason: String,
+    /// The conditions proposed before the refusal; empty when no consultation was held.
+    pub consultations: Vec<Consultation>,
+}
+
+/// A condition proposed before a refusal, and the answer it had.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Consultation {
+    pub kind: Option<ConditionKind>,
+    pub text: String,
+    pub status: Option<ConditionStatus>,
+}
+
+/// A document released to the requesting side, with its use restrictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DocumentRelease {
+    pub request_id: String,
+    pub reference: String,
+    pub partner_code: String,
+    pub document_id: String,
+    pub title: String,
+    pub kind: Option<DocumentKind>,
+    pub release_time: Option<DateTime<Utc>>,
+    pub use_restrictions: Vec<String>,
+}
+
+impl From<pb::HumanRightsReport> for HumanRightsReport {
+    fn from(r: pb::HumanRightsReport) -> Self {
+        HumanRightsReport {
+            period_start: time_out(r.period_start.as_ref()),
+            period_end: time_out(r.period_end.as_ref()),
+            direction: Direction::from_wire(r.direction),
+            as_of_time: time_out(r.as_of_time.as_ref()),
+            assurances: r
+                .assurances
+                .into_iter()
+                .map(|a| HumanRightsAssurance {
+                    request_id: a.request_id,
+                    reference: a.reference,
+                    partner_code: a.partner_code,
+                    direction: Direction::from_wire(a.direction),
+                    state: State::from_wire(a.state),
+                    kind: ConditionKind::from_wire(a.kind),
+                    text: a.text,
+                    status: ConditionStatus::from_wire(a.status),
+                    given_by: a.given_by,
+                    given_time: time_out(a.given_time.as_ref()),
+                })
+                .collect(),
+            refusals: r
+                .refusals
+                .into_iter()
+                .map(|f| HumanRightsRefusal {
+                    request_id: f.request_id,
+                    reference: f.reference,
+                    partner_code: f.partner_code,
+                    direction: Direction::from_wire(f.direction),
+                    refusal_grounds: f
+                        .refusal_grounds
+                        .into_iter()
+                        .filter_map(RefusalGround::from_wire)
+                        .collect(),
+                    reason: f.reason,
+                    refused_time: time_out(f.refused_time.as_ref()),
+                    consultation_waived_reason: f.consultation_waived_reason,
+                    consultations: f
+                        .consultations
+                        .into_iter()
+                        .map(|c| Consultation {
+                            kind: ConditionKind::from_wire(c.kind),
+                            text: c.text,
+                            status: ConditionStatus::from_wire(c.status),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            releases: r
+                .releases
+                .into_iter()
+                .map(|d| DocumentRelease {
+                    request_id: d.request_id,
+                    reference: d.reference,
+                    partner_code: d.partner_code,
+                    document_id: d.document_id,
+                    title: d.title,
+                    kind: DocumentKind::from_wire(d.kind),
+                    release_time: time_out(d.release_time.as_ref()),
+                    use_restrictions: d.use_restrictions,
+                })
+                .collect(),
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::problem::{PROBLEM_JSON, Problem, Violation};
         (name = "requests", description = "Mutual legal-assistance requests and their audit trail"),
         (name = "partners", description = "The partner registry"),
         (name = "documents", description = "Documents and evidence: streamed uploads and downloads, resumable uploads (tus 1.0.0), release behind the assurances"),
-        (name = "statistics", description = "The register in figures, for the NCIJC's reports"),
+        (name = "statistics", description = "The register in figures and the human-rights report, for the NCIJC's reports"),
         (name = "events", description = "The live feed of audit events"),
         (name = "operations", description = "Probes and this document"),
     ),

@@ -230,9 +230,10 @@ pub fn timestamp_in(ts: &PbTimestamp) -> Result<Timestamp, ParseError> {
         .ok_or_else(|| ParseError("not a valid timestamp".into()))
 }
 
-/// The period of GetStatistics: both ends required, the direction optional (that it runs forward is
-/// the application's rule). `None` once a violation is collected.
-pub fn period_in(fields: &mut Fields, m: &pb::GetStatisticsRequest) -> Option<mla_app::Period> {
+/// The period of GetStatistics and GetHumanRightsReport: both ends required, the direction optional
+/// (that it runs forward is the application's rule). `None` once a violation is collected.
+pub fn period_in(fields: &mut Fields, m: &impl PeriodMessage) -> Option<mla_app::Period> {
+    let (start, end, direction) = m.period();
     let mut instant = |field: &str, raw: Option<&PbTimestamp>| match raw {
         Some(t) => fields.take(field, timestamp_in(t).map(Some)),
         None => {
@@ -240,10 +241,27 @@ pub fn period_in(fields: &mut Fields, m: &pb::GetStatisticsRequest) -> Option<ml
             None
         }
     };
-    let start = instant("period_start", m.period_start.as_ref());
-    let end = instant("period_end", m.period_end.as_ref());
-    let direction = fields.take("direction", direction_in(m.direction));
+    let start = instant("period_start", start);
+    let end = instant("period_end", end);
+    let direction = fields.take("direction", direction_in(direction));
     Some(mla_app::Period { start: start?, end: end?, direction })
+}
+
+/// A message that asks for a report of a period: its start, its end and its direction.
+pub trait PeriodMessage {
+    fn period(&self) -> (Option<&PbTimestamp>, Option<&PbTimestamp>, i32);
+}
+
+impl PeriodMessage for pb::GetStatisticsRequest {
+    fn period(&self) -> (Option<&PbTimestamp>, Option<&PbTimestamp>, i32) {
+        (self.period_start.as_ref(), self.period_end.as_ref(), self.direction)
+    }
+}
+
+impl PeriodMessage for pb::GetHumanRightsReportRequest {
+    fn period(&self) -> (Option<&PbTimestamp>, Option<&PbTimestamp>, i32) {
+        (self.period_start.as_ref(), self.period_end.as_ref(), self.direction)
+    }
 }
 
 pub fn timestamp_out(t: Timestamp) -> PbTimestamp {

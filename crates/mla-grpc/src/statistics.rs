@@ -1,6 +1,7 @@
-//! StatisticsService: the period parsed, the figures asked of the application, and mapped.
+//! StatisticsService: the period parsed, the figures (or the human-rights report) asked of the
+//! application, and mapped.
 
-use mla_app::{App, Durations, Period};
+use mla_app::{App, Durations, Period, ReportedRequest};
 use mla_proto::v1 as pb;
 use pb::statistics_service_server::StatisticsService;
 use tonic::{Request, Response, Status};
@@ -21,6 +22,11 @@ fn wire(n: u64) -> i64 {
 
 fn durations_out(d: Durations) -> pb::StageDurations {
     pb::StageDurations { requests: wire(d.requests), median_days: d.median_days, p90_days: d.p90_days }
+}
+
+/// The names of a request in the report's entries: its id, reference, partner and direction.
+fn named(r: ReportedRequest) -> (String, String, String, i32) {
+    (r.id.to_string(), r.reference.to_string(), r.partner_code.to_string(), direction_out(r.direction))
 }
 
 #[tonic::async_trait]
@@ -86,6 +92,89 @@ impl StatisticsService for Statistics {
             to_decision: Some(durations_out(f.to_decision)),
             to_execution: Some(durations_out(f.to_execution)),
             overdue: wire(f.overdue),
+        }))
+    }
+
+    async fn get_human_rights_report(
+        &self,
+        call: Request<pb::GetHumanRightsReportRequest>,
+    ) -> Result<Response<pb::HumanRightsReport>, Status> {
+        let principal = principal(&call)?;
+        let m = call.into_inner();
+        let mut fields = Fields::default();
+        let period = period_in(&mut fields, &m);
+        let period =
+            fields.finish(period)?.ok_or_else(|| Status::invalid_argument("a period is required"))?;
+        let Period { start, end, direction } = period;
+        let report = self.app.human_rights_report(&principal, period).await.map_err(status_of)?;
+        let entries = report.entries;
+        Ok(Response::new(pb::HumanRightsReport {
+            period_start: Some(timestamp_out(start)),
+            period_end: Some(timestamp_out(end)),
+            direction: direction.map_or(0, direction_out),
+            as_of_time: Some(timestamp_out(report.as_of)),
+            assurances: entries
+                .assurances
+                .into_iter()
+                .map(|a| {
+                    let (request_id, reference, partner_code, direction) = named(a.request);
+                    pb::HumanRightsAssurance {
+                        request_id,
+                        reference,
+                        partner_code,
+                        direction,
+                        state: state_out(a.state),
+                        kind: condition_kind_out(a.condition.kind),
+                        text: a.condition.text.into(),
+                        status: condition_status_out(a.condition.status),
+                        given_by: a.condition.given_by.unwrap_or_default(),
+                        given_time: a.condition.given_time.map(timestamp_out),
+                    }
+                })
+                .collect(),
+            refusals: entries
+                .refusals
+                .into_iter()
+                .map(|r| {
+                    let (request_id, reference, partner_code, direction) = named(r.request);
+                    pb::HumanRightsRefusal {
+                        request_id,
+                        reference,
+                        partner_code,
+                        direction,
+                        refusal_grounds: r.grounds.into_iter().map(refusal_ground_out).collect(),
+                        reason: r.reason,
+                        refused_time: Some(timestamp_out(r.refused_time)),
+                        consultation_waived_reason: r.consultation_waived_reason,
+                        consultations: r
+                            .consultations
+                            .into_iter()
+                            .map(|c| pb::Consultation {
+                                kind: condition_kind_out(c.kind),
+                                text: c.text.into(),
+                                status: condition_status_out(c.status),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+            releases: entries
+                .releases
+                .into_iter()
+                .map(|r| {
+                    let (request_id, reference, partner_code, _) = named(r.request);
+                    pb::DocumentRelease {
+                        request_id,
+                        reference,
+                        partner_code,
+                        document_id: r.document_id.to_string(),
+                        title: r.title.into(),
+                        kind: document_kind_out(r.kind),
+                        release_time: r.release_time.map(timestamp_out),
+                        use_restrictions: r.use_restrictions,
+                    }
+                })
+                .collect(),
         }))
     }
 }

@@ -69,7 +69,13 @@ fn partner_service_has_every_method() {
 fn statistics_service_has_every_method() {
     let set = descriptor_set();
     let service = service(&set, "mla.v1.StatisticsService");
-    assert_eq!(method_names(service), BTreeSet::from(["GetStatistics"]));
+    assert_eq!(method_names(service), BTreeSet::from(["GetStatistics", "GetHumanRightsReport"]));
+    let report = service
+        .method
+        .iter()
+        .find(|method| method.name() == "GetHumanRightsReport")
+        .expect("GetHumanRightsReport exists");
+    assert_eq!(report.output_type(), ".mla.v1.HumanRightsReport");
 }
 
 #[test]

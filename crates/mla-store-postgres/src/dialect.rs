@@ -171,6 +171,10 @@ impl Dialect for PgDialect {
         format!("({json}::jsonb ->> '{key}')")
     }
 
+    fn json_member_elements(json: &str, key: &str, alias: &str) -> String {
+        format!("jsonb_array_elements_text({json}::jsonb -> '{key}') AS {alias}(value)")
+    }
+
     /// `percentile_cont`, in one pass over the durations.
     fn push_percentiles(
         sql: &mut QueryBuilder<Postgres>,

@@ -97,6 +97,10 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// The text of member `key` of `json`, an expression that is a JSON object's text.
     fn json_member(json: &str, key: &str) -> String;
 
+    /// As [`json_elements`](Dialect::json_elements), for the JSON array that is member `key` of
+    /// `json` (an expression that is a JSON object's text); no rows when there is no such member.
+    fn json_member_elements(json: &str, key: &str, alias: &str) -> String;
+
     /// Appends a query of one row that gives, for each of `stages` (columns of the query that
     /// `durations` appends, NULL where a request did not reach it), how many are not NULL
     /// (`{stage}_requests`), their median (`{stage}_median`) and 90th percentile (`{stage}_p90`),

@@ -10,6 +10,7 @@ pub mod dialect;
 pub mod documents;
 pub mod errors;
 pub mod events;
+pub mod human_rights;
 pub mod idempotency;
 pub mod messages;
 pub mod partners;
@@ -382,6 +383,13 @@ macro_rules! store_through_sql {
                 now: ::mla_domain::Timestamp,
             ) -> ::mla_store::StoreResult<::mla_store::RequestStatistics> {
                 $crate::traced!(self.$field, request_statistics(query, now))
+            }
+
+            async fn human_rights_report(
+                &self,
+                query: &::mla_store::RequestQuery,
+            ) -> ::mla_store::StoreResult<::mla_store::HumanRightsEntries> {
+                $crate::traced!(self.$field, human_rights_report(query))
             }
 
             fn pool_use(&self) -> Vec<::mla_store::PoolUse> {

@@ -52,7 +52,8 @@ impl<D: Dialect> SqlStore<D> {
         Ok(figures)
     }
 
-    async fn fetch(&self, sql: QueryBuilder<D::Db>) -> StoreResult<Vec<crate::dialect::DbRow<D>>> {
+    /// The rows of a read, on a connection of its own (so that reads may run side by side).
+    pub(crate) async fn fetch(&self, sql: QueryBuilder<D::Db>) -> StoreResult<Vec<crate::dialect::DbRow<D>>> {
         let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
         D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)
     }

@@ -118,6 +118,10 @@ impl Dialect for SqliteDialect {
         format!("json_extract({json}, '$.{key}')")
     }
 
+    fn json_member_elements(json: &str, key: &str, alias: &str) -> String {
+        format!("json_each({json}, '$.{key}') AS {alias}")
+    }
+
     /// SQLite has no `percentile_cont`: each stage's durations are ranked by a window function and
     /// the two values around the percentile's position are picked and interpolated.
     fn push_percentiles(

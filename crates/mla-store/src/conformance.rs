@@ -102,6 +102,7 @@ pub const SCENARIOS: &[&str] = &[
     "list_filters_overdue",
     "requests_are_counted_by_state_and_overdue",
     "statistics_count_and_time_what_the_scope_sees",
+    "human_rights_report_lists_what_the_scope_sees",
     "list_filters_a_work_queue_and_received_times",
     "list_orders_by_due_date_in_keyset_pages",
     "list_text_query_is_case_insensitive_and_literal",
@@ -171,6 +172,7 @@ macro_rules! conformance_tests {
             list_filters_overdue,
             requests_are_counted_by_state_and_overdue,
             statistics_count_and_time_what_the_scope_sees,
+            human_rights_report_lists_what_the_scope_sees,
             list_filters_a_work_queue_and_received_times,
             list_orders_by_due_date_in_keyset_pages,
             list_text_query_is_case_insensitive_and_literal,
@@ -1093,6 +1095,199 @@ pub async fn statistics_count_and_time_what_the_scope_sees(store: &dyn Store) {
     let partner = figures(Scope::Partner(fr.code.clone()), None).await;
     assert_eq!(partner.requests, 3, "a partner's scope is its own requests (the service refuses partners)");
     assert_eq!(figures(Scope::Nothing, None).await, crate::RequestStatistics::default());
+}
+
+/// The human-rights report of a period, on a small register built through the lifecycle: the
+/// human-rights assurances sought, given and declined (and not the others); the refusals on a
+/// human-rights ground, after consultation or with it waived, a closed one too, but not one on
+/// other grounds; released evidence with its use restrictions and release time, but not evidence
+/// still withheld; nothing of a request submitted outside the period; and a strictly confidential request listed
+/// for its assignee but not for another handler. Each list in the order of the references.
+pub async fn human_rights_report_lists_what_the_scope_sees(store: &dyn Store) {
+    use mla_domain::request::{Condition, RefusalGround};
+    let fr = register_partner(store, "FR-MOJ").await;
+    let jo = register_partner(store, "JO-MOJ").await;
+    let (fr, jo) = (&fr, &jo);
+    let officer = Principal::staff("officer.huda", [Role::EvidenceOfficer]).expect("a valid principal");
+    let propose = |conditions: &[(ConditionKind, &str)]| Command {
+        conditions: conditions
+            .iter()
+            .map(|&(kind, text)| ProposedCondition { kind, text: long(text) })
+            .collect(),
+        ..command(Action::ProposeConditions)
+    };
+    let refuse = |grounds: Vec<RefusalGround>, waived: &str| Command {
+        refusal_grounds: grounds,
+        reason: long("Assurances could not cure the risk"),
+        consultation_waived_reason: if waived.is_empty() { LongText::default() } else { long(waived) },
+        ..command(Action::Refuse)
+    };
+
+    // IN-1: two assurances sought, one a human-rights one, both given; evidence released under
+    // them, and another piece still withheld.
+    let given = acknowledged_on(store, fr, sample_content("Given"), 1, 2).await;
+    let given = on_day(store, given, command(Action::StartReview), fr, 2).await;
+    let conditions =
+        [(ConditionKind::DeathPenaltyNonImposition, "No death penalty"), (ConditionKind::Speciality, "")];
+    let given = on_day(store, given, propose(&conditions), fr, 3).await;
+    let given = on_day(store, given, command(Action::AcceptConditions), fr, 4).await;
+    let given = on_day(store, given, command(Action::StartExecution), fr, 5).await;
+    let upload =
+        |day_of: i64| added_document(&given, DocumentKind::Evidence, Audience::Shared, &officer, day(day_of));
+    let evidence = save_document(store, &given, upload(6)).await;
+    let withheld = save_document(store, &given, upload(7)).await;
+    assert_eq!(withheld.release_state, ReleaseState::Withheld);
+    let (released, event) = document::release(&given, vec![evidence.clone()], &supervisor(), day(8))
+        .expect("the domain releases");
+    store.save_custody(&given, released, event, None).await.expect("the release is stored");
+    // IN-2: an assurance sought, not answered yet.
+    let sought = acknowledged_on(store, jo, sample_content("Sought"), 2, 3).await;
+    let sought = on_day(store, sought, command(Action::StartReview), jo, 3).await;
+    let sought = on_day(store, sought, propose(&[(ConditionKind::NonTorture, "No torture")]), jo, 4).await;
+    // IN-3: an assurance declined, then refused on the death penalty: after consultation.
+    let consulted = acknowledged_on(store, fr, sample_content("Consulted"), 3, 4).await;
+    let consulted = on_day(store, consulted, command(Action::StartReview), fr, 4).await;
+    let consulted =
+        on_day(store, consulted, propose(&[(ConditionKind::FairTrial, "A fair trial")]), fr, 5).await;
+    let consulted = on_day(store, consulted, command(Action::DeclineConditions), fr, 6).await;
+    let consulted = on_day(store, consulted, refuse(vec![RefusalGround::DeathPenaltyRisk], ""), fr, 7).await;
+    // IN-4: refused on torture (and another ground) with the consultation waived, then closed.
+    let waived = acknowledged_on(store, jo, sample_content("Waived"), 4, 5).await;
+    let waived = on_day(store, waived, command(Action::StartReview), jo, 5).await;
+    let grounds = vec![RefusalGround::TortureRisk, RefusalGround::InsufficientInformation];
+    let waived = on_day(store, waived, refuse(grounds, "The risk is certain"), jo, 6).await;
+    let waived = act(store, &waived, command(Action::Close), &partner_system(jo), jo, day(7)).await;
+    // IN-5: refused on a ground that is not a human-rights one: not in the report.
+    let other = acknowledged_on(store, fr, sample_content("Other ground"), 5, 6).await;
+    let other = on_day(store, other, command(Action::StartReview), fr, 6).await;
+    on_day(store, other, refuse(vec![RefusalGround::NoDualCriminality], ""), fr, 7).await;
+    // IN-6: strictly confidential, in huda's hands, an assurance sought.
+    let strict = RequestContent {
+        confidentiality: Some(Confidentiality::StrictlyConfidential),
+        ..sample_content("Strict")
+    };
+    let strict = acknowledged_on(store, fr, strict, 6, 7).await;
+    let patch = Patch { assignee: Some(short("huda")), ..Patch::default() };
+    let assign = mla_domain::update(&strict, &patch, &supervisor(), &context(day(7), fr)).expect("assigned");
+    let strict = store.save_change(strict.version, assign, None).await.expect("stored");
+    let strict = on_day(store, strict, command(Action::StartReview), fr, 7).await;
+    let strict = on_day(store, strict, propose(&[(ConditionKind::NonTorture, "Strict")]), fr, 8).await;
+    // IN-7: submitted after the period, with an assurance given and evidence released under it.
+    let later = acknowledged_on(store, fr, sample_content("Later"), 40, 41).await;
+    let later = on_day(store, later, command(Action::StartReview), fr, 41).await;
+    let later = on_day(store, later, propose(&[(ConditionKind::FairTrial, "Later")]), fr, 42).await;
+    let later = on_day(store, later, command(Action::AcceptConditions), fr, 43).await;
+    let later = on_day(store, later, command(Action::StartExecution), fr, 43).await;
+    let late_evidence = added_document(&later, DocumentKind::Evidence, Audience::Shared, &officer, day(44));
+    let late_evidence = save_document(store, &later, late_evidence).await;
+    let (released, event) =
+        document::release(&later, vec![late_evidence], &supervisor(), day(45)).expect("the domain releases");
+    store.save_custody(&later, released, event, None).await.expect("the release is stored");
+    // OUT-1: Jordan, the requested side, asks the NCIJC for a fair trial, which the NCIJC gives.
+    let ours = create(store, outgoing(jo, sample_content("Ours"), day(3))).await;
+    let ours = act(store, &ours, command(Action::Submit), &judge(), jo, day(3)).await;
+    let jordan = partner_system(jo);
+    let ours = act(store, &ours, command(Action::Acknowledge), &jordan, jo, day(4)).await;
+    let ours = act(store, &ours, command(Action::StartReview), &jordan, jo, day(4)).await;
+    let ours =
+        act(store, &ours, propose(&[(ConditionKind::FairTrial, "Open hearing")]), &jordan, jo, day(5)).await;
+    let ours = act(store, &ours, command(Action::AcceptConditions), &judge(), jo, day(6)).await;
+
+    let report = |scope: Scope, direction: Option<Direction>| async move {
+        let query = RequestQuery {
+            direction,
+            submitted_from: Some(day(0)),
+            submitted_until: Some(day(30)),
+            ..RequestQuery::new(scope, 0)
+        };
+        store.human_rights_report(&query).await.expect("the report is read")
+    };
+    let named = |r: &Request| crate::ReportedRequest {
+        id: r.id,
+        reference: r.reference.clone(),
+        partner_code: r.partner_code.clone(),
+        direction: r.direction,
+    };
+    let assurance = |r: &Request, condition: &Condition| crate::ReportedAssurance {
+        request: named(r),
+        state: r.state,
+        condition: condition.clone(),
+    };
+
+    let all = report(Scope::Ncijc, None).await;
+    assert_eq!(
+        all.assurances,
+        [
+            assurance(&given, &given.conditions[0]),
+            assurance(&sought, &sought.conditions[0]),
+            assurance(&consulted, &consulted.conditions[0]),
+            assurance(&strict, &strict.conditions[0]),
+            assurance(&ours, &ours.conditions[0]),
+        ],
+        "the human-rights assurances, in the order of the references"
+    );
+    let statuses: Vec<_> = all.assurances.iter().map(|a| a.condition.status).collect();
+    use ConditionStatus::{Accepted, Declined, Proposed};
+    assert_eq!(statuses, [Accepted, Proposed, Declined, Proposed, Accepted]);
+    assert_eq!(
+        (all.assurances[0].condition.given_by.as_deref(), all.assurances[0].condition.given_time),
+        (Some("fr-moj-case-system"), Some(day(4))),
+        "who gave it, and when"
+    );
+    assert_eq!(all.assurances[2].state, State::Refused);
+    assert_eq!(
+        all.refusals,
+        [
+            crate::ReportedRefusal {
+                request: named(&consulted),
+                grounds: vec![RefusalGround::DeathPenaltyRisk],
+                reason: "Assurances could not cure the risk".into(),
+                refused_time: day(7),
+                consultation_waived_reason: String::new(),
+                consultations: consulted.conditions.clone(),
+            },
+            crate::ReportedRefusal {
+                request: named(&waived),
+                grounds: vec![RefusalGround::TortureRisk, RefusalGround::InsufficientInformation],
+                reason: "Assurances could not cure the risk".into(),
+                refused_time: day(6),
+                consultation_waived_reason: "The risk is certain".into(),
+                consultations: Vec::new(),
+            },
+        ],
+        "the refusals on human-rights grounds (a closed one too), not the one on another ground"
+    );
+    assert_eq!(all.refusals[0].consultations[0].status, Declined, "the consultation held");
+    assert_eq!(
+        all.releases,
+        [crate::ReportedRelease {
+            request: named(&given),
+            document_id: evidence.id,
+            title: evidence.title.clone(),
+            kind: DocumentKind::Evidence,
+            release_time: Some(day(8)),
+            use_restrictions: vec!["No death penalty".into(), "SPECIALITY".into()],
+        }],
+        "the released evidence only, with its use restrictions"
+    );
+
+    let assignee = report(Scope::NcijcAssigned("huda".into()), None).await;
+    assert_eq!(assignee, all, "the assignee sees the strictly confidential request as the cleared do");
+    let other_handler = report(Scope::NcijcAssigned("karim".into()), None).await;
+    assert!(
+        !other_handler.assurances.iter().any(|a| a.request.id == strict.id),
+        "another handler does not: {other_handler:?}"
+    );
+    assert_eq!(other_handler.assurances.len(), 4);
+    assert_eq!(
+        (other_handler.refusals, other_handler.releases),
+        (all.refusals.clone(), all.releases.clone())
+    );
+
+    let outgoing = report(Scope::Ncijc, Some(Direction::Outgoing)).await;
+    assert_eq!(outgoing.assurances, [assurance(&ours, &ours.conditions[0])]);
+    assert!(outgoing.refusals.is_empty() && outgoing.releases.is_empty());
+    assert_eq!(report(Scope::Nothing, None).await, crate::HumanRightsEntries::default());
 }
 
 /// The text query is a case-insensitive substring of the title or the reference, taken literally:

@@ -9,11 +9,14 @@
 use async_trait::async_trait;
 use mla_domain::audit::{BrokenLink, Event, EventDraft, changes_request};
 use mla_domain::correspondence::{Message, MessageId};
+use mla_domain::document::DocumentKind;
 use mla_domain::document::{Document, DocumentId, NewDocument, Sha256};
 use mla_domain::lifecycle::Side;
-use mla_domain::request::{ConditionKind, Direction, RefusalGround};
+use mla_domain::request::{Condition, ConditionKind, Direction, RefusalGround};
+use mla_domain::text::Reference;
 use mla_domain::{
-    NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, State, Timestamp, Transition,
+    NewRequest, Partner, PartnerCode, Request, RequestId, RequestType, Scope, ShortText, State, Timestamp,
+    Transition,
 };
 
 #[cfg(feature = "conformance")]
@@ -332,6 +335,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: Timestamp,
     ) -> StoreResult<RequestStatistics>;
 
+    /// What the NCIJC reports on its human-rights compliance for the requests `query` selects (its
+    /// scope and filters; its order and page are ignored): the human-rights assurances sought on
+    /// them, their refusals on a human-rights ground with the consultation held before, and the
+    /// documents released. Each list in the order of the requests' references. Selected by the
+    /// database in a fixed number of queries, whatever the number of requests.
+    async fn human_rights_report(&self, query: &RequestQuery) -> StoreResult<HumanRightsEntries>;
+
     /// The use of each of the store's connection pools now, without asking the database (so that
     /// it is known even while the database is down).
     fn pool_use(&self) -> Vec<PoolUse>;
@@ -394,6 +404,64 @@ pub struct Durations {
     pub requests: u64,
     pub median_days: Option<f64>,
     pub p90_days: Option<f64>,
+}
+
+/// The entries of the human-rights report (see [`Store::human_rights_report`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HumanRightsEntries {
+    /// Each condition of a [human-rights kind](ConditionKind::is_human_rights_assurance), in the
+    /// order it was proposed.
+    pub assurances: Vec<ReportedAssurance>,
+    /// Each refused request with at least one [human-rights ground](RefusalGround::is_human_rights_risk).
+    pub refusals: Vec<ReportedRefusal>,
+    /// Each released document, in upload order.
+    pub releases: Vec<ReportedRelease>,
+}
+
+/// The request an entry of the report is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedRequest {
+    pub id: RequestId,
+    pub reference: Reference,
+    pub partner_code: PartnerCode,
+    pub direction: Direction,
+}
+
+/// An assurance sought (PROPOSED), given (ACCEPTED) or declined, as it stands on its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedAssurance {
+    pub request: ReportedRequest,
+    /// The request's state now.
+    pub state: State,
+    pub condition: Condition,
+}
+
+/// A refusal on a human-rights ground, and the consultation held before it (UNTOC art. 18(26)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedRefusal {
+    pub request: ReportedRequest,
+    /// Every ground it was refused on, the others included.
+    pub grounds: Vec<RefusalGround>,
+    pub reason: String,
+    /// When it was refused.
+    pub refused_time: Timestamp,
+    /// Why no consultation was held; empty when none was waived.
+    pub consultation_waived_reason: String,
+    /// The conditions proposed to the requesting side before the refusal (none can follow one),
+    /// whatever their kind, as they stand.
+    pub consultations: Vec<Condition>,
+}
+
+/// A document released to the requesting side, with the use restrictions it travels with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedRelease {
+    pub request: ReportedRequest,
+    pub document_id: DocumentId,
+    pub title: ShortText,
+    pub kind: DocumentKind,
+    /// When it was released (its DOCUMENTS_RELEASED event).
+    pub release_time: Option<Timestamp>,
+    pub use_restrictions: Vec<String>,
 }
 
 /// One connection pool: its name in the backend (`read`, `write`, `listen`...), its connections

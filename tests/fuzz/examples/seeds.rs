@@ -272,6 +272,14 @@ fn grpc_seeds() -> Vec<(String, Vec<u8>)> {
             },
         ),
         seed(
+            "GetHumanRightsReportRequest",
+            pb::GetHumanRightsReportRequest {
+                period_start: Some(prost_types::Timestamp { seconds: 1_767_225_600, nanos: 0 }),
+                period_end: Some(prost_types::Timestamp { seconds: 1_798_761_600, nanos: 0 }),
+                direction: pb::Direction::Outgoing as i32,
+            },
+        ),
+        seed(
             "UpdatePartnerRequest",
             pb::UpdatePartnerRequest {
                 partner: Some(pb::Partner { country: "FR".into(), code: "FR-MOJ".into(), ..partner }),
@@ -417,12 +425,20 @@ fn rest_seeds() -> Vec<(String, String)> {
         ),
         ("query-partners".into(), "query:PartnerQuery\ninclude_inactive=true&page_size=5&page_token=abc".into()),
         (
+            "query-report".into(),
+            "query:ReportQuery\nperiod_start=2026-01-01T00%3A00%3A00Z&period_end=2027-01-01T00%3A00%3A00Z&direction=INCOMING&format=csv".into(),
+        ),
+        (
             "http-create-request".into(),
             format!("POST /v1/requests\ncontent-type: application/json\nidempotency-key: k-1\nx-fuzz-reply: {}\n\n{body}", hex_of(request_reply.clone())),
         ),
         (
             "http-list-requests".into(),
             format!("GET /v1/requests?state=UNDER_REVIEW&page_size=10&received_before=2026-03-01T00:00:00Z&overdue=true\nauthorization: Bearer abc\nx-fuzz-reply: {}\n\n", hex_of(list_reply.clone())),
+        ),
+        (
+            "http-human-rights-report".into(),
+            "GET /v1/reports/human-rights?period_start=2026-01-01T00:00:00Z&period_end=2027-01-01T00:00:00Z\naccept: text/csv\nauthorization: Bearer abc\n\n".into(),
         ),
         (
             "http-export-csv".into(),

@@ -1,6 +1,5 @@
 //! Every request message of RequestService, PartnerService, DocumentService and StatisticsService:
-//! arbitrary bytes
-//! decoded as the message (the first byte picks which, see `mla_fuzz::MESSAGES`), then parsed the
+//! arbitrary bytes decoded as the message (the first byte picks which, see `mla_fuzz::MESSAGES`), then parsed the
 //! way its RPC parses it before the application is called, with the functions of
 //! `mla_grpc::convert` and `mla_grpc::upload_in`. The composition of each RPC is repeated here
 //! (the services parse inline); the parsing itself is the services' own.
@@ -57,14 +56,8 @@ fuzz_target!(|data: &[u8]| {
         "DownloadEvidencePackageRequest" => {
             decoded(bytes, |m: pb::DownloadEvidencePackageRequest| id_only(&m.request_id))
         }
-        "GetStatisticsRequest" => decoded(bytes, |m: pb::GetStatisticsRequest| {
-            let mut fields = Fields::default();
-            let period = period_in(&mut fields, &m);
-            if let Some(period) = outcome(fields.finish(period)).flatten() {
-                time(&period.start, m.period_start.as_ref().expect("a start"));
-                time(&period.end, m.period_end.as_ref().expect("an end"));
-            }
-        }),
+        "GetStatisticsRequest" => decoded(bytes, |m: pb::GetStatisticsRequest| period(&m)),
+        "GetHumanRightsReportRequest" => decoded(bytes, |m: pb::GetHumanRightsReportRequest| period(&m)),
         other => unreachable!("{other} is in the table but not parsed"),
     }
 });
@@ -104,6 +97,17 @@ fn short_list(texts: &[ShortText], raw: &[String]) {
     assert!(texts.len() <= RequestContent::MAX_ENTRIES);
     assert_eq!(texts.len(), raw.len());
     texts.iter().zip(raw).for_each(|(t, r)| short(t, r));
+}
+
+/// The period of a report (GetStatistics, GetHumanRightsReport): accepted ends are the times asked.
+fn period(m: &impl PeriodMessage) {
+    let mut fields = Fields::default();
+    let parsed = period_in(&mut fields, m);
+    if let Some(parsed) = outcome(fields.finish(parsed)).flatten() {
+        let (start, end, _) = m.period();
+        time(&parsed.start, start.expect("a start"));
+        time(&parsed.end, end.expect("an end"));
+    }
 }
 
 fn time(parsed: &Timestamp, raw: &prost_types::Timestamp) {

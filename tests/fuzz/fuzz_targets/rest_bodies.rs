@@ -135,6 +135,9 @@ fn query(name: &[u8], raw: &str) {
         b"LetterQuery" => {
             let _ = serde_urlencoded::from_str::<gw::LetterQuery>(raw);
         }
+        b"ReportQuery" => {
+            let _ = serde_urlencoded::from_str::<gw::ReportQuery>(raw);
+        }
         _ => {}
     }
 }
@@ -305,6 +308,8 @@ fn sent(path: &str, mut body: &[u8]) {
             "ReleaseDocuments" => pb::ReleaseDocumentsRequest::decode(message).is_ok(),
             "DownloadEvidencePackage" => pb::DownloadEvidencePackageRequest::decode(message).is_ok(),
             "ListSigningKeys" => pb::ListSigningKeysRequest::decode(message).is_ok(),
+            "GetStatistics" => pb::GetStatisticsRequest::decode(message).is_ok(),
+            "GetHumanRightsReport" => pb::GetHumanRightsReportRequest::decode(message).is_ok(),
             // Health checks and the like are not the gateway's translations.
             _ => true,
         };

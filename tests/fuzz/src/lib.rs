@@ -69,7 +69,7 @@ pub fn sign(by: SignedBy, header: &str, payload: &str) -> String {
 }
 
 /// The gRPC requests the services parse, in the order of the target's first input byte.
-pub const MESSAGES: [&str; 27] = [
+pub const MESSAGES: [&str; 28] = [
     "CreateRequestRequest",
     "GetRequestRequest",
     "ListRequestsRequest",
@@ -97,6 +97,7 @@ pub const MESSAGES: [&str; 27] = [
     "ReleaseDocumentsRequest",
     "DownloadEvidencePackageRequest",
     "GetStatisticsRequest",
+    "GetHumanRightsReportRequest",
 ];
 
 /// The selector byte of a message name in [`MESSAGES`].

@@ -27,6 +27,7 @@ use crate::upstream::{Caller, Upstream, etag_header};
 pub mod documents;
 pub mod events;
 pub mod export;
+pub mod human_rights;
 pub mod operations;
 pub mod partners;
 pub mod requests;
@@ -78,6 +79,7 @@ pub fn api(config: &GatewayConfig) -> OpenApiRouter<Gateway> {
         .routes(routes!(requests::erase_personal_data))
         .routes(routes!(requests::print_letter))
         .routes(routes!(statistics::get_statistics))
+        .routes(routes!(human_rights::get_human_rights_report))
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::get_partner, partners::update_partner))
         .routes(routes!(documents::list_documents))

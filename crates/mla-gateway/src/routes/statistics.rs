@@ -8,7 +8,7 @@ use mla_proto::v1 as pb;
 
 use super::export::{csv_file, csv_text, wants_csv};
 use super::{Gateway, Params, query};
-use crate::dto::{Direction, Statistics, StatisticsQuery};
+use crate::dto::{Direction, ReportQuery, Statistics};
 use crate::problem::ApiError;
 use crate::upstream::Caller;
 
@@ -28,7 +28,7 @@ pub const COLUMNS: [&str; 5] = ["figure", "value", "count", "median_days", "p90_
     path = "/v1/statistics",
     tag = "statistics",
     operation_id = "GetStatistics",
-    params(StatisticsQuery),
+    params(ReportQuery),
     responses(
         (status = 200, description = "The figures; or, with `format=csv` or `Accept: text/csv`, the same as CSV.",
             content(
@@ -42,13 +42,43 @@ pub async fn get_statistics(
     caller: Caller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let q: StatisticsQuery = query(&caller, raw.as_deref())?;
-    let mut params = Params(Vec::new());
+    let asked = period_asked(&caller, raw.as_deref())?;
     let message = pb::GetStatisticsRequest {
-        period_start: params.time("period_start", &q.period_start),
-        period_end: params.time("period_end", &q.period_end),
-        direction: params.enumeration::<Direction>("direction", &q.direction).map_or(0, |d| d.to_wire()),
+        period_start: asked.start,
+        period_end: asked.end,
+        direction: asked.direction,
     };
+    let statistics = gateway
+        .statistics()
+        .get_statistics(caller.call(message))
+        .await
+        .map_err(|s| caller.fail(s))?
+        .into_inner();
+    let statistics = Statistics::from(statistics);
+    if !asked.csv {
+        return Ok(axum::Json(statistics).into_response());
+    }
+    let csv = csv_text(Some(&COLUMNS[..]), rows(&statistics));
+    Ok(csv_file(csv.into(), HeaderValue::from_static("attachment; filename=\"statistics.csv\"")))
+}
+
+/// The period a report asks for (its ends and direction as the wire carries them), and whether the
+/// answer is CSV: `format=csv`, or `Accept: text/csv` without a `format`.
+#[derive(Debug)]
+pub struct PeriodAsked {
+    pub start: Option<prost_types::Timestamp>,
+    pub end: Option<prost_types::Timestamp>,
+    pub direction: i32,
+    pub csv: bool,
+}
+
+/// Reads a report's query string ([`ReportQuery`]), every violation named.
+pub fn period_asked(caller: &Caller, raw: Option<&str>) -> Result<PeriodAsked, ApiError> {
+    let q: ReportQuery = query(caller, raw)?;
+    let mut params = Params(Vec::new());
+    let start = params.time("period_start", &q.period_start);
+    let end = params.time("period_end", &q.period_end);
+    let direction = params.enumeration::<Direction>("direction", &q.direction).map_or(0, |d| d.to_wire());
     let csv = match q.format.as_deref() {
         None => wants_csv(caller.header(header::ACCEPT)),
         Some("csv") => true,
@@ -61,26 +91,17 @@ pub async fn get_statistics(
             false
         }
     };
-    let message = params.finish(&caller, message)?;
-    let statistics = gateway
-        .statistics()
-        .get_statistics(caller.call(message))
-        .await
-        .map_err(|s| caller.fail(s))?
-        .into_inner();
-    let statistics = Statistics::from(statistics);
-    if !csv {
-        return Ok(axum::Json(statistics).into_response());
-    }
-    let csv = csv_text(Some(&COLUMNS[..]), rows(&statistics));
-    Ok(csv_file(csv.into(), HeaderValue::from_static("attachment; filename=\"statistics.csv\"")))
+    params.finish(caller, PeriodAsked { start, end, direction, csv })
+}
+
+/// An instant as the CSV answers write it (RFC 3339, UTC); empty when absent.
+pub fn csv_time(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)).unwrap_or_default()
 }
 
 /// The figures as CSV rows: what was asked first, then each count, then the durations.
 fn rows(s: &Statistics) -> Vec<Vec<String>> {
-    let time = |t: Option<DateTime<Utc>>| {
-        t.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)).unwrap_or_default()
-    };
+    let time = csv_time;
     let named = |name: Option<&'static str>| name.unwrap_or("").to_owned();
     let row =
         |figure: &str, value: String, count: String| vec![figure.into(), value, count, "".into(), "".into()];
