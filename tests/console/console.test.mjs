@@ -345,6 +345,43 @@ test('the statistics page draws its charts from the real figures', async () => {
   await judge.context().close();
 });
 
+test('the human-rights report shows the assurances and the refusals of the period, printable', async () => {
+  const judgeToken = token('amal', 'judge');
+  // An assurance against the death penalty sought and given.
+  const assured = await underReview({ title: 'Hearing of a detained suspect' });
+  await act(judgeToken, assured, { action: 'PROPOSE_CONDITIONS',
+    conditions: [{ kind: 'DEATH_PENALTY_NON_IMPOSITION', text: '' }] });
+  await act(FR(), assured, { action: 'ACCEPT_CONDITIONS' });
+  // A refusal on the risk of torture, consultation waived with its reason.
+  const refused = await underReview({ title: 'Transfer of a detainee' });
+  const waiver = 'The person is held where torture is documented; no assurance could cure it.';
+  await act(judgeToken, refused, { action: 'REFUSE', refusal_grounds: ['TORTURE_RISK'],
+    reason: 'Substantial grounds for believing the person would be tortured.', consultation_waived_reason: waiver });
+
+  const year = new Date().getUTCFullYear();
+  const until = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+  const report = await rest(broker.url, judgeToken, 'GET',
+    `/v1/reports/human-rights?period_start=${year}-01-01T00:00:00Z&period_end=${until}T00:00:00Z`);
+  const page = await open(broker.url);
+  await signIn(page, 'amal', 'judge');
+  await page.evaluate(() => { location.hash = '#/report'; });
+  await page.waitForSelector('table#assurances');
+  const rows = (id) => page.$$eval(`table#${id} tbody tr`, (trs) => trs.map((tr) => tr.textContent));
+  const assurances = await rows('assurances');
+  assert.equal(assurances.length, report.assurances.length);
+  const given = report.assurances.find((a) => a.request_id === assured);
+  assert.equal(given.status, 'ACCEPTED');
+  assert.ok(assurances.some((row) => row.includes(given.reference) && row.includes('Accepted')), assurances.join('\n'));
+  const refusals = await rows('refusals');
+  assert.equal(refusals.length, report.refusals.length);
+  const entry = report.refusals.find((r) => r.request_id === refused);
+  assert.ok(refusals.some((row) => row.includes(entry.reference) && row.includes('Torture risk') && row.includes(waiver)),
+    refusals.join('\n'));
+  assert.ok(await page.isVisible('table#releases'));
+  await screenshot(page, 'report');
+  await page.context().close();
+});
+
 // ------------------------------------------------------------------------------------------------
 // Sign-in at an identity provider: the authorization code flow with PKCE, against a provider of
 // this test's own that checks the code verifier as Keycloak does.

@@ -87,7 +87,7 @@ const WORDS = {
     report_note: 'Requests submitted in the period: the assurances sought, given or declined; refusals on human-rights grounds and the consultation held before them; evidence released and the restrictions on its use.',
     assurances: 'Assurances', refusals: 'Refusals on human-rights grounds', releases: 'Evidence released',
     status: 'Status', given: 'Answered', consultation: 'Consultation before refusal', waived: 'Waived',
-    no_consultation: 'none held', use_restrictions: 'Use restrictions', document: 'Document', json: 'JSON',
+    no_consultation: 'none held', use_restrictions: 'Use restrictions', document: 'Document', release_time: 'Released', json: 'JSON',
     PROPOSED: 'Sought', 
     received_via: 'Received via', effective_time: 'Date on the letter (empty: now)', letter_reference: 'Letter reference',
   },
@@ -129,7 +129,7 @@ const WORDS = {
     report_note: 'الطلبات المقدمة خلال الفترة: الضمانات المطلوبة أو المقدمة أو المرفوضة، وحالات الرفض لأسباب تتعلق بحقوق الإنسان والتشاور الذي سبقها، والأدلة المُفرج عنها وقيود استخدامها.',
     assurances: 'الضمانات', refusals: 'الرفض لأسباب تتعلق بحقوق الإنسان', releases: 'الأدلة المُفرج عنها',
     status: 'الحالة', given: 'تاريخ الرد', consultation: 'التشاور قبل الرفض', waived: 'أُعفي منه',
-    no_consultation: 'لم يُجرَ', use_restrictions: 'قيود الاستخدام', document: 'المستند', json: 'JSON',
+    no_consultation: 'لم يُجرَ', use_restrictions: 'قيود الاستخدام', document: 'المستند', release_time: 'تاريخ الإفراج', json: 'JSON',
     PROPOSED: 'مطلوبة', PERSECUTION_RISK: 'خطر الاضطهاد',
     EVIDENCE: 'جمع الأدلة', SEARCH_AND_SEIZURE: 'التفتيش والضبط', SERVICE_OF_DOCUMENTS: 'تبليغ الوثائق',
     ASSET_FREEZE: 'تجميد الأصول', EXTRADITION: 'تسليم المطلوبين', TRANSFER_OF_PROCEEDINGS: 'نقل الإجراءات',
@@ -906,7 +906,7 @@ function reportView(params) {
             ? h('ul', {}, r.consultations.map((c) => h('li', {}, `${t(c.kind)} — ${t(c.status)}`, c.text ? text('p', c.text) : null)))
             : [t('no_consultation'), r.consultation_waived_reason ? [' · ', t('waived'), ': ', text('span', r.consultation_waived_reason)] : null])))),
       h('h2', {}, t('releases')),
-      table('releases', [t('reference'), t('partner'), t('document'), t('released'), t('use_restrictions')],
+      table('releases', [t('reference'), t('partner'), t('document'), t('release_time'), t('use_restrictions')],
         report.releases.map((d) => h('tr', {}, h('td', {}, link(d)), h('td', {}, d.partner_code),
           text('td', d.title), h('td', {}, when(d.release_time)),
           h('td', {}, d.use_restrictions.length ? h('ul', {}, d.use_restrictions.map((u) => text('li', u))) : '—')))));
