@@ -247,7 +247,7 @@ pub async fn gateway(
         .with_context(|| format!("cannot listen on {} (http_addr)", config.http_addr))?;
     // The console signs in at the identity provider only: a development token minted here would be
     // this machine's, not the upstream broker's.
-    let console = ConsoleConfig { development: None, ..console_config(&config)? };
+    let console = ConsoleConfig { oidc: console_oidc(&config), development: None };
     gateway_on(listener, upstream.to_owned(), upstream_ca.map(Path::to_owned), console, shutdown).await
 }
 
@@ -526,11 +526,9 @@ const CONSOLE_SESSION: Duration = Duration::from_secs(8 * 3600);
 /// development mode with a development token that the broker issues for a name and a staff role
 /// (never a partner's: partners do not use the console).
 pub fn console_config(config: &Config) -> anyhow::Result<ConsoleConfig> {
-    let (issuer, audience) = issuer_and_audience(config);
-    let oidc =
-        config.console_client_id.clone().map(|client_id| OidcClient { issuer: issuer.clone(), client_id });
     let development = match config.is_development() {
         true => {
+            let (issuer, audience) = issuer_and_audience(config);
             let secret = dev_secret(config)?;
             Some(DevelopmentSignIn::new(move |subject, role| {
                 let role = Role::parse(role)
@@ -542,7 +540,13 @@ pub fn console_config(config: &Config) -> anyhow::Result<ConsoleConfig> {
         }
         false => None,
     };
-    Ok(ConsoleConfig { oidc, development })
+    Ok(ConsoleConfig { oidc: console_oidc(config), development })
+}
+
+/// The console's client at the identity provider that issues the broker's tokens, when configured.
+fn console_oidc(config: &Config) -> Option<OidcClient> {
+    let issuer = issuer_and_audience(config).0;
+    config.console_client_id.clone().map(|client_id| OidcClient { issuer, client_id })
 }
 
 /// Hides the password of a database URL (in its user information or a `password` query parameter),
