@@ -127,6 +127,10 @@ async function openRequest(page, id) {
 
 const stateOf = (page) => page.getAttribute('#request-state', 'data-state');
 
+/** The id of the request whose page is open. */
+const requestOnScreen = async (page) =>
+  decodeURIComponent(await page.evaluate(() => location.hash.slice('#/requests/'.length)));
+
 async function takeAction(page, action, fill) {
   await page.click(`button.action[data-action=${action}]`);
   const form = `form.action-form[data-action=${action}]`;
@@ -218,16 +222,61 @@ test("a registrar acknowledges a request and the judge's open page updates live"
   await judge.context().close();
 });
 
-test('a paper request goes from SUBMITTED to CLOSED in the console alone', async () => {
-  // Jordan's ministry writes letters: a registrar records its request as it arrives.
-  const created = await rest(broker.url, token('rana', 'registrar'), 'POST', '/v1/requests', {
-    partner_code: 'JO-MOJ', on_behalf_of_partner: 'JO-MOJ', received_via: 'DIPLOMATIC_NOTE',
-    letter_reference: 'NV-2026-311', request_type: 'EVIDENCE', requesting_authority: 'Amman public prosecutor',
-    title: 'Records of a money transfer', summary_of_facts: 'A transfer from Mosul to Amman in 2016.',
-    measures: ['Obtain the bank records'], purpose: 'Criminal proceedings', legal_basis: 'Riyadh Convention art. 1',
-  });
-  assert.equal(created.state, 'SUBMITTED');
+/** Fills the new-request form with a complete request's fields. */
+async function fillNewRequest(page, fields) {
+  await page.click('#nav-new');
+  const form = 'form.new-request';
+  await page.waitForSelector(form);
+  if (fields.paper) {
+    await page.check(`${form} input[name=kind][value=PAPER]`);
+    await page.selectOption(`${form} select[name=received_via]`, fields.paper.received_via);
+    await page.fill(`${form} input[name=letter_reference]`, fields.paper.letter_reference);
+  }
+  await page.selectOption(`${form} select[name=partner_code]`, fields.partner_code);
+  for (const name of ['requesting_authority', 'title', 'legal_basis']) {
+    await page.fill(`${form} input[name=${name}]`, fields[name]);
+  }
+  for (const name of ['summary_of_facts', 'measures', 'purpose']) {
+    await page.fill(`${form} textarea[name=${name}]`, fields[name]);
+  }
+  for (const person of fields.persons || []) {
+    await page.click(`${form} button.add-person`);
+    const row = `${form} fieldset.person:last-of-type`;
+    await page.fill(`${row} input[name=person_name]`, person.name);
+    await page.selectOption(`${row} select[name=person_role]`, person.role);
+    await page.fill(`${row} input[name=person_nationality]`, person.nationality);
+  }
+  return form;
+}
+
+test('a paper request goes from the letter to CLOSED in the console alone', async () => {
+  // Jordan's ministry writes letters: a registrar registers its request from the letter.
   const page = await open(broker.url);
+  await signIn(page, 'rana', 'registrar');
+  const form = await fillNewRequest(page, {
+    paper: { received_via: 'DIPLOMATIC_NOTE', letter_reference: 'NV-2026-311' }, partner_code: 'JO-MOJ',
+    requesting_authority: 'Amman public prosecutor', title: 'Records of a money transfer',
+    summary_of_facts: 'A transfer from Mosul to Amman in 2016.', measures: 'Obtain the bank records',
+    purpose: 'Criminal proceedings', legal_basis: 'Riyadh Convention art. 1',
+  });
+  // Only the partners that write on paper are offered for a request received on paper.
+  const offered = await page.$$eval(`${form} select[name=partner_code] option`, (options) => options.map((o) => o.value));
+  assert.deepEqual(offered, ['JO-MOJ']);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await screenshot(page, 'new-request');
+  // A letter that lacks what submission requires is refused with the rule's reason, the form kept.
+  await page.fill(`${form} textarea[name=measures]`, '');
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForSelector(`${form} .problem[data-reason=INCOMPLETE_REQUEST]`);
+  assert.match(await page.textContent(`${form} .problem`), /measures/);
+  await page.fill(`${form} textarea[name=measures]`, 'Obtain the bank records');
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForSelector('#request-state[data-state=SUBMITTED]');
+  assert.match(await page.textContent('#notice'), /Created: IN-/);
+  const id = await requestOnScreen(page);
+  const registered = await rest(broker.url, token('amal', 'judge'), 'GET', `/v1/requests/${id}/events`);
+  assert.equal(registered.events[0].actor.on_behalf_of_partner, 'JO-MOJ');
+  assert.equal(registered.events[0].details.paper.letter_reference, 'NV-2026-311');
   const steps = [
     ['rana', 'registrar', 'ACKNOWLEDGE', 'RECEIVED'],
     ['layla', 'legal_officer', 'START_REVIEW', 'UNDER_REVIEW'],
@@ -238,24 +287,50 @@ test('a paper request goes from SUBMITTED to CLOSED in the console alone', async
   for (const [subject, role, action, reached] of steps) {
     if (await page.isVisible('#sign-out')) await page.click('#sign-out');
     await signIn(page, subject, role);
-    await openRequest(page, created.id);
+    await openRequest(page, id);
     await takeAction(page, action);
     await page.waitForSelector(`#request-state[data-state=${reached}]`);
   }
   // Jordan's letter closing the request, recorded by the registrar on its behalf.
   await page.click('#sign-out');
   await signIn(page, 'rana', 'registrar');
-  await openRequest(page, created.id);
+  await openRequest(page, id);
   await page.click('button[data-on-behalf=CLOSE]');
-  const form = 'form.action-form[data-on-behalf=JO-MOJ]';
-  await page.waitForSelector(form);
-  await page.selectOption(`${form} select[name=received_via]`, 'POST');
-  await page.fill(`${form} input[name=letter_reference]`, 'NV-2026-402');
-  await page.click(`${form} button[type=submit]`);
+  const closing = 'form.action-form[data-on-behalf=JO-MOJ]';
+  await page.waitForSelector(closing);
+  await page.selectOption(`${closing} select[name=received_via]`, 'POST');
+  await page.fill(`${closing} input[name=letter_reference]`, 'NV-2026-402');
+  await page.click(`${closing} button[type=submit]`);
   await page.waitForSelector('#request-state[data-state=CLOSED]');
-  const trail = await rest(broker.url, token('amal', 'judge'), 'GET', `/v1/requests/${created.id}/events`);
+  const trail = await rest(broker.url, token('amal', 'judge'), 'GET', `/v1/requests/${id}/events`);
   assert.deepEqual(trail.events.map((e) => e.action),
     ['CREATE', 'ACKNOWLEDGE', 'START_REVIEW', 'ACCEPT', 'START_EXECUTION', 'COMPLETE_EXECUTION', 'CLOSE']);
+  await page.context().close();
+});
+
+test('a legal officer drafts a request to a partner in the console and a judge sends it', async () => {
+  const page = await open(broker.url);
+  await signIn(page, 'layla', 'legal_officer');
+  const form = await fillNewRequest(page, {
+    partner_code: 'FR-MOJ', requesting_authority: 'Investigative Court of Karkh',
+    title: 'Hearing of a witness in Lyon', summary_of_facts: 'The witness saw the accused in Mosul in 2015.',
+    measures: 'Hear the witness\nObtain the travel records', purpose: 'Criminal proceedings',
+    legal_basis: 'UNTOC art. 18', persons: [{ name: 'أحمد عبد الله', role: 'WITNESS', nationality: 'iq' }],
+  });
+  await page.click(`${form} button[type=submit]`);
+  await page.waitForSelector('#request-state[data-state=DRAFT]');
+  const id = await requestOnScreen(page);
+  const draft = await rest(broker.url, token('layla', 'legal_officer'), 'GET', `/v1/requests/${id}`);
+  assert.equal(draft.direction, 'OUTGOING');
+  assert.deepEqual(draft.measures, ['Hear the witness', 'Obtain the travel records']);
+  assert.deepEqual(draft.persons.map((p) => [p.name, p.role, p.nationality]), [['أحمد عبد الله', 'WITNESS', 'IQ']]);
+  // Sending it is a judge's decision, not the drafter's.
+  assert.equal(await page.isVisible('button.action[data-action=SUBMIT]'), false);
+  await page.click('#sign-out');
+  await signIn(page, 'amal', 'judge');
+  await openRequest(page, id);
+  await takeAction(page, 'SUBMIT');
+  await page.waitForSelector('#request-state[data-state=SUBMITTED]');
   await page.context().close();
 });
 
@@ -314,6 +389,8 @@ test('an Arabic request renders right to left, in the Arabic console too', async
   assert.deepEqual(await direction(), [title, 'rtl']);
   await judge.click('#language');
   await judge.waitForSelector('html[dir=rtl][lang=ar]');
+  // The page is drawn again in Arabic once the request is read again.
+  await judge.waitForSelector('h1 span[dir=auto]');
   assert.deepEqual(await direction(), [title, 'rtl']);
   assert.equal(await judge.textContent('a[href="#/"]'), 'قائمة العمل');
   await screenshot(judge, 'arabic');

@@ -28,6 +28,11 @@ const PARTNER_SIDE = {
     'START_EXECUTION', 'POSTPONE', 'RESUME', 'COMPLETE_EXECUTION'],
 };
 const RECORDING_ROLES = ['registrar', 'legal_officer'];
+// The roles that draft the NCIJC's own requests (the broker's DRAFTING_ROLES).
+const DRAFTING_ROLES = ['registrar', 'legal_officer', 'judge', 'supervisor'];
+const REQUEST_TYPES = ['EVIDENCE', 'SEARCH_AND_SEIZURE', 'SERVICE_OF_DOCUMENTS', 'ASSET_FREEZE', 'EXTRADITION',
+  'TRANSFER_OF_PROCEEDINGS', 'TRANSFER_OF_SENTENCED_PERSON', 'SPONTANEOUS_INFORMATION', 'DIGITAL_EVIDENCE', 'OTHER'];
+const PERSON_ROLES = ['SUSPECT', 'WITNESS', 'VICTIM', 'OTHER'];
 const RECEIVED_VIA = ['DIPLOMATIC_NOTE', 'POST', 'EMAIL', 'COURIER', 'INTERPOL', 'OTHER'];
 // What each action asks for besides the click: `reason` (required or optional), and its own fields.
 const ACTION_FORMS = {
@@ -90,6 +95,11 @@ const WORDS = {
     no_consultation: 'none held', use_restrictions: 'Use restrictions', document: 'Document', release_time: 'Released', json: 'JSON',
     PROPOSED: 'Sought', 
     received_via: 'Received via', effective_time: 'Date on the letter (empty: now)', letter_reference: 'Letter reference',
+    nav_new: 'New request', new_title: 'New request', new_kind: 'Whose request', new_outgoing: 'A request of the NCIJC to a partner (saved as a draft)',
+    new_paper: 'A request received on paper from a partner (registered as submitted)', one_per_line: 'one per line',
+    urgency_reason: 'Why it is urgent', person: 'Person', name: 'Name', nationality: 'Nationality',
+    protected: 'Protected', add_person: 'Add a person', remove: 'Remove', create: 'Create the request',
+    created: 'Created', no_paper_partners: 'No partner writes on paper.',
   },
   ar: {
     brand: 'المركز الوطني للتعاون القضائي الدولي', nav_queue: 'قائمة العمل', nav_statistics: 'الإحصاءات',
@@ -146,6 +156,11 @@ const WORDS = {
     DRAFT: 'مسودة', SUBMITTED: 'مُقدَّم', RECEIVED: 'مُستلَم', UNDER_REVIEW: 'قيد المراجعة',
     CLARIFICATION_REQUESTED: 'طُلب توضيح', CONDITIONS_PROPOSED: 'شروط مقترحة', ACCEPTED: 'مقبول',
     IN_EXECUTION: 'قيد التنفيذ', POSTPONED: 'مؤجل', EXECUTED: 'مُنفَّذ', REFUSED: 'مرفوض', WITHDRAWN: 'مسحوب',
+    nav_new: 'طلب جديد', new_title: 'طلب جديد', new_kind: 'مصدر الطلب', new_outgoing: 'طلب من المركز إلى شريك (يُحفظ مسودة)',
+    new_paper: 'طلب ورد من شريك على الورق (يُسجَّل مُقدَّماً)', one_per_line: 'واحد في كل سطر',
+    urgency_reason: 'سبب الاستعجال', person: 'شخص', name: 'الاسم', nationality: 'الجنسية', protected: 'محمي',
+    add_person: 'إضافة شخص', remove: 'حذف', create: 'إنشاء الطلب', created: 'أُنشئ',
+    no_paper_partners: 'لا يوجد شريك يراسل ورقياً.',
     CLOSED: 'مغلق', SUBMIT: 'تقديم', ACKNOWLEDGE: 'إقرار بالاستلام', START_REVIEW: 'بدء المراجعة',
     REQUEST_CLARIFICATION: 'طلب توضيح', PROVIDE_CLARIFICATION: 'تقديم توضيح', PROPOSE_CONDITIONS: 'اقتراح شروط',
     ACCEPT_CONDITIONS: 'قبول الشروط', DECLINE_CONDITIONS: 'رفض الشروط', ACCEPT: 'قبول', REFUSE: 'رفض',
@@ -468,6 +483,142 @@ function queueView(params) {
     }
   };
   load();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A new request: the NCIJC's own, drafted for a partner, or one a paper partner sent, registered from
+// its letter (INCOMING and SUBMITTED at once). The broker checks every field; the page only gathers
+// them and shows the refusal's reasons beside the form.
+
+// Every active partner, all pages of them.
+async function allPartners() {
+  const partners = [];
+  let pageToken = '';
+  do {
+    const page = await api('GET', `/v1/partners?${new URLSearchParams({ page_size: '100', page_token: pageToken })}`);
+    partners.push(...page.partners);
+    pageToken = page.next_page_token;
+  } while (pageToken);
+  return partners;
+}
+
+const lines = (textarea) => textarea.value.split('\n').map((l) => l.trim()).filter(Boolean);
+
+function personRow() {
+  const row = h('fieldset', { class: 'person' },
+    h('legend', {}, t('person')),
+    h('label', {}, t('name'), h('input', { name: 'person_name', dir: 'auto', required: true, maxlength: 200 })),
+    h('label', {}, t('role'), h('select', { name: 'person_role' }, PERSON_ROLES.map((r) => h('option', { value: r }, t(r))))),
+    h('label', {}, t('nationality'), h('input', { name: 'person_nationality', maxlength: 2, size: 3, placeholder: 'IQ' })),
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'person_protected' }), t('protected')),
+    h('button', { type: 'button', onclick: () => row.remove() }, t('remove')));
+  return row;
+}
+
+function newRequestView() {
+  const mayRecord = staffRoles(state.claims).some((role) => RECORDING_ROLES.includes(role));
+  const status = h('div');
+  show(h('h1', {}, t('new_title')), status);
+  allPartners().then((partners) => {
+    const kind = h('fieldset', { class: 'kind' }, h('legend', {}, t('new_kind')),
+      h('label', { class: 'check' }, h('input', { type: 'radio', name: 'kind', value: 'OUTGOING', checked: true }), t('new_outgoing')),
+      mayRecord ? h('label', { class: 'check' }, h('input', { type: 'radio', name: 'kind', value: 'PAPER' }), t('new_paper')) : null);
+    const partner = h('select', { name: 'partner_code', required: true });
+    const paperOnly = () => kind.querySelector('input[value=PAPER]:checked') !== null;
+    const input = (name, props) => h('input', { name, dir: 'auto', maxlength: 200, ...props });
+    const area = (name, props) => h('textarea', { name, dir: 'auto', rows: 3, ...props });
+    const f = {
+      request_type: h('select', { name: 'request_type' }, REQUEST_TYPES.map((v) => h('option', { value: v }, t(v)))),
+      priority: h('select', { name: 'priority' }, ['NORMAL', 'URGENT'].map((v) => h('option', { value: v }, t(v)))),
+      urgency_reason: area('urgency_reason', { rows: 2 }),
+      requesting_authority: input('requesting_authority'),
+      partner_reference: input('partner_reference'),
+      title: input('title', { required: true }),
+      summary_of_facts: area('summary_of_facts', { rows: 5 }),
+      offences: area('offences'),
+      measures: area('measures'),
+      purpose: area('purpose', { rows: 2 }),
+      legal_basis: input('legal_basis'),
+      confidentiality: h('select', { name: 'confidentiality' },
+        ['STANDARD', 'CONFIDENTIAL', 'STRICTLY_CONFIDENTIAL'].map((v) => h('option', { value: v }, t(v)))),
+    };
+    const via = h('select', { name: 'received_via' }, RECEIVED_VIA.map((v) => h('option', { value: v }, t(v))));
+    const effective = h('input', { type: 'datetime-local', name: 'effective_time' });
+    const letter = input('letter_reference');
+    const paper = h('fieldset', { class: 'paper', hidden: true }, h('legend', {}, t('new_paper')),
+      h('label', {}, t('received_via'), via), h('label', {}, t('effective_time'), effective),
+      h('label', {}, t('letter_reference'), letter));
+    const persons = h('div', { class: 'persons' });
+    const outcome = h('div');
+    // The partners a request of this kind can name: any active partner, or those that write on paper.
+    const offerPartners = () => {
+      const offered = partners.filter((p) => !paperOnly() || p.channel === 'PAPER');
+      put(partner, offered.map((p) => h('option', { value: p.code }, `${p.code} · ${p.name}`)));
+      paper.hidden = !paperOnly();
+      put(outcome, offered.length ? null : h('p', { class: 'notice error' }, t('no_paper_partners')));
+    };
+    kind.addEventListener('change', offerPartners);
+    offerPartners();
+
+    const submit = h('button', { type: 'submit', class: 'primary' }, t('create'));
+    const form = h('form', { class: 'card new-request', onsubmit: async (event) => {
+      event.preventDefault();
+      const body = {
+        partner_code: partner.value, request_type: f.request_type.value, priority: f.priority.value,
+        urgency_reason: f.urgency_reason.value, requesting_authority: f.requesting_authority.value,
+        partner_reference: f.partner_reference.value, title: f.title.value,
+        summary_of_facts: f.summary_of_facts.value, offences: lines(f.offences), measures: lines(f.measures),
+        purpose: f.purpose.value, legal_basis: f.legal_basis.value, confidentiality: f.confidentiality.value,
+        persons: [...persons.querySelectorAll('fieldset.person')].map((row) => ({
+          name: row.querySelector('[name=person_name]').value,
+          role: row.querySelector('[name=person_role]').value,
+          nationality: row.querySelector('[name=person_nationality]').value.toUpperCase(),
+          protected: row.querySelector('[name=person_protected]').checked,
+        })),
+      };
+      if (paperOnly()) {
+        body.on_behalf_of_partner = partner.value;
+        body.received_via = via.value;
+        body.letter_reference = letter.value;
+        if (effective.value) body.effective_time = new Date(effective.value).toISOString();
+      }
+      submit.disabled = true;
+      try {
+        const created = await api('POST', '/v1/requests', { json: body });
+        // After the page's own hashchange handler, which clears the notices.
+        window.addEventListener('hashchange', () => notify(`${t('created')}: ${created.reference}`, 'ok'), { once: true });
+        location.hash = `#/requests/${encodeURIComponent(created.id)}`;
+      } catch (problem) {
+        submit.disabled = false;
+        put(outcome, h('p', {}, t('refused_by_rule')), problemBox(problem));
+      }
+    } },
+    kind,
+    h('label', {}, t('partner'), partner),
+    paper,
+    h('label', {}, t('type'), f.request_type),
+    h('label', {}, t('priority'), f.priority),
+    h('label', {}, t('urgency_reason'), f.urgency_reason),
+    h('label', {}, t('requesting_authority'), f.requesting_authority),
+    h('label', {}, t('partner_reference'), f.partner_reference),
+    h('label', {}, t('title'), f.title),
+    h('label', {}, t('summary_of_facts'), f.summary_of_facts),
+    h('label', {}, `${t('offences')} (${t('one_per_line')})`, f.offences),
+    h('label', {}, `${t('measures')} (${t('one_per_line')})`, f.measures),
+    h('label', {}, t('purpose'), f.purpose),
+    h('label', {}, t('legal_basis'), f.legal_basis),
+    h('label', {}, t('confidentiality'), f.confidentiality),
+    h('fieldset', {}, h('legend', {}, t('persons')), persons,
+      h('button', { type: 'button', class: 'add-person', onclick: () => {
+        const row = personRow();
+        persons.append(row);
+        row.querySelector('input').focus();
+      } }, t('add_person'))),
+    outcome,
+    h('div', { class: 'buttons' }, submit));
+    put(status, form);
+    f.title.focus();
+  }).catch((problem) => put(status, problemBox(problem)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -914,7 +1065,7 @@ function reportView(params) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Routing (`#/`, `#/requests/ID`, `#/statistics`, `#/report`) and the page's frame.
+// Routing (`#/`, `#/new`, `#/requests/ID`, `#/statistics`, `#/report`) and the page's frame.
 
 function route() {
   if (state.view) state.view.abort();
@@ -925,11 +1076,13 @@ function route() {
   document.getElementById('sign-out').hidden = !signedIn;
   document.getElementById('who').textContent = signedIn
     ? `${state.claims.sub} · ${staffRoles(state.claims).map(t).join(', ')}` : '';
+  document.getElementById('nav-new').hidden = !staffRoles(state.claims).some((r) => DRAFTING_ROLES.includes(r));
   if (!signedIn) return signInView();
   const [path, search] = location.hash.slice(1).split('?');
   const params = new URLSearchParams(search || '');
   const match = /^\/requests\/([^/]+)$/.exec(path || '');
   if (match) return requestView(decodeURIComponent(match[1]), state.view.signal);
+  if (path === '/new') return newRequestView();
   if (path === '/statistics') return statisticsView(params);
   if (path === '/report') return reportView(params);
   return queueView(params);
