@@ -37,6 +37,10 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// The `id` member of an idempotency record's `response` (the request it answered with), as text.
     const RESPONSE_ID: &'static str;
 
+    /// Settings (a statement run first in the read's transaction) for a report's reads, which scan a
+    /// period's requests side by side; none where the backend has nothing to tune.
+    const REPORT_SETTINGS: Option<&'static str> = None;
+
     /// Binds an instant (or NULL) in the backend's storage form.
     fn push_time(sql: &mut QueryBuilder<Self::Db>, time: Option<Timestamp>);
     fn push_id(sql: &mut QueryBuilder<Self::Db>, id: RequestId);

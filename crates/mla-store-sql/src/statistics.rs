@@ -52,10 +52,18 @@ impl<D: Dialect> SqlStore<D> {
         Ok(figures)
     }
 
-    /// The rows of a read, on a connection of its own (so that reads may run side by side).
+    /// The rows of a report's read, on a connection of its own (so that reads may run side by side),
+    /// under the backend's settings for reading a whole period ([`Dialect::REPORT_SETTINGS`]).
     pub(crate) async fn fetch(&self, sql: QueryBuilder<D::Db>) -> StoreResult<Vec<crate::dialect::DbRow<D>>> {
-        let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
-        D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>)
+        let Some(settings) = D::REPORT_SETTINGS else {
+            let mut conn = self.reader.acquire().await.map_err(db_error::<D>)?;
+            return D::Db::fetch_all(&mut conn, sql).await.map_err(db_error::<D>);
+        };
+        let mut tx = self.reader.begin().await.map_err(db_error::<D>)?;
+        D::Db::execute(&mut tx, QueryBuilder::new(settings)).await.map_err(db_error::<D>)?;
+        let rows = D::Db::fetch_all(&mut tx, sql).await.map_err(db_error::<D>)?;
+        tx.commit().await.map_err(db_error::<D>)?;
+        Ok(rows)
     }
 
     /// The counts by every dimension and the overdue ones, from one GROUP BY.
