@@ -450,6 +450,26 @@ pub fn fields_of(status: &tonic::Status) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A GET of `url` with `token` (and an `Accept` header if given): its status, content type and body.
+/// The request is built at once, so the answer borrows nothing.
+pub fn get_text(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    accept: Option<&str>,
+) -> impl Future<Output = (u16, String, String)> + use<> {
+    let mut request = http.get(url).bearer_auth(token);
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    async move {
+        let response = request.send().await.expect("an answer");
+        let status = response.status().as_u16();
+        let kind = response.headers().get("content-type").map(|v| v.to_str().expect("a header").to_owned());
+        (status, kind.unwrap_or_default(), response.text().await.expect("a body"))
+    }
+}
+
 /// An HTTP client for the REST gateway. reqwest is built without a bundled crypto provider, so ring
 /// is installed first (a second install fails harmlessly and the first choice stands).
 pub fn http_client() -> reqwest::Client {

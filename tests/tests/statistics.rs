@@ -96,17 +96,7 @@ async fn statistics_over_grpc_and_rest(backend: Backend) {
     // REST: the same figures as JSON and as CSV.
     let http = http_client();
     let get = |query: String, token: &str, accept: Option<&str>| {
-        let mut request =
-            http.get(format!("{}/v1/statistics?{query}", broker.gateway_url())).bearer_auth(token);
-        if let Some(accept) = accept {
-            request = request.header("accept", accept);
-        }
-        async move {
-            let response = request.send().await.expect("an answer");
-            let status = response.status().as_u16();
-            let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
-            (status, kind.unwrap_or_default(), response.text().await.expect("a body"))
-        }
+        get_text(&http, format!("{}/v1/statistics?{query}", broker.gateway_url()), token, accept)
     };
     let rfc3339 = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let query = format!(

@@ -37,10 +37,7 @@ impl StatisticsService for Statistics {
     ) -> Result<Response<pb::Statistics>, Status> {
         let principal = principal(&call)?;
         let m = call.into_inner();
-        let mut fields = Fields::default();
-        let period = period_in(&mut fields, &m);
-        let period =
-            fields.finish(period)?.ok_or_else(|| Status::invalid_argument("a period is required"))?;
+        let period = period_of(&m)?;
         let Period { start, end, direction } = period;
         let statistics = self.app.statistics(&principal, period).await.map_err(status_of)?;
         let f = statistics.figures;
@@ -101,10 +98,7 @@ impl StatisticsService for Statistics {
     ) -> Result<Response<pb::HumanRightsReport>, Status> {
         let principal = principal(&call)?;
         let m = call.into_inner();
-        let mut fields = Fields::default();
-        let period = period_in(&mut fields, &m);
-        let period =
-            fields.finish(period)?.ok_or_else(|| Status::invalid_argument("a period is required"))?;
+        let period = period_of(&m)?;
         let Period { start, end, direction } = period;
         let report = self.app.human_rights_report(&principal, period).await.map_err(status_of)?;
         let entries = report.entries;
@@ -177,4 +171,11 @@ impl StatisticsService for Statistics {
                 .collect(),
         }))
     }
+}
+
+/// The period a report asks for, or INVALID_ARGUMENT naming each field that is wrong.
+fn period_of(m: &impl PeriodMessage) -> Result<Period, Status> {
+    let mut fields = Fields::default();
+    let period = period_in(&mut fields, m);
+    fields.finish(period)?.ok_or_else(|| Status::invalid_argument("a period is required"))
 }
