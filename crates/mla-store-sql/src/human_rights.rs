@@ -10,8 +10,7 @@
 use mla_domain::Scope;
 use mla_domain::document::DOCUMENTS_RELEASED;
 use mla_domain::document::{DocumentId, DocumentKind};
-use mla_domain::request::{Condition, ConditionKind, Direction, RefusalGround};
-use mla_domain::text::Reference;
+use mla_domain::request::{Condition, ConditionKind, RefusalGround};
 use mla_store::{
     HumanRightsEntries, ReportedAssurance, ReportedRefusal, ReportedRelease, ReportedRequest, RequestQuery,
     StoreResult,
@@ -141,15 +140,10 @@ fn listed<'a>(values: impl Iterator<Item = &'a str>) -> String {
 }
 
 fn reported_request<D: Dialect>(f: &Fields<'_, D>) -> StoreResult<ReportedRequest> {
-    let direction = f.text("direction")?;
-    let direction = Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?;
+    let direction = f.direction("direction")?;
     Ok(ReportedRequest {
         id: f.id("id")?,
-        reference: Reference {
-            direction,
-            year: f.int32("year")?,
-            number: u32::try_from(f.int32("number")?).map_err(|e| corrupt("reference number", e))?,
-        },
+        reference: f.reference(direction)?,
         partner_code: f.partner_code("partner_code")?,
         direction,
     })

@@ -3,7 +3,6 @@
 
 use chrono::Datelike;
 use mla_domain::clock::Clock;
-use mla_domain::request::Direction;
 use mla_domain::{NewRequest, Reference, Request, RequestId, Scope, Timestamp, Transition};
 use mla_store::{Idempotency, Order, RequestCounts, RequestHead, RequestQuery, StoreError, StoreResult};
 use sqlx::{Pool, QueryBuilder};
@@ -121,19 +120,14 @@ impl<D: Dialect> SqlStore<D> {
         let mut by_state = Vec::with_capacity(rows.len());
         for row in &rows {
             let f = Fields::<D>::new(row);
-            let direction = f.text("direction")?;
-            let direction = Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?;
-            let count = u64::try_from(f.int("requests")?).map_err(|e| corrupt("count", e))?;
-            by_state.push((direction, f.state("state")?, count));
+            by_state.push((f.direction("direction")?, f.state("state")?, f.count("requests")?));
         }
         let mut sql = QueryBuilder::new(format!("SELECT COUNT(*) AS overdue FROM requests WHERE {RUNNING}"));
         sql.push(" AND due_at < ");
         D::push_time(&mut sql, Some(overdue_at));
         let row = D::Db::fetch_optional(&mut conn, sql).await.map_err(db_error::<D>)?;
         let overdue = match row {
-            Some(row) => {
-                u64::try_from(Fields::<D>::new(&row).int("overdue")?).map_err(|e| corrupt("count", e))?
-            }
+            Some(row) => Fields::<D>::new(&row).count("overdue")?,
             None => 0,
         };
         Ok(RequestCounts { by_state, overdue })

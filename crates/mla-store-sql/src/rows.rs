@@ -226,6 +226,25 @@ impl<'r, D: Dialect> Fields<'r, D> {
         D::read_text_list(self.row, column)
     }
 
+    /// A count, which SQL gives as a signed integer.
+    pub fn count(&self, column: &str) -> StoreResult<u64> {
+        u64::try_from(self.int(column)?).map_err(|e| corrupt("count", e))
+    }
+
+    pub fn direction(&self, column: &str) -> StoreResult<Direction> {
+        let raw = self.text(column)?;
+        Direction::parse(&raw).ok_or_else(|| corrupt("direction", raw))
+    }
+
+    /// The registry reference of a request of `direction`, from its `year` and `number` columns.
+    pub fn reference(&self, direction: Direction) -> StoreResult<Reference> {
+        Ok(Reference {
+            direction,
+            year: self.int32("year")?,
+            number: u32::try_from(self.int32("number")?).map_err(|e| corrupt("reference number", e))?,
+        })
+    }
+
     pub fn state(&self, column: &str) -> StoreResult<State> {
         let raw = self.text(column)?;
         State::parse(&raw).ok_or_else(|| corrupt("state", raw))
@@ -242,15 +261,10 @@ impl<'r, D: Dialect> Fields<'r, D> {
 
 pub fn request_from_row<D: Dialect>(row: &DbRow<D>) -> StoreResult<Request> {
     let f = Fields::<D>::new(row);
-    let direction = f.text("direction")?;
-    let direction = Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?;
+    let direction = f.direction("direction")?;
     Ok(Request {
         id: f.id("id")?,
-        reference: Reference {
-            direction,
-            year: f.int32("year")?,
-            number: u32::try_from(f.int32("number")?).map_err(|e| corrupt("reference number", e))?,
-        },
+        reference: f.reference(direction)?,
         direction,
         partner_code: f.partner_code("partner_code")?,
         state: f.state("state")?,

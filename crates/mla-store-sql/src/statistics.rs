@@ -83,9 +83,8 @@ impl<D: Dialect> SqlStore<D> {
         let mut figures = RequestStatistics::default();
         for row in self.fetch(sql).await? {
             let f = Fields::<D>::new(&row);
-            let requests = count(f.int("requests")?)?;
-            let direction = f.text("direction")?;
-            let direction = Direction::parse(&direction).ok_or_else(|| corrupt("direction", &direction))?;
+            let requests = f.count("requests")?;
+            let direction = f.direction("direction")?;
             let request_type = f
                 .opt_text("request_type")?
                 .map(|raw| RequestType::parse(&raw).ok_or_else(|| corrupt("request type", raw)))
@@ -95,7 +94,7 @@ impl<D: Dialect> SqlStore<D> {
             *by_request_type.entry(request_type).or_default() += requests;
             *by_direction.entry(direction).or_default() += requests;
             figures.requests += requests;
-            figures.overdue += count(f.int("overdue")?)?;
+            figures.overdue += f.count("overdue")?;
         }
         figures.by_state = by_state.into_iter().collect();
         figures.by_partner = by_partner.into_iter().collect();
@@ -118,7 +117,7 @@ impl<D: Dialect> SqlStore<D> {
             let f = Fields::<D>::new(&row);
             let raw = f.text("ground")?;
             let ground = RefusalGround::parse(&raw).ok_or_else(|| corrupt("refusal ground", raw))?;
-            grounds.push((ground, count(f.int("requests")?)?));
+            grounds.push((ground, f.count("requests")?));
         }
         grounds.sort();
         Ok(grounds)
@@ -144,9 +143,9 @@ impl<D: Dialect> SqlStore<D> {
             let raw = f.text("kind")?;
             tallies.push(ConditionTally {
                 kind: ConditionKind::parse(&raw).ok_or_else(|| corrupt("condition kind", raw))?,
-                requested: count(f.int("requested")?)?,
-                accepted: count(f.int("accepted")?)?,
-                declined: count(f.int("declined")?)?,
+                requested: f.count("requested")?,
+                accepted: f.count("accepted")?,
+                declined: f.count("declined")?,
             });
         }
         tallies.sort_by_key(|t| t.kind);
@@ -171,15 +170,11 @@ impl<D: Dialect> SqlStore<D> {
         let mut durations = [Durations::default(); 3];
         for (figures, stage) in durations.iter_mut().zip(stages) {
             *figures = Durations {
-                requests: count(f.int(&format!("{stage}_requests"))?)?,
+                requests: f.count(&format!("{stage}_requests"))?,
                 median_days: f.opt_float(&format!("{stage}_median"))?,
                 p90_days: f.opt_float(&format!("{stage}_p90"))?,
             };
         }
         Ok(durations)
     }
-}
-
-fn count(n: i64) -> StoreResult<u64> {
-    u64::try_from(n).map_err(|e| corrupt("count", e))
 }
