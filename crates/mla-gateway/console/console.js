@@ -227,6 +227,12 @@ function add(el, ...children) {
 // User content in any script (Arabic, Kurdish, French ...): its direction follows its own text.
 const text = (tag, value, props) => h(tag, { dir: 'auto', ...props }, value);
 
+// A choice among vocabulary values (roles, kinds, states ...), each shown in the page's language; a
+// filter's choice starts with `any` (the empty value) and shows the value `selected`.
+const choice = (props, values, { any, selected } = {}) => h('select', props,
+  any ? h('option', { value: '' }, any) : null,
+  values.map((v) => h('option', { value: v, selected: v === selected }, t(v))));
+
 function show(...nodes) {
   put(document.getElementById('main'), nodes);
 }
@@ -394,7 +400,7 @@ function signInView() {
   }
   if (state.config.development) {
     const subject = h('input', { id: 'dev-subject', required: true, autocomplete: 'username', maxlength: 128 });
-    const role = h('select', { id: 'dev-role' }, STAFF_ROLES.map((r) => h('option', { value: r }, t(r))));
+    const role = choice({ id: 'dev-role' }, STAFF_ROLES);
     const development = h('form', { class: 'card', id: 'dev-sign-in', onsubmit: async (event) => {
       event.preventDefault();
       const response = await fetch('/console/session', {
@@ -437,12 +443,10 @@ function queueView(params) {
 
   const query = h('input', { type: 'search', name: 'query', value: filters.query, dir: 'auto',
     placeholder: t('search_placeholder'), 'aria-label': t('search') });
-  const stateSelect = h('select', { name: 'state', 'aria-label': t('state') },
-    h('option', { value: '' }, t('any_state')),
-    STATES.map((s) => h('option', { value: s, selected: s === filters.state }, t(s))));
-  const directionSelect = h('select', { name: 'direction', 'aria-label': t('direction') },
-    h('option', { value: '' }, t('any_direction')),
-    ['INCOMING', 'OUTGOING'].map((d) => h('option', { value: d, selected: d === filters.direction }, t(d))));
+  const stateSelect = choice({ name: 'state', 'aria-label': t('state') }, STATES,
+    { any: t('any_state'), selected: filters.state });
+  const directionSelect = choice({ name: 'direction', 'aria-label': t('direction') }, ['INCOMING', 'OUTGOING'],
+    { any: t('any_direction'), selected: filters.direction });
   const form = h('form', { class: 'filters', role: 'search', onsubmit: (event) => {
     event.preventDefault();
     const next = new URLSearchParams({ tab: current[0], query: query.value, state: stateSelect.value,
@@ -508,7 +512,7 @@ function personRow() {
   const row = h('fieldset', { class: 'person' },
     h('legend', {}, t('person')),
     h('label', {}, t('name'), h('input', { name: 'person_name', dir: 'auto', required: true, maxlength: 200 })),
-    h('label', {}, t('role'), h('select', { name: 'person_role' }, PERSON_ROLES.map((r) => h('option', { value: r }, t(r))))),
+    h('label', {}, t('role'), choice({ name: 'person_role' }, PERSON_ROLES)),
     h('label', {}, t('nationality'), h('input', { name: 'person_nationality', maxlength: 2, size: 3, placeholder: 'IQ' })),
     h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'person_protected' }), t('protected')),
     h('button', { type: 'button', onclick: () => row.remove() }, t('remove')));
@@ -528,8 +532,8 @@ function newRequestView() {
     const input = (name, props) => h('input', { name, dir: 'auto', maxlength: 200, ...props });
     const area = (name, props) => h('textarea', { name, dir: 'auto', rows: 3, ...props });
     const f = {
-      request_type: h('select', { name: 'request_type' }, REQUEST_TYPES.map((v) => h('option', { value: v }, t(v)))),
-      priority: h('select', { name: 'priority' }, ['NORMAL', 'URGENT'].map((v) => h('option', { value: v }, t(v)))),
+      request_type: choice({ name: 'request_type' }, REQUEST_TYPES),
+      priority: choice({ name: 'priority' }, ['NORMAL', 'URGENT']),
       urgency_reason: area('urgency_reason', { rows: 2 }),
       requesting_authority: input('requesting_authority'),
       partner_reference: input('partner_reference'),
@@ -539,10 +543,9 @@ function newRequestView() {
       measures: area('measures'),
       purpose: area('purpose', { rows: 2 }),
       legal_basis: input('legal_basis'),
-      confidentiality: h('select', { name: 'confidentiality' },
-        ['STANDARD', 'CONFIDENTIAL', 'STRICTLY_CONFIDENTIAL'].map((v) => h('option', { value: v }, t(v)))),
+      confidentiality: choice({ name: 'confidentiality' }, ['STANDARD', 'CONFIDENTIAL', 'STRICTLY_CONFIDENTIAL']),
     };
-    const via = h('select', { name: 'received_via' }, RECEIVED_VIA.map((v) => h('option', { value: v }, t(v))));
+    const via = choice({ name: 'received_via' }, RECEIVED_VIA);
     const effective = h('input', { type: 'datetime-local', name: 'effective_time' });
     const letter = input('letter_reference');
     const paper = h('fieldset', { class: 'paper', hidden: true }, h('legend', {}, t('new_paper')),
@@ -736,7 +739,7 @@ function renderActions(into, r, refresh) {
 // someone else in between is refused (412) rather than overwritten.
 function openAction(into, r, action, refresh, outcome, onBehalf) {
   const needs = ACTION_FORMS[action] || {};
-  const via = onBehalf ? h('select', { name: 'received_via' }, RECEIVED_VIA.map((v) => h('option', { value: v }, t(v)))) : null;
+  const via = onBehalf ? choice({ name: 'received_via' }, RECEIVED_VIA) : null;
   const effective = onBehalf ? h('input', { type: 'datetime-local', name: 'effective_time' }) : null;
   const letter = onBehalf ? h('input', { name: 'letter_reference', dir: 'auto', maxlength: 200 }) : null;
   const reason = needs.reason ? h('textarea', { name: 'reason', rows: 3, dir: 'auto',
@@ -747,8 +750,7 @@ function openAction(into, r, action, refresh, outcome, onBehalf) {
   const kinds = needs.conditions ? CONDITION_KINDS.map((k) => h('label', { class: 'check' },
     h('input', { type: 'checkbox', name: 'condition', value: k }), t(k))) : [];
   const conditionText = needs.conditions ? h('input', { name: 'condition_text', dir: 'auto' }) : null;
-  const outcomeSelect = needs.outcome ? h('select', { name: 'outcome' },
-    ['FULL', 'PARTIAL'].map((o) => h('option', { value: o }, t(o)))) : null;
+  const outcomeSelect = needs.outcome ? choice({ name: 'outcome' }, ['FULL', 'PARTIAL']) : null;
   const form = h('form', { class: 'card action-form', 'data-action': action, 'data-on-behalf': onBehalf, onsubmit: async (event) => {
     event.preventDefault();
     const body = { action };
@@ -864,8 +866,8 @@ async function download(d) {
 function uploadForm(r, refresh, status) {
   const file = h('input', { type: 'file', name: 'file', required: true });
   const title = h('input', { name: 'title', required: true, dir: 'auto', maxlength: 200 });
-  const kind = h('select', { name: 'kind' }, DOCUMENT_KINDS.map((k) => h('option', { value: k }, t(k))));
-  const audience = h('select', { name: 'audience' }, ['SHARED', 'INTERNAL'].map((a) => h('option', { value: a }, t(a))));
+  const kind = choice({ name: 'kind' }, DOCUMENT_KINDS);
+  const audience = choice({ name: 'audience' }, ['SHARED', 'INTERNAL']);
   return h('form', { class: 'card upload', onsubmit: async (event) => {
     event.preventDefault();
     const chosen = file.files[0];
@@ -890,7 +892,7 @@ function renderMessages(into, r) {
   const list = h('ol', { class: 'messages' });
   const status = h('div');
   const bodyInput = h('textarea', { name: 'body', rows: 3, required: true, dir: 'auto' });
-  const audience = h('select', { name: 'audience' }, ['SHARED', 'INTERNAL'].map((a) => h('option', { value: a }, t(a))));
+  const audience = choice({ name: 'audience' }, ['SHARED', 'INTERNAL']);
   const load = () => api('GET', `/v1/requests/${encodeURIComponent(r.id)}/messages?page_size=500`).then((answer) => {
     const items = answer.messages || [];
     put(list, (items.length ? items.map((m) => h('li', { class: m.audience === 'INTERNAL' ? 'internal' : null },
@@ -960,9 +962,8 @@ function periodPage(params, route, path, formats) {
   const direction = params.get('direction') || '';
   const from = h('input', { type: 'date', name: 'from', value: start, required: true });
   const until = h('input', { type: 'date', name: 'until', value: end, required: true });
-  const directionSelect = h('select', { name: 'direction', 'aria-label': t('direction') },
-    h('option', { value: '' }, t('any_direction')),
-    ['INCOMING', 'OUTGOING'].map((d) => h('option', { value: d, selected: d === direction }, t(d))));
+  const directionSelect = choice({ name: 'direction', 'aria-label': t('direction') }, ['INCOMING', 'OUTGOING'],
+    { any: t('any_direction'), selected: direction });
   const query = new URLSearchParams({ period_start: `${start}T00:00:00Z`, period_end: `${end}T00:00:00Z` });
   if (direction) query.set('direction', direction);
   const save = (format) => h('button', { type: 'button', onclick: async () => {
