@@ -418,6 +418,10 @@ test('the statistics page draws its charts from the real figures', async () => {
   const largest = figures.by_partner.reduce((best, c, i) => (c.requests > figures.by_partner[best].requests ? i : best), 0);
   assert.equal(widths.indexOf(Math.max(...widths)), largest);
   assert.ok(await judge.isVisible('#response-times'));
+  // Each stage's histogram has every bucket of the scale, with the figures' counts.
+  const decisions = await judge.$$eval('#distribution-to_decision .n', (cells) => cells.map((cell) => cell.textContent));
+  assert.deepEqual(decisions, figures.to_decision.distribution.map((b) => String(b.requests)));
+  assert.equal(decisions.length, 7);
   await screenshot(judge, 'statistics');
   await judge.context().close();
 });

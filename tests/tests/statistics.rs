@@ -77,6 +77,21 @@ async fn statistics_over_grpc_and_rest(backend: Backend) {
     assert_eq!(acknowledgement.requests, 2);
     close(acknowledgement.median_days, 2.5);
     close(acknowledgement.p90_days, 2.9);
+    let buckets: Vec<_> =
+        acknowledgement.distribution.iter().map(|b| (b.from_days, b.until_days, b.requests)).collect();
+    assert_eq!(
+        buckets,
+        [
+            (0.0, Some(1.0), 0),
+            (1.0, Some(7.0), 2),
+            (7.0, Some(30.0), 0),
+            (30.0, Some(90.0), 0),
+            (90.0, Some(180.0), 0),
+            (180.0, Some(365.0), 0),
+            (365.0, None, 0)
+        ],
+        "the 2 and 3 days to acknowledgement fall from a day to a week"
+    );
     let decision = figures.to_decision.expect("durations");
     close(decision.median_days, 5.5);
     close(decision.p90_days, 5.9);
@@ -112,6 +127,9 @@ async fn statistics_over_grpc_and_rest(backend: Backend) {
     assert_eq!(json["by_refusal_ground"][0]["ground"], "INSUFFICIENT_INFORMATION");
     assert_eq!(json["to_acknowledgement"]["median_days"], 2.5);
     assert_eq!(json["to_execution"]["median_days"], Value::Null);
+    let distribution = &json["to_acknowledgement"]["distribution"];
+    assert_eq!(distribution[1], serde_json::json!({"from_days": 1.0, "until_days": 7.0, "requests": 2}));
+    assert_eq!(distribution[6], serde_json::json!({"from_days": 365.0, "until_days": null, "requests": 0}));
     assert_eq!(json["direction"], Value::Null);
 
     let (status, kind, csv) = get(format!("{query}&format=csv"), &supervisor, None).await;
@@ -127,6 +145,9 @@ async fn statistics_over_grpc_and_rest(backend: Backend) {
         "direction,INCOMING,3,,",
         "refusal_ground,INSUFFICIENT_INFORMATION,1,,",
         "to_execution,,0,,",
+        "to_acknowledgement_distribution,0-1,0,,",
+        "to_acknowledgement_distribution,1-7,2,,",
+        "to_acknowledgement_distribution,365-,0,,",
     ] {
         assert!(lines.contains(&line), "{line} in\n{csv}");
     }

@@ -83,7 +83,7 @@ const WORDS = {
     no_documents: 'No documents yet.', withheld: 'withheld', released: 'released', actor: 'By',
     period_start: 'From', period_end: 'Until', show: 'Show', print: 'Print', csv: 'CSV',
     requests: 'Requests', overdue_now: 'Overdue now', by_state: 'By state', by_partner: 'By partner',
-    by_ground: 'Refusals by ground', by_condition: 'Conditions by kind', response_times: 'Days to respond',
+    by_ground: 'Refusals by ground', by_condition: 'Conditions by kind', response_times: 'Days to respond', distribution: 'Requests by days taken',
     median: 'median', p90: '90th percentile', to_acknowledgement: 'To acknowledgement', to_decision: 'To decision',
     to_execution: 'To execution', requested: 'requested', accepted: 'accepted', declined: 'declined',
     statistics_title: 'Statistics', loading: 'Loading…', error: 'Error', days: 'days', back: 'Back to the queue',
@@ -131,7 +131,7 @@ const WORDS = {
     no_documents: 'لا مستندات بعد.', withheld: 'محجوب', released: 'مُفرج عنه', actor: 'بواسطة',
     period_start: 'من', period_end: 'إلى', show: 'عرض', print: 'طباعة', csv: 'CSV', requests: 'الطلبات',
     overdue_now: 'المتأخرة الآن', by_state: 'حسب الحالة', by_partner: 'حسب الشريك', by_ground: 'الرفض حسب السبب',
-    by_condition: 'الشروط حسب النوع', response_times: 'أيام الاستجابة', median: 'الوسيط', p90: 'المئين التسعون',
+    by_condition: 'الشروط حسب النوع', response_times: 'أيام الاستجابة', distribution: 'الطلبات حسب الأيام المستغرقة', median: 'الوسيط', p90: 'المئين التسعون',
     to_acknowledgement: 'حتى الإقرار بالاستلام', to_decision: 'حتى القرار', to_execution: 'حتى التنفيذ',
     requested: 'مطلوبة', accepted: 'مقبولة', declined: 'مرفوضة', statistics_title: 'الإحصاءات',
     loading: 'جارٍ التحميل…', error: 'خطأ', days: 'يوم', back: 'العودة إلى قائمة العمل', as_of: 'حتى', on_paper: 'تسجيل إجراء الشريك من رسالته', on_behalf: 'نيابةً عن',
@@ -1011,8 +1011,18 @@ function statisticsView(params) {
         ['to_acknowledgement', 'to_decision', 'to_execution'].flatMap((stage) => {
           const d = s[stage] || {};
           return [[`${t(stage)} · ${t('median')}`, d.median_days], [`${t(stage)} · ${t('p90')}`, d.p90_days]];
-        }).filter(([, n]) => n != null)));
+        }).filter(([, n]) => n != null)),
+      ['to_acknowledgement', 'to_decision', 'to_execution'].map((stage) =>
+        chart(`${t('distribution')} · ${t(stage)}`, `distribution-${stage}`,
+          ((s[stage] || {}).distribution || []).map((b) => [span(b), b.requests]))));
   }).catch((problem) => put(figures, problemBox(problem)));
+}
+
+// A bucket of a response-time distribution, by its span of days.
+function span(bucket) {
+  return bucket.until_days == null
+    ? `≥ ${number(bucket.from_days)} ${t('days')}`
+    : `${number(bucket.from_days)}–${number(bucket.until_days)} ${t('days')}`;
 }
 
 // A horizontal bar chart: each bar's length is its share of the largest value; the numbers are

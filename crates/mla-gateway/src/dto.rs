@@ -1263,12 +1263,38 @@ pub struct StageDurations {
     pub requests: i64,
     pub median_days: Option<f64>,
     pub p90_days: Option<f64>,
+    /// Every bucket of one scale (under a day, a week, a month, three months, six months, a year,
+    /// then a year or more), in order, empty ones included; the counts add up to `requests`.
+    pub distribution: Vec<DurationBucket>,
+}
+
+/// The requests whose stage took at least `from_days` and less than `until_days` (`null` for the
+/// last bucket, which has no upper bound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DurationBucket {
+    pub from_days: f64,
+    pub until_days: Option<f64>,
+    pub requests: i64,
 }
 
 impl From<Option<pb::StageDurations>> for StageDurations {
     fn from(d: Option<pb::StageDurations>) -> Self {
         let d = d.unwrap_or_default();
-        StageDurations { requests: d.requests, median_days: d.median_days, p90_days: d.p90_days }
+        let distribution = d
+            .distribution
+            .into_iter()
+            .map(|b| DurationBucket {
+                from_days: b.from_days,
+                until_days: b.until_days,
+                requests: b.requests,
+            })
+            .collect();
+        StageDurations {
+            requests: d.requests,
+            median_days: d.median_days,
+            p90_days: d.p90_days,
+            distribution,
+        }
     }
 }
 

@@ -21,7 +21,23 @@ fn wire(n: u64) -> i64 {
 }
 
 fn durations_out(d: Durations) -> pb::StageDurations {
-    pb::StageDurations { requests: wire(d.requests), median_days: d.median_days, p90_days: d.p90_days }
+    // Bucket i spans from the edge before it (0 for the first) to its own edge (none for the last).
+    let distribution = d
+        .distribution
+        .iter()
+        .enumerate()
+        .map(|(i, &requests)| pb::DurationBucket {
+            from_days: i.checked_sub(1).map_or(0.0, |before| Durations::EDGES[before]),
+            until_days: Durations::EDGES.get(i).copied(),
+            requests: wire(requests),
+        })
+        .collect();
+    pb::StageDurations {
+        requests: wire(d.requests),
+        median_days: d.median_days,
+        p90_days: d.p90_days,
+        distribution,
+    }
 }
 
 /// The names of a request in the report's entries: its id, reference, partner and direction.

@@ -11,6 +11,7 @@ use mla_store_sql::dialect::{DbConnection, DbRow};
 use mla_store_sql::errors::db_error;
 use mla_store_sql::requests::{RUNNING, list_page, requests_where};
 use mla_store_sql::rows::request_from_row;
+use mla_store_sql::statistics::distribution_columns;
 use mla_store_sql::{Dialect, Value};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -194,7 +195,8 @@ impl Dialect for PgDialect {
                 format!(
                     "COUNT({s}) AS {s}_requests, \
                      percentile_cont(0.5) WITHIN GROUP (ORDER BY {s}) AS {s}_median, \
-                     percentile_cont(0.9) WITHIN GROUP (ORDER BY {s}) AS {s}_p90"
+                     percentile_cont(0.9) WITHIN GROUP (ORDER BY {s}) AS {s}_p90, {}",
+                    distribution_columns(s, s)
                 )
             })
             .collect();

@@ -108,7 +108,9 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Appends a query of one row that gives, for each of `stages` (columns of the query that
     /// `durations` appends, NULL where a request did not reach it), how many are not NULL
     /// (`{stage}_requests`), their median (`{stage}_median`) and 90th percentile (`{stage}_p90`),
-    /// each interpolated between the two nearest values as `percentile_cont` does, NULL when none.
+    /// each interpolated between the two nearest values as `percentile_cont` does, NULL when none,
+    /// and the counts their distribution is made from
+    /// ([`distribution_columns`](crate::statistics::distribution_columns)).
     fn push_percentiles(
         sql: &mut QueryBuilder<Self::Db>,
         stages: &[&str],

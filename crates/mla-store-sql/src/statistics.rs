@@ -169,12 +169,38 @@ impl<D: Dialect> SqlStore<D> {
         let f = Fields::<D>::new(row);
         let mut durations = [Durations::default(); 3];
         for (figures, stage) in durations.iter_mut().zip(stages) {
+            let requests = f.count(&format!("{stage}_requests"))?;
+            // Each bucket is the count below its upper edge less the count below its lower one.
+            let mut below = Vec::with_capacity(Durations::EDGES.len() + 2);
+            below.push(0);
+            for edge in 0..Durations::EDGES.len() {
+                below.push(f.count(&format!("{stage}_below{edge}"))?);
+            }
+            below.push(requests);
+            let mut distribution = [0; Durations::EDGES.len() + 1];
+            for (bucket, bounds) in distribution.iter_mut().zip(below.windows(2)) {
+                *bucket = bounds[1].saturating_sub(bounds[0]);
+            }
             *figures = Durations {
-                requests: f.count(&format!("{stage}_requests"))?,
+                requests,
                 median_days: f.opt_float(&format!("{stage}_median"))?,
                 p90_days: f.opt_float(&format!("{stage}_p90"))?,
+                distribution,
             };
         }
         Ok(durations)
     }
+}
+
+/// The aggregate columns that count, for each edge of the distribution's scale
+/// ([`Durations::EDGES`]), the `days` (a column of the stage's durations, NULL where it was not
+/// reached) below it, named `{stage}_below{i}`: one comparison per edge and row, in the same pass as
+/// the percentiles.
+pub fn distribution_columns(days: &str, stage: &str) -> String {
+    let columns: Vec<String> = Durations::EDGES
+        .iter()
+        .enumerate()
+        .map(|(i, edge)| format!("COUNT(CASE WHEN {days} < {edge:?} THEN 1 END) AS {stage}_below{i}"))
+        .collect();
+    columns.join(", ")
 }

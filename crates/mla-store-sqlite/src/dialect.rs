@@ -10,6 +10,7 @@ use mla_store::{Order, RequestQuery, StoreResult};
 use mla_store_sql::dialect::{DbConnection, DbRow};
 use mla_store_sql::errors::{corrupt, db_error};
 use mla_store_sql::requests::{list_page, list_page_where, requests_where};
+use mla_store_sql::statistics::distribution_columns;
 use mla_store_sql::{Dialect, Value};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -135,11 +136,12 @@ impl Dialect for SqliteDialect {
             .iter()
             .map(|s| {
                 format!(
-                    "(SELECT COUNT(*) AS {s}_requests, {} AS {s}_median, {} AS {s}_p90 FROM (\
+                    "(SELECT COUNT(*) AS {s}_requests, {} AS {s}_median, {} AS {s}_p90, {} FROM (\
                        SELECT {s} AS days, ROW_NUMBER() OVER (ORDER BY {s}) - 1 AS i, COUNT(*) OVER () AS n \
                        FROM durations WHERE {s} IS NOT NULL)) AS {s}",
                     percentile(0.5),
-                    percentile(0.9)
+                    percentile(0.9),
+                    distribution_columns("days", s)
                 )
             })
             .collect();

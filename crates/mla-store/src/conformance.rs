@@ -1071,6 +1071,11 @@ pub async fn statistics_count_and_time_what_the_scope_sees(store: &dyn Store) {
     assert_eq!(all.to_execution.requests, 1);
     close(all.to_execution.median_days, 10.0, "median to execution");
     close(all.to_execution.p90_days, 10.0, "p90 to execution");
+    // The distributions over a day, a week, a month, three and six months, a year: a day exactly
+    // falls from a day to a week.
+    assert_eq!(all.to_acknowledgement.distribution, [0, 5, 0, 0, 0, 0, 0]);
+    assert_eq!(all.to_decision.distribution, [0, 2, 1, 0, 0, 0, 0]);
+    assert_eq!(all.to_execution.distribution, [0, 0, 1, 0, 0, 0, 0]);
     // On day 200 the running clocks are past due: the accepted, the declined and the strict one.
     assert_eq!(all.overdue, 3);
 
@@ -1084,6 +1089,7 @@ pub async fn statistics_count_and_time_what_the_scope_sees(store: &dyn Store) {
     assert_eq!(other.to_acknowledgement.requests, 4);
     close(other.to_acknowledgement.median_days, 1.0, "median without the strict one");
     close(other.to_acknowledgement.p90_days, 2.4, "p90 without the strict one (1 + 0.7 × 2)");
+    assert_eq!(other.to_acknowledgement.distribution, [0, 4, 0, 0, 0, 0, 0]);
     assert_eq!(other.overdue, 2);
 
     let outgoing = figures(Scope::Ncijc, Some(Direction::Outgoing)).await;

@@ -398,12 +398,21 @@ pub struct ConditionTally {
 
 /// How many days a stage took, over the requests that reached it: their count, the median and the
 /// 90th percentile (continuous, interpolated between the two nearest as PostgreSQL's
-/// `percentile_cont` does); `None` when no request reached it.
+/// `percentile_cont` does; `None` when no request reached it), and their distribution.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Durations {
     pub requests: u64,
     pub median_days: Option<f64>,
     pub p90_days: Option<f64>,
+    /// How many took each span of days between [`Durations::EDGES`]: under the first edge, then from
+    /// each edge to the next, then the last edge or more. The counts add up to `requests`.
+    pub distribution: [u64; Durations::EDGES.len() + 1],
+}
+
+impl Durations {
+    /// The scale of the response-time distribution, in days: a day, a week, a month, three months,
+    /// half a year, a year. One scale for every stage, so that their histograms compare.
+    pub const EDGES: [f64; 6] = [1.0, 7.0, 30.0, 90.0, 180.0, 365.0];
 }
 
 /// The entries of the human-rights report (see [`Store::human_rights_report`]).

@@ -18,11 +18,12 @@ pub const COLUMNS: [&str; 5] = ["figure", "value", "count", "median_days", "p90_
 /// The figures of the requests submitted in a period (NCIJC staff).
 ///
 /// Counts by state, partner, request type, direction, refusal ground and condition kind; median
-/// and 90th-percentile days from submission to acknowledgement, decision and execution; and how
-/// many are overdue now. A request counts in the period by when it was submitted (an INCOMING one
+/// and 90th-percentile days from submission to acknowledgement, decision and execution, with each
+/// stage's distribution over a fixed scale of days; and how many are overdue now. A request counts in the period by when it was submitted (an INCOMING one
 /// when it reached the NCIJC, an OUTGOING one when the NCIJC sent it); a strictly confidential one
 /// only for those who may see it. With `format=csv` or `Accept: text/csv`, the same figures as CSV,
-/// one row each (`figure,value,count,median_days,p90_days`). A partner is 403.
+/// one row each (`figure,value,count,median_days,p90_days`; a bucket of a distribution is named by
+/// its span, as `to_decision_distribution,7-30,12,,`). A partner is 403.
 #[utoipa::path(
     get,
     path = "/v1/statistics",
@@ -148,6 +149,11 @@ fn rows(s: &Statistics) -> Vec<Vec<String>> {
             days(d.median_days),
             days(d.p90_days),
         ]);
+        // The histogram's buckets, each named by its span of days (`365-` for a year or more).
+        for b in &d.distribution {
+            let span = format!("{}-{}", b.from_days, days(b.until_days));
+            rows.push(count(&format!("{figure}_distribution"), span, b.requests));
+        }
     }
     rows
 }
