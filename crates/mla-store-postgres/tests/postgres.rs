@@ -257,7 +257,7 @@ async fn migrate_brings_a_database_up_to_date_and_may_run_again() {
         .fetch_all(&mut conn)
         .await
         .expect("read");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     let store = PostgresStore::connect(&database.url()).await.expect("connects to a migrated database");
     store.ping().await.expect("answers");
     store.close().await;

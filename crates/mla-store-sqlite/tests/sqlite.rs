@@ -47,7 +47,7 @@ async fn the_file_and_its_directory_are_made_and_the_data_survives_reopening() {
         .fetch_all(&mut conn)
         .await
         .expect("read");
-    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
 }
 
 #[tokio::test]
