@@ -183,7 +183,7 @@ impl Dialect for PgDialect {
         format!("jsonb_array_elements_text({json}::jsonb -> '{key}') AS {alias}(value)")
     }
 
-    /// `percentile_cont`, in one pass over the durations.
+    /// `percentile_cont` and the distribution's counts, in one pass over the durations.
     fn push_percentiles(
         sql: &mut QueryBuilder<Postgres>,
         stages: &[&str],
@@ -202,7 +202,10 @@ impl Dialect for PgDialect {
             .collect();
         sql.push(format!("SELECT {} FROM (", columns.join(", ")));
         durations(sql);
-        sql.push(") AS durations");
+        // OFFSET 0 keeps the derived table from being flattened into the aggregate, which would
+        // compute each day count again for every aggregate that reads it (the distribution's counts
+        // made the query three times slower so).
+        sql.push(" OFFSET 0) AS durations");
     }
 
     async fn list_requests(reader: &PgPool, query: &RequestQuery) -> StoreResult<Vec<Request>> {
