@@ -110,7 +110,8 @@ impl<D: Dialect> SqlStore<D> {
             D::json_elements("requests.refusal_grounds", "ground")
         ));
         push_filters::<D>(&mut sql, query);
-        // As the partial index `requests_refused` is written, which holds the few refused ones.
+        // As the partial index `requests_refused` is written, which holds the few refused ones
+        // with their grounds and the scope's columns (an index-only scan).
         sql.push(" AND refusal_grounds <> '[]' GROUP BY ground.value");
         let mut grounds = Vec::new();
         for row in self.fetch(sql).await? {
